@@ -1,0 +1,37 @@
+# The README's commands. Each target creates .venv and installs what it needs on first use;
+# a stamp keyed on pyproject.toml makes later runs skip the install.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# torch first and pinned: a CPU wheel lies on disk, and any looser pin pulls a multi-GB CUDA build.
+TORCH   := torch==2.13.0
+
+.PHONY: run test test-python test-editors lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[all,dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/kenetic demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python tests/bench/capture.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

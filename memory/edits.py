@@ -1,0 +1,349 @@
+"""Structural edits: what changed between two versions of a document, as syntax trees.
+
+Capture stores one StructuralEdit per edit episode; skill mining generalises several of them. An
+edit is cut at three levels:
+  * the minimal changed span (common prefix and suffix of the two texts);
+  * the change root R, the smallest node with the same type, start and distance to the end in both
+    trees that covers the span, and the window of R's children that differs (empty before for an
+    insertion, empty after for a deletion);
+  * the context root X, the smallest ancestor of R that occupies whole lines (a statement, a
+    definition header with its body, an argument on its own line), which mining may use to keep
+    skills specific.
+Inside the window a GumTree-style diff (identical subtrees top-down, then containers bottom-up)
+tells which subtrees were carried over unchanged, so mining can turn them into single holes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from memory.syntax import has_error, parse
+from memory.templates import Syn, char_map, to_syn
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+Path = list[int]
+
+
+@dataclass
+class StructuralEdit:
+    """One change between two documents, with the trees mining needs (JSON-serialisable)."""
+
+    language: str
+    before: str  # text of the changed child window of R in the before document
+    after: str  # text of the same window in the after document
+    before_type: str  # type of the single before node, else of R
+    after_type: str
+    start_line: int  # 0-based line of the context root X in the before document
+    indent: str  # indentation of the line X starts on
+    context_before: str = ""  # text of X before
+    context_after: str = ""  # text of X after
+    tree_before: list[Any] = field(default_factory=list)  # Syn JSON of X before
+    tree_after: list[Any] = field(default_factory=list)
+    path: Path = field(default_factory=list)  # child indices from X down to R
+    window: list[int] = field(default_factory=lambda: [0, 0, 0])  # [i, j_before, j_after]
+    carried: list[list[Path]] = field(default_factory=list)  # [before path, after path] from R
+    whole_lines: bool = False  # the window occupies whole lines in both documents
+    clipped: bool = False  # R is the document or a long block: only the window's siblings kept
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> StructuralEdit:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def syn_before(self) -> Syn:
+        return Syn.from_json(self.tree_before)
+
+    def syn_after(self) -> Syn:
+        return Syn.from_json(self.tree_after)
+
+
+def _span(a: bytes, b: bytes) -> tuple[int, int]:
+    """Common prefix and suffix lengths of a and b (never overlapping)."""
+    n = min(len(a), len(b))
+    p = 0
+    # compare in chunks first: long documents share long prefixes
+    step = 4096
+    while p + step <= n and a[p : p + step] == b[p : p + step]:
+        p += step
+    while p < n and a[p] == b[p]:
+        p += 1
+    s = 0
+    m = n - p
+    while s + step <= m and a[len(a) - s - step : len(a) - s] == b[len(b) - s - step : len(b) - s]:
+        s += step
+    while s < m and a[len(a) - 1 - s] == b[len(b) - 1 - s]:
+        s += 1
+    return p, s
+
+
+def _cover(root: Node, start: int, end: int) -> Node:
+    """Smallest named node covering [start, end), an empty range included."""
+    node = root.named_descendant_for_byte_range(start, max(start, end - 1)) or root
+    while node.parent is not None and not (node.start_byte <= start and node.end_byte >= end):
+        node = node.parent
+    return node
+
+
+def _same_text(a: Node, b: Node) -> bool:
+    return a.type == b.type and a.text == b.text
+
+
+def _align(nb: Node, na: Node, lb: int, la: int) -> tuple[Node, Node] | None:
+    """Climb both nodes until they sit at the same place with the same type."""
+    while True:
+        tb, ta = lb - nb.end_byte, la - na.end_byte
+        if nb.start_byte == na.start_byte and tb == ta and nb.type == na.type:
+            # a changed leaf has no children to window over: its parent is the root
+            if nb.child_count or na.child_count:
+                return nb, na
+            if nb.parent is None or na.parent is None:
+                return None
+            nb, na = nb.parent, na.parent
+            continue
+        grow_b = nb.start_byte > na.start_byte or tb > ta
+        grow_a = na.start_byte > nb.start_byte or ta > tb
+        if not grow_b and not grow_a:
+            grow_b = grow_a = True
+        if grow_b:
+            if nb.parent is None:
+                return None
+            nb = nb.parent
+        if grow_a:
+            if na.parent is None:
+                return None
+            na = na.parent
+
+
+def _window(rb: Node, ra: Node) -> tuple[int, int, int]:
+    kb, ka = rb.children, ra.children
+    i = 0
+    while i < len(kb) and i < len(ka) and _same_text(kb[i], ka[i]):
+        i += 1
+    t = 0
+    while t < len(kb) - i and t < len(ka) - i and _same_text(kb[-1 - t], ka[-1 - t]):
+        t += 1
+    return i, len(kb) - t, len(ka) - t
+
+
+def _line_start(data: bytes, pos: int) -> int:
+    return data.rfind(b"\n", 0, pos) + 1
+
+
+def _whole_lines(data: bytes, start: int, end: int) -> bool:
+    """[start, end) begins at its line's indentation and ends at a line end."""
+    if data[_line_start(data, start) : start].strip():
+        return False
+    nl = data.find(b"\n", end)
+    return not data[end : len(data) if nl == -1 else nl].strip()
+
+
+def _context(node: Node, data: bytes, max_bytes: int) -> Node:
+    """Smallest ancestor-or-self occupying whole lines, unless that grows past max_bytes."""
+    x = node
+    while not _whole_lines(data, x.start_byte, x.end_byte):
+        if x.parent is None or x.parent.parent is None:
+            break  # the root is never a useful context
+        if x.parent.end_byte - x.parent.start_byte > max_bytes:
+            break
+        x = x.parent
+    return x
+
+
+def _path(x: Node, r: Node) -> Path:
+    out: Path = []
+    while r.id != x.id:
+        parent = r.parent
+        assert parent is not None
+        out.append(next(i for i, c in enumerate(parent.children) if c.id == r.id))
+        r = parent
+    return out[::-1]
+
+
+def structural_edit(
+    language: str, before_doc: str, after_doc: str, *, max_lines: int = 200
+) -> StructuralEdit | None:
+    """The structural edit that turns before_doc into after_doc, or None when there is none worth
+    learning from (no change, no grammar, a half-typed after tree, a change over max_lines)."""
+    if before_doc == after_doc:
+        return None
+    db = before_doc.encode("utf-8", "surrogatepass")
+    da = after_doc.encode("utf-8", "surrogatepass")
+    p, s = _span(db, da)
+    changed = max(db.count(b"\n", p, len(db) - s), da.count(b"\n", p, len(da) - s))
+    if changed > max_lines:
+        return None
+    tb, ta = parse(language, before_doc), parse(language, after_doc)
+    if tb is None or ta is None:
+        return None
+    if has_error(ta) and not has_error(tb):
+        return None
+    nb = _cover(tb.root_node, p, len(db) - s)
+    na = _cover(ta.root_node, p, len(da) - s)
+    aligned = _align(nb, na, len(db), len(da))
+    if aligned is None:
+        return None
+    rb, ra = aligned
+    i, jb, ja = _window(rb, ra)
+    kb, ka = rb.children, ra.children
+    if i == jb and i == ja:
+        return None
+    max_bytes = max(4096, 80 * max_lines)
+    xb = _context(rb, db, max_bytes)
+    path = _path(xb, rb)
+    xa = ra
+    for _ in path:
+        assert xa.parent is not None
+        xa = xa.parent
+    if xa.start_byte != xb.start_byte or xa.type != xb.type:
+        xb, xa, path = rb, ra, []
+    if max(xb.end_point[0] - xb.start_point[0], xa.end_point[0] - xa.start_point[0]) > max_lines:
+        xb, xa, path = rb, ra, []
+    wb, wa = kb[i:jb], ka[i:ja]
+    clipped = False
+    first = xb
+    if not path and (rb.parent is None or rb.end_point[0] - rb.start_point[0] > max_lines):
+        # a module or a long block: keep the window and two siblings each side, not the file
+        lo = max(0, i - 2)
+        hb, ha = min(len(kb), jb + 2), min(len(ka), ja + 2)
+        if lo > 0 or hb < len(kb):
+            clipped = True
+            first = kb[lo]
+            syn_b, raw_b = _clip(rb, kb[lo:hb], db)
+            syn_a, raw_a = _clip(ra, ka[lo:ha], da)
+            i, jb, ja = i - lo, jb - lo, ja - lo
+    if not clipped:
+        raw_b, raw_a = db[xb.start_byte : xb.end_byte], da[xa.start_byte : xa.end_byte]
+        syn_b = to_syn(xb, db, xb.start_byte, char_map(raw_b))
+        syn_a = to_syn(xa, da, xa.start_byte, char_map(raw_a))
+    lines = _window_lines(db, kb, i, jb) and _window_lines(da, ka, i, ja)
+    line_start = _line_start(db, first.start_byte)
+    indent_raw = db[line_start : first.start_byte]
+    indent = indent_raw[: len(indent_raw) - len(indent_raw.lstrip())].decode("utf-8", "replace")
+    r_b, r_a = _at(syn_b, path), _at(syn_a, path)
+    win_b, win_a = r_b.children[i:jb], r_a.children[i:ja]
+    carried = [
+        [[i + pb[0], *pb[1:]], [i + pa[0], *pa[1:]]]
+        for pb, pa in diff_trees(win_b, win_a)
+        if _at_forest(win_b, pb).key == _at_forest(win_a, pa).key
+    ]
+    return StructuralEdit(
+        language=language,
+        before=_text(db, wb),
+        after=_text(da, wa),
+        before_type=wb[0].type if len(wb) == 1 else rb.type,
+        after_type=wa[0].type if len(wa) == 1 else ra.type,
+        start_line=first.start_point[0],
+        indent=indent,
+        context_before=raw_b.decode("utf-8", "replace"),
+        context_after=raw_a.decode("utf-8", "replace"),
+        tree_before=syn_b.to_json(),
+        tree_after=syn_a.to_json(),
+        path=path,
+        window=[i, jb, ja],
+        carried=carried,
+        whole_lines=lines,
+        clipped=clipped or rb.parent is None,
+    )
+
+
+def _clip(r: Node, kids: list[Node], data: bytes) -> tuple[Syn, bytes]:
+    start = _line_start(data, kids[0].start_byte)
+    raw = data[start : kids[-1].end_byte]
+    chars = char_map(raw)
+    syn = Syn(r.type, 0, len(raw) if chars is None else chars[-1])
+    syn.children = [to_syn(k, data, start, chars) for k in kids]
+    syn.key = " ".join(c.key for c in syn.children)
+    return syn, raw
+
+
+def _text(data: bytes, nodes: list[Node]) -> str:
+    if not nodes:
+        return ""
+    return data[nodes[0].start_byte : nodes[-1].end_byte].decode("utf-8", "replace")
+
+
+def _window_lines(data: bytes, kids: list[Node], i: int, j: int) -> bool:
+    if i == j:
+        return True
+    return _whole_lines(data, kids[i].start_byte, kids[j - 1].end_byte)
+
+
+def _at_forest(nodes: list[Syn], path: Path) -> Syn:
+    return _at(nodes[path[0]], path[1:])
+
+
+def _at(s: Syn, path: Path) -> Syn:
+    for k in path:
+        s = s.children[k]
+    return s
+
+
+# -- GumTree-style diff ------------------------------------------------------------------------
+
+
+def _walk(nodes: list[Syn], prefix: Path) -> list[tuple[Path, Syn]]:
+    out: list[tuple[Path, Syn]] = []
+    for k, n in enumerate(nodes):
+        here = [*prefix, k]
+        out.append((here, n))
+        out.extend(_walk(n.children, here))
+    return out
+
+
+def _height(s: Syn) -> int:
+    return 1 + max((_height(c) for c in s.children), default=0)
+
+
+def diff_trees(
+    before: list[Syn], after: list[Syn], *, min_height: int = 1, dice: float = 0.5
+) -> list[tuple[Path, Path]]:
+    """Map before subtrees to after subtrees: identical subtrees top-down (tallest first, unique
+    matches only), then containers bottom-up when enough of their descendants are mapped.
+    Paths index into the given forests."""
+    nb, na = _walk(before, []), _walk(after, [])
+    if len(nb) * len(na) > 4_000_000:
+        return []  # quadratic below: a window this large is not a skill anyway
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for k, (_, s) in enumerate(na):
+        by_key.setdefault((s.type, s.key), []).append(k)
+    mapped_b: dict[int, int] = {}
+    used_a: set[int] = set()
+    order = sorted(range(len(nb)), key=lambda k: -_height(nb[k][1]))
+    covered: set[int] = set()
+    for k in order:
+        path, s = nb[k]
+        if k in covered or _height(s) < min_height or not s.key:
+            continue
+        cands = [c for c in by_key.get((s.type, s.key), []) if c not in used_a]
+        if len(cands) != 1 or len(by_key[(s.type, s.key)]) != 1:
+            continue
+        mapped_b[k] = cands[0]
+        used_a.add(cands[0])
+        # descendants of an identical match are matched with it
+        covered.update(d for d, (p, _) in enumerate(nb) if p[: len(path)] == path)
+    out = [(nb[k][0], na[v][0]) for k, v in mapped_b.items()]
+    # bottom-up: containers of the same type whose mapped descendants mostly correspond
+    for kb, (pb, sb) in enumerate(nb):
+        if kb in mapped_b or not sb.children:
+            continue
+        inside = [v for k, v in mapped_b.items() if nb[k][0][: len(pb)] == pb and k != kb]
+        if not inside:
+            continue
+        best, best_score = None, 0.0
+        for ka, (pa, sa) in enumerate(na):
+            if ka in used_a or sa.type != sb.type:
+                continue
+            common = sum(1 for v in inside if na[v][0][: len(pa)] == pa)
+            score = 2 * common / (len(inside) + max(1, len(sa.children)))
+            if score > best_score:
+                best, best_score = ka, score
+        if best is not None and best_score >= dice:
+            used_a.add(best)
+            out.append((pb, na[best][0]))
+    return out

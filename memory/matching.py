@@ -1,0 +1,405 @@
+"""Finding where skills apply in a document, and the text each rewrite produces.
+
+The server asks on every code action and inline completion, so lookups must stay in the low
+milliseconds with a thousand skills and a five-thousand-line file: skills are indexed by language
+and the type of node their before-template starts at, a skill is tried only at nodes overlapping
+the cursor lines, and a cheap test for the template's constant words rules most skills out before
+any tree matching. Trees come from the caller (cached per document version) and are not reparsed.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from memory.skills import NODE, Skill
+from memory.syntax import parse, parser_for
+from memory.templates import Template, match, render, words
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Tree
+
+
+@dataclass
+class Match:
+    """One place where a skill applies; positions are 0-based lines and code-point columns."""
+
+    skill_id: str
+    start_line: int
+    start_char: int
+    end_line: int
+    end_char: int
+    old_text: str
+    new_text: str
+    bindings: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Entry:
+    skill: Skill
+    words: list[bytes]
+    before: list[Template]
+    after: list[Template]
+    uses: list[tuple[str, re.Pattern[str], bool]]
+
+    def allows(self, env: dict[str, str]) -> bool:
+        return all(
+            (pattern.search(env.get(hole, "")) is not None) == present
+            for hole, pattern, present in self.uses
+        )
+
+
+def _entry(skill: Skill) -> _Entry:
+    before = skill.before_template["parts"]
+    found: set[str] = set()
+    for t in before:
+        words(t, found)
+    # longest words first: they rule a site out soonest
+    keys = sorted((w.encode("utf-8", "replace") for w in found), key=len, reverse=True)
+    uses = [(h, re.compile(rf"(?<![\w]){re.escape(w)}(?![\w])"), bool(p)) for h, w, p in skill.uses]
+    return _Entry(skill, keys[:4], before, skill.after_template["parts"], uses)
+
+
+class SkillIndex:
+    """Skills by (language, root node type), ready to match against live trees."""
+
+    def __init__(self, skills: list[Skill]) -> None:
+        self._by_root: dict[tuple[str, str], dict[str, _Entry]] = {}
+        self._by_id: dict[str, _Entry] = {}
+        for s in skills:
+            self.add(s)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def add(self, skill: Skill) -> None:
+        self.remove(skill.id)
+        entry = _entry(skill)
+        self._by_id[skill.id] = entry
+        self._by_root.setdefault((skill.language, skill.root), {})[skill.id] = entry
+
+    def remove(self, skill_id: str) -> None:
+        entry = self._by_id.pop(skill_id, None)
+        if entry is not None:
+            self._by_root[(entry.skill.language, entry.skill.root)].pop(skill_id, None)
+
+    def matches_at(
+        self, language: str, text: str, tree: Tree | None, start_line: int, end_line: int
+    ) -> list[Match]:
+        """Rewrites of skills whose site overlaps lines start_line..end_line (inclusive)."""
+        if tree is None:
+            tree = parse(language, text)
+            if tree is None:
+                return []
+        data = text.encode("utf-8", "surrogatepass")
+        lo, hi = _line_bytes(data, start_line, end_line)
+        out: list[Match] = []
+        seen: set[tuple[str, int, int]] = set()
+        for node in _overlapping(tree.root_node, lo, hi):
+            entries = self._by_root.get((language, node.type))
+            if not entries:
+                continue
+            for entry in entries.values():
+                for m in _site_matches(entry, node, data, (lo, hi)):
+                    key = (m.skill_id, m.start_line, m.start_char)
+                    if key not in seen and rewrite_parses(language, text, m, tree=tree):
+                        seen.add(key)
+                        out.append(m)
+        return out
+
+    def matches_in(self, skill_id: str, language: str, text: str, tree: Tree | None) -> list[Match]:
+        """Every site of one skill in a document."""
+        entry = self._by_id.get(skill_id)
+        if entry is None or entry.skill.language != language:
+            return []
+        data = text.encode("utf-8", "surrogatepass")
+        if any(w not in data for w in entry.words):
+            return []
+        if tree is None:
+            tree = parse(language, text)
+            if tree is None:
+                return []
+        out: list[Match] = []
+        for node in _nodes_of_type(tree.root_node, entry.skill.root):
+            for m in _site_matches(entry, node, data, None):
+                if rewrite_parses(language, text, m, tree=tree):
+                    out.append(m)
+        return out
+
+
+# -- walking the tree --------------------------------------------------------------------------
+
+
+def _line_bytes(data: bytes, start_line: int, end_line: int) -> tuple[int, int]:
+    pos, line = 0, 0
+    lo = hi = len(data)
+    while True:
+        if line == start_line:
+            lo = pos
+        nl = data.find(b"\n", pos)
+        if line == end_line:
+            hi = len(data) if nl == -1 else nl
+            break
+        if nl == -1:
+            break
+        pos, line = nl + 1, line + 1
+    return min(lo, hi), hi
+
+
+def _overlapping(root: Node, lo: int, hi: int) -> list[Node]:
+    """Nodes whose byte range meets [lo, hi]; children found by bisection, not by listing."""
+    out: list[Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        child = node.first_child_for_byte(lo) if node.child_count else None
+        while child is not None and child.start_byte <= hi:
+            if child.end_byte >= lo:
+                stack.append(child)
+            child = child.next_sibling
+    return out
+
+
+def _nodes_of_type(root: Node, typ: str) -> list[Node]:
+    out: list[Node] = []
+    cursor = root.walk()
+    while True:
+        node = cursor.node
+        if node is not None and node.type == typ:
+            out.append(node)
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return out
+
+
+# -- one site ----------------------------------------------------------------------------------
+
+
+def _indent_at(data: bytes, pos: int) -> str:
+    ls = data.rfind(b"\n", 0, pos) + 1
+    line = data[ls:pos]
+    return line[: len(line) - len(line.lstrip())].decode("utf-8", "replace")
+
+
+def _site_matches(
+    entry: _Entry, node: Node, data: bytes, lines: tuple[int, int] | None
+) -> list[Match]:
+    if entry.words:
+        raw = data[node.start_byte : node.end_byte]
+        if any(w not in raw for w in entry.words):
+            return []
+    skill = entry.skill
+    if skill.mode == NODE:
+        env: dict[str, str] = {}
+        if not match(entry.before[0], node, data, env) or not entry.allows(env):
+            return []
+        if match(entry.after[0], node, data, {}):
+            return []  # already rewritten
+        m = _rewrite(entry, data, node.start_byte, node.end_byte, env)
+        return [m] if m is not None else []
+    return _window_matches(entry, node, data, lines)
+
+
+def _window_matches(
+    entry: _Entry, node: Node, data: bytes, lines: tuple[int, int] | None
+) -> list[Match]:
+    n = len(entry.before)
+    kids = node.children
+    if len(kids) < n:
+        return []
+    first, last = 0, len(kids) - n
+    if lines is not None:
+        lo, hi = lines
+        touching = [k for k, c in enumerate(kids) if c.end_byte >= lo and c.start_byte <= hi]
+        if not touching:
+            return []
+        first, last = max(0, touching[0] - n + 1), min(last, touching[-1])
+    out: list[Match] = []
+    for k in range(first, last + 1):
+        env: dict[str, str] = {}
+        window = kids[k : k + n]
+        if all(
+            match(t, c, data, env) for t, c in zip(entry.before, window, strict=True)
+        ) and entry.allows(env):
+            m = _rewrite(entry, data, window[0].start_byte, window[-1].end_byte, env, window)
+            if m is not None:
+                out.append(m)
+    return out
+
+
+def _rewrite(
+    entry: _Entry,
+    data: bytes,
+    start: int,
+    end: int,
+    env: dict[str, str],
+    window: list[Node] | None = None,
+) -> Match | None:
+    skill = entry.skill
+    site_indent = _indent_at(data, start)
+    after = entry.after
+    if skill.line_insert and window:
+        return _insert_lines(entry, data, window, env)
+    if after:
+        new = render(
+            skill.after_template["skeleton"],
+            after[0][3],
+            after[-1][4],
+            after,
+            env,
+            (skill.before_template["indent"], site_indent),
+        )
+    else:
+        new = ""
+    if not after and skill.blank >= 0:
+        ls = data.rfind(b"\n", 0, start) + 1
+        nl = data.find(b"\n", end)
+        line_end = len(data) if nl == -1 else nl + 1
+        if not data[ls:start].strip() and not data[end:line_end].strip():
+            start, end, new = ls, line_end, "\n" * skill.blank
+    old = data[start:end].decode("utf-8", "replace")
+    if old == new:
+        return None
+    # report only what changes: editors show and apply a smaller edit more gracefully
+    p = 0
+    while p < len(old) and p < len(new) and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < len(old) - p and s < len(new) - p and old[-1 - s] == new[-1 - s]:
+        s += 1
+    start += len(old[:p].encode("utf-8", "surrogatepass"))
+    end -= len(old[len(old) - s :].encode("utf-8", "surrogatepass"))
+    sl, sc = _position(data, start)
+    el, ec = _position(data, end)
+    bindings = {k: v for k, v in env.items() if k.startswith("\x00")}
+    return Match(
+        skill_id=skill.id,
+        start_line=sl,
+        start_char=sc,
+        end_line=el,
+        end_char=ec,
+        old_text=old[p : len(old) - s],
+        new_text=new[p : len(new) - s],
+        bindings={k[1:]: v for k, v in bindings.items()},
+    )
+
+
+def _insert_lines(
+    entry: _Entry, data: bytes, window: list[Node], env: dict[str, str]
+) -> Match | None:
+    """Insert the skill's new lines next to its anchors, each line at the site's indentation."""
+    skill = entry.skill
+    left, right = skill.anchors
+    inner = entry.after[left : len(entry.after) - right]
+    if not inner:
+        return None
+    skel = skill.after_template["skeleton"]
+    ls = skel.rfind("\n", 0, inner[0][3]) + 1
+    ex_indent = skel[ls : inner[0][3]]
+    if ex_indent.strip():
+        return None
+    # before the right anchor's line when it begins one, else just after the left anchor's line
+    first_right = window[len(window) - right].start_byte if right else None
+    if (
+        first_right is not None
+        and data[data.rfind(b"\n", 0, first_right) + 1 : first_right].strip()
+    ):
+        first_right = None
+    start = window[0].start_byte
+    if first_right is not None:
+        at = data.rfind(b"\n", 0, first_right) + 1
+        indent = _indent_at(data, first_right)
+    else:
+        nl = data.find(b"\n", start)
+        if nl == -1:
+            return None
+        at = nl + 1
+        indent = _indent_at(data, start)
+    body = render(skel, inner[0][3], inner[-1][4], inner, env, (ex_indent, indent))
+    new = indent + body + "\n"
+    line, char = _position(data, at)
+    return Match(
+        skill_id=skill.id,
+        start_line=line,
+        start_char=char,
+        end_line=line,
+        end_char=char,
+        old_text="",
+        new_text=new,
+        bindings={k[1:]: v for k, v in env.items() if k.startswith("\x00")},
+    )
+
+
+def _position(data: bytes, pos: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, pos)
+    ls = data.rfind(b"\n", 0, pos) + 1
+    return line, len(data[ls:pos].decode("utf-8", "replace"))
+
+
+# -- applying and checking ---------------------------------------------------------------------
+
+
+def _offset(text: str, line: int, char: int) -> int:
+    pos = 0
+    for _ in range(line):
+        nl = text.find("\n", pos)
+        if nl == -1:
+            return len(text)
+        pos = nl + 1
+    return pos + char
+
+
+def apply_match(text: str, match: Match) -> str:
+    """The document with one rewrite applied."""
+    s = _offset(text, match.start_line, match.start_char)
+    e = _offset(text, match.end_line, match.end_char)
+    return text[:s] + match.new_text + text[e:]
+
+
+def rewrite_parses(language: str, text: str, match: Match, *, tree: Tree | None = None) -> bool:
+    """False when the rewrite leaves a syntax error where the original text had none."""
+    parser = parser_for(language)
+    if parser is None:
+        return True
+    old = text.encode("utf-8", "surrogatepass")
+    start = len(text[: _offset(text, match.start_line, match.start_char)].encode("utf-8"))
+    end = start + len(match.old_text.encode("utf-8", "surrogatepass"))
+    new_piece = match.new_text.encode("utf-8", "surrogatepass")
+    new = old[:start] + new_piece + old[end:]
+    if tree is None:
+        tree = parser.parse(old)
+    if not tree.root_node.has_error:
+        base = None
+    else:
+        base = tree.root_node.descendant_for_byte_range(start, max(start, end - 1))
+    edited = copy.copy(tree)
+    new_end = start + len(new_piece)
+    edited.edit(
+        start_byte=start,
+        old_end_byte=end,
+        new_end_byte=new_end,
+        start_point=_point(old, start),
+        old_end_point=_point(old, end),
+        new_end_point=_point(new, new_end),
+    )
+    fresh = parser.parse(new, edited)
+    if not fresh.root_node.has_error:
+        return True
+    if base is None:
+        return False
+    # the document had errors already: judge only the neighbourhood of the rewrite
+    near = fresh.root_node.descendant_for_byte_range(start, max(start, new_end - 1))
+    return near is None or not near.has_error or base.has_error
+
+
+def _point(data: bytes, pos: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, pos)
+    return line, pos - (data.rfind(b"\n", 0, pos) + 1)

@@ -1,0 +1,296 @@
+"""Syntax trees as plain data, and templates over them with holes.
+
+Skills are mined from stored episodes long after the documents they came from have changed, so
+edits keep their trees as plain nested lists (`Syn`) rather than tree-sitter objects. A template
+is the same shape with some subtrees replaced by holes (metavariables such as `$x`). This module
+holds the three operations every skill needs: anti-unification (the least general template of two
+trees), matching a template against a live tree-sitter node, and rendering text from a template.
+
+Template nodes are lists so they serialise to JSON as they are:
+  ["h", name, type | None, start, end]   hole; type set when every example had the same type
+  ["c", type, text, start, end]          constant leaf (text compared whitespace-insensitively)
+  ["n", type, [children], start, end]    inner node whose children are matched one by one
+start/end are character offsets into the skeleton text of the first example, used to render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+Template = list[Any]
+
+
+@dataclass(slots=True)
+class Syn:
+    """A syntax node as plain data; offsets are characters into the text it was cut from."""
+
+    type: str
+    start: int
+    end: int
+    children: list[Syn] = field(default_factory=list)
+    key: str = ""  # whitespace-insensitive token text: equal keys mean equal code
+
+    def to_json(self) -> list[Any]:
+        return [self.type, self.start, self.end, [c.to_json() for c in self.children], self.key]
+
+    @classmethod
+    def from_json(cls, d: list[Any]) -> Syn:
+        return cls(d[0], d[1], d[2], [cls.from_json(c) for c in d[3]], d[4])
+
+
+def _is_atomic(node: Node, data: bytes) -> bool:
+    """Leaves, and nodes whose children leave real text between them (string contents)."""
+    if node.child_count == 0:
+        return True
+    pos = node.start_byte
+    for child in node.children:
+        if data[pos : child.start_byte].strip():
+            return True
+        pos = child.end_byte
+    return bool(data[pos : node.end_byte].strip())
+
+
+def leaf_key(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def node_key(node: Node, data: bytes) -> str:
+    """Token text of a live node, comparable with Syn.key."""
+    if _is_atomic(node, data):
+        return leaf_key(data[node.start_byte : node.end_byte])
+    return " ".join(node_key(c, data) for c in node.children)
+
+
+def to_syn(node: Node, data: bytes, base: int, chars: list[int] | None) -> Syn:
+    """Convert a tree-sitter node; offsets become characters relative to byte offset `base`."""
+
+    def off(b: int) -> int:
+        return b - base if chars is None else chars[b - base]
+
+    if _is_atomic(node, data):
+        raw = data[node.start_byte : node.end_byte]
+        return Syn(node.type, off(node.start_byte), off(node.end_byte), [], leaf_key(raw))
+    kids = [to_syn(c, data, base, chars) for c in node.children]
+    key = " ".join(k.key for k in kids)
+    return Syn(node.type, off(node.start_byte), off(node.end_byte), kids, key)
+
+
+def char_map(raw: bytes) -> list[int] | None:
+    """Byte offset -> character offset for raw, or None when the text is ASCII."""
+    if raw.isascii():
+        return None
+    out = [0] * (len(raw) + 1)
+    n = 0
+    for i, b in enumerate(raw):
+        out[i] = n
+        if b & 0xC0 != 0x80:
+            n += 1
+    # a continuation byte belongs to the character that started before it
+    for i, b in enumerate(raw):
+        if b & 0xC0 == 0x80:
+            out[i] = out[i - 1]
+    out[len(raw)] = n
+    return out
+
+
+# -- templates ---------------------------------------------------------------------------------
+
+
+def from_syn(s: Syn) -> Template:
+    """The template that matches exactly this tree (one example, no holes)."""
+    if not s.children:
+        return ["c", s.type, s.key, s.start, s.end]
+    return ["n", s.type, [from_syn(c) for c in s.children], s.start, s.end]
+
+
+def shape(t: Template) -> str:
+    """Spans-free canonical form: equal shapes mean the same pattern."""
+    if t[0] == "h":
+        return f"${t[1]}"
+    if t[0] == "c":
+        return t[2]
+    return "(" + " ".join(shape(c) for c in t[2]) + ")"
+
+
+class AntiUnifier:
+    """Generalises templates against one more example; one instance per (before, after) pair so
+    that the same differing pair of subtrees gets the same hole in both templates."""
+
+    def __init__(self, names: set[str]) -> None:
+        self._vars: dict[tuple[str, str], str] = {}
+        self._used = set(names)
+
+    def _var(self, key: tuple[str, str]) -> str:
+        name = self._vars.get(key)
+        if name is None:
+            i = len(self._vars)
+            while f"h{i}" in self._used:
+                i += 1
+            name = f"h{i}"
+            self._used.add(name)
+            self._vars[key] = name
+        return name
+
+    def generalise(self, t: Template, s: Syn) -> Template:
+        kind = t[0]
+        if kind == "h":
+            typ = t[2] if t[2] == s.type else None
+            return ["h", self._var((f"${t[1]}", s.key)), typ, t[3], t[4]]
+        if kind == "c" and not s.children and t[1] == s.type and t[2] == s.key:
+            return t
+        if kind == "n" and t[1] == s.type and len(t[2]) == len(s.children):
+            kids = [self.generalise(tc, sc) for tc, sc in zip(t[2], s.children, strict=True)]
+            return ["n", t[1], kids, t[3], t[4]]
+        return self.hole(t, s)
+
+    def hole(self, t: Template, s: Syn) -> Template:
+        typ = t[1] if t[1] == s.type else None
+        return ["h", self._var((shape(t), s.key)), typ, t[3], t[4]]
+
+    def shallow(self, t: Template, s: Syn) -> Template:
+        """Generalise context as a whole: kept when equal, else one hole (never a deep
+        pattern of unrelated code that happens to share a shape)."""
+        if t[0] == "h":
+            return self.generalise(t, s)
+        if t[1] == s.type and const_key(t) == s.key:
+            return t
+        return self.hole(t, s)
+
+
+def const_key(t: Template) -> str | None:
+    """The Syn.key a hole-free template matches, or None when it has holes."""
+    if t[0] == "h":
+        return None
+    if t[0] == "c":
+        return str(t[2])
+    keys = [const_key(c) for c in t[2]]
+    return None if any(k is None for k in keys) else " ".join(keys)  # type: ignore[arg-type]
+
+
+def holes(t: Template, out: dict[str, str | None] | None = None) -> dict[str, str | None]:
+    out = {} if out is None else out
+    if t[0] == "h":
+        out[t[1]] = t[2]
+    elif t[0] == "n":
+        for c in t[2]:
+            holes(c, out)
+    return out
+
+
+def leaves(t: Template) -> tuple[int, int]:
+    """(constant leaves, holes) of a template."""
+    if t[0] == "h":
+        return 0, 1
+    if t[0] == "c":
+        return 1, 0
+    const = hole = 0
+    for c in t[2]:
+        a, b = leaves(c)
+        const += a
+        hole += b
+    return const, hole
+
+
+def words(t: Template, out: set[str] | None = None) -> set[str]:
+    """Constant leaf texts that carry meaning (identifiers, literals, keywords), for indexing."""
+    out = set() if out is None else out
+    if t[0] == "c":
+        if any(ch.isalnum() for ch in t[2]):
+            out.add(t[2])
+    elif t[0] == "n":
+        for c in t[2]:
+            words(c, out)
+    return out
+
+
+def match(t: Template, node: Node, data: bytes, env: dict[str, str]) -> bool:
+    """Match a template against a live node, binding holes into env (consistently)."""
+    kind = t[0]
+    if kind == "h":
+        if t[2] is not None and t[2] != node.type:
+            return False
+        key = node_key(node, data)
+        bound = env.get(t[1])
+        if bound is None:
+            env[t[1]] = key
+            env["\x00" + t[1]] = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+            return True
+        return bound == key
+    if node.type != t[1]:
+        return False
+    if kind == "c":
+        return node_key(node, data) == t[2]
+    kids = t[2]
+    if node.child_count != len(kids):
+        return False
+    return all(match(tc, nc, data, env) for tc, nc in zip(kids, node.children, strict=True))
+
+
+def match_syn(t: Template, s: Syn, env: dict[str, str]) -> bool:
+    """Match a template against a stored tree (used to check coverage of a new example)."""
+    kind = t[0]
+    if kind == "h":
+        if t[2] is not None and t[2] != s.type:
+            return False
+        bound = env.setdefault(t[1], s.key)
+        return bound == s.key
+    if s.type != t[1]:
+        return False
+    if kind == "c":
+        return s.key == t[2]
+    if len(s.children) != len(t[2]):
+        return False
+    return all(match_syn(tc, sc, env) for tc, sc in zip(t[2], s.children, strict=True))
+
+
+def hole_spans(t: Template, out: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    if t[0] == "h":
+        out.append((t[3], t[4], t[1]))
+    elif t[0] == "n":
+        for c in t[2]:
+            hole_spans(c, out)
+    return out
+
+
+def render(
+    skeleton: str,
+    start: int,
+    end: int,
+    parts: list[Template],
+    env: dict[str, str],
+    indent: tuple[str, str],
+) -> str:
+    """Text of skeleton[start:end] with every hole of parts replaced by its bound source text.
+
+    indent is (skeleton indentation, site indentation): constant lines move to the site's, while
+    hole text is the site's own and already sits where it belongs."""
+    spans: list[tuple[int, int, str]] = []
+    for p in parts:
+        hole_spans(p, spans)
+    spans.sort()
+    out: list[str] = []
+    pos = start
+    for s, e, name in spans:
+        out.append(_shift(skeleton[pos:s], indent))
+        out.append(env["\x00" + name])
+        pos = e
+    out.append(_shift(skeleton[pos:end], indent))
+    return "".join(out)
+
+
+def _shift(segment: str, indent: tuple[str, str]) -> str:
+    old, new = indent
+    if "\n" not in segment:
+        return segment
+    head, *rest = segment.split("\n")
+    moved = []
+    for line in rest:
+        if line.startswith(old):
+            moved.append(new + line[len(old) :])
+        else:
+            moved.append(line)
+    return "\n".join([head, *moved])

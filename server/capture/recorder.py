@@ -1,0 +1,206 @@
+"""Turning closed bursts into edit episodes, off the event loop.
+
+didChange only notes where a burst is; everything that costs time — diffing the texts, parsing
+with tree-sitter, redacting secrets — happens here, on one worker thread, before the episode is
+handed to the store's writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from memory import syntax
+from memory.store import Episode, Store
+from server.capture.bursts import ClosedBurst, changed_region
+from server.capture.privacy import redact
+
+log = logging.getLogger(__name__)
+
+
+def clean_text(text: str) -> str:
+    """Text safe to store as UTF-8: lone surrogates from a client become U+FFFD."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+@dataclass
+class DocumentInfo:
+    uri: str
+    language_id: str
+    grammar: str | None
+    store: Store
+    filename: str
+
+
+@dataclass
+class _Job:
+    burst: ClosedBurst
+    doc: DocumentInfo
+    session_id: str
+    max_region_lines: int
+    done: Callable[[Episode], None] | None
+
+
+def _span(before: str, after: str) -> tuple[int, int, int]:
+    """Common prefix length and the end of the changed span in before and after (chars)."""
+    limit = min(len(before), len(after))
+    p = 0
+    # compare in blocks first: documents are long and changes are small
+    step = 4096
+    while p + step <= limit and before[p : p + step] == after[p : p + step]:
+        p += step
+    while p < limit and before[p] == after[p]:
+        p += 1
+    s = 0
+    limit_s = limit - p
+    while s + step <= limit_s and before[len(before) - s - step : len(before) - s] == after[
+        len(after) - s - step : len(after) - s
+    ]:
+        s += step
+    while s < limit_s and before[len(before) - s - 1] == after[len(after) - s - 1]:
+        s += 1
+    return p, len(before) - s, len(after) - s
+
+
+def _node(tree: Any, text: str, start: int, end: int, max_lines: int) -> dict[str, Any] | None:
+    if tree is None:
+        return None
+    b0 = len(text[:start].encode("utf-8", "surrogatepass"))
+    b1 = b0 + len(text[start:end].encode("utf-8", "surrogatepass"))
+    node = syntax.enclosing_named_node(tree, b0, b1)
+    if node is None:
+        return None
+    info = syntax.node_info(node)
+    lines = info.end_line - info.start_line + 1
+    return {
+        "type": info.type,
+        "range": {
+            "start": {"line": info.start_line, "byte": info.start_col},
+            "end": {"line": info.end_line, "byte": info.end_col},
+        },
+        "text": info.text if lines <= max_lines else None,
+        "hasError": bool(node.has_error),
+    }
+
+
+class Recorder:
+    """One worker thread that builds edit episodes and queues them for the store."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._pending = 0
+        self._lock = threading.Lock()
+        # last parsed text and tree per document, so the next burst's "before" needs no parse
+        self._trees: dict[str, tuple[str, Any]] = {}
+        self._thread = threading.Thread(target=self._run, name="kenetic-recorder", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def submit(
+        self,
+        burst: ClosedBurst,
+        doc: DocumentInfo,
+        session_id: str,
+        max_region_lines: int,
+        done: Callable[[Episode], None] | None = None,
+    ) -> None:
+        with self._lock:
+            self._pending += 1
+        self._queue.put(_Job(burst, doc, session_id, max_region_lines, done))
+
+    def forget(self, uri: str) -> None:
+        self._trees.pop(uri, None)
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                episode = self.build(job)
+                if episode is not None:
+                    job.doc.store.add_episode(episode)
+                    if job.done is not None:
+                        job.done(episode)
+            except Exception:
+                log.exception("capture failed for %s; the burst was dropped", job.burst.uri)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+    def _tree(self, uri: str, grammar: str | None, text: str) -> Any:
+        if grammar is None:
+            return None
+        cached = self._trees.get(uri)
+        if cached is not None and (cached[0] is text or cached[0] == text):
+            return cached[1]
+        tree = syntax.parse(grammar, text)
+        self._trees[uri] = (text, tree)
+        return tree
+
+    def build(self, job: _Job) -> Episode | None:
+        """The episode for a burst, or None when the burst changed nothing."""
+        burst, doc = job.burst, job.doc
+        before, after = burst.before, burst.after
+        if before == after:
+            return None
+        start_line, old_lines, new_lines = changed_region(before, after)
+        oversized = max(len(old_lines), len(new_lines)) > job.max_region_lines
+        redactions = 0
+        region: dict[str, Any] = {
+            "startLine": start_line,
+            "beforeLines": len(old_lines),
+            "afterLines": len(new_lines),
+            "truncated": oversized,
+        }
+        if oversized:
+            region["before"] = region["after"] = None
+        else:
+            region["before"], n1 = redact(clean_text("".join(old_lines)), doc.filename)
+            region["after"], n2 = redact(clean_text("".join(new_lines)), doc.filename)
+            redactions = n1 + n2
+        node_before = node_after = None
+        if doc.grammar is not None and not oversized:
+            p, end_b, end_a = _span(before, after)
+            tree_b = self._tree(burst.uri, doc.grammar, before)
+            node_before = _node(tree_b, before, p, end_b, job.max_region_lines)
+            tree_a = self._tree(burst.uri, doc.grammar, after)
+            node_after = _node(tree_a, after, p, end_a, job.max_region_lines)
+            for node in (node_before, node_after):
+                if node is not None and node["text"] is not None:
+                    node["text"], n = redact(clean_text(node["text"]), doc.filename)
+                    redactions += n
+        else:
+            # the document moved on without a parse; drop the stale tree
+            self._trees.pop(burst.uri, None)
+        data = {
+            "firstVersion": burst.first_version,
+            "lastVersion": burst.last_version,
+            "changes": burst.changes,
+            "closedBy": burst.reason,
+            "region": region,
+            "node": {"before": node_before, "after": node_after} if doc.grammar else None,
+            "redactions": redactions,
+        }
+        return Episode(
+            kind="edit",
+            session_id=job.session_id,
+            started_at=burst.started_at,
+            ended_at=burst.ended_at,
+            uri=doc.uri,
+            language=doc.language_id,
+            data=data,
+        )

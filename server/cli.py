@@ -1,0 +1,78 @@
+"""The `kenetic` command: serve, doctor, demo, --version."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from server import __version__
+
+
+def _configure_logging(verbose: bool) -> None:
+    # stdout carries JSON-RPC on stdio: logs must go to stderr
+    level = os.environ.get("KENETIC_LOG", "DEBUG" if verbose else "WARNING").upper()
+    log_file = os.environ.get("KENETIC_LOG_FILE")
+    logging.basicConfig(
+        **({"filename": log_file} if log_file else {"stream": sys.stderr}),
+        level=getattr(logging, level, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from server.setup import create_server
+
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not port.isdigit():
+            print("kenetic serve: --tcp wants HOST:PORT, e.g. 127.0.0.1:2087", file=sys.stderr)
+            return 2
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="kenetic", description="A language server that learns from the developer using it."
+    )
+    parser.add_argument("--version", action="version", version=f"kenetic {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging to stderr")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--stdio", action="store_true", help="speak LSP on stdin/stdout (default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead")
+
+    doctor = sub.add_parser("doctor", help="check the install, grammars, store and providers")
+    doctor.add_argument("--workspace", default=".", help="workspace folder whose store to check")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    demo = sub.add_parser("demo", help="replay a bundled editing session through the server")
+    demo.add_argument("--json", action="store_true", help="print the result as JSON")
+    demo.add_argument("--keep", metavar="DIR", help="use this directory as the demo workspace")
+
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if args.command in (None, "serve"):
+        if args.command is None:
+            args.tcp = None
+        return _serve(args)
+    if args.command == "doctor":
+        from server.doctor import run_doctor
+
+        return run_doctor(args.workspace, as_json=args.json)
+    if args.command == "demo":
+        from server.demo import run_demo
+
+        return run_demo(as_json=args.json, keep=args.keep)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

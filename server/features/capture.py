@@ -1,0 +1,188 @@
+"""Capture: edit episodes from the document lifecycle.
+
+didOpen decides once whether a document may be captured (inside a folder, not ignored, not a
+secret, not binary, not huge); didChange feeds the burst tracker (a few comparisons per change,
+via the protocol hook in server.server); a sweeper closes idle bursts; save and close close the
+document's burst. Closed bursts go to the recorder thread, which builds and stores the episode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from lsprotocol import types
+
+from server.capture.bursts import BurstTracker, ClosedBurst
+from server.capture.recorder import DocumentInfo, Recorder
+from server.workspaces import uri_to_path
+
+if TYPE_CHECKING:
+    from server.server import KeneticServer
+
+log = logging.getLogger(__name__)
+
+
+def looks_binary(text: str) -> bool:
+    """NUL bytes or mostly control characters in the first 8 KB: not source text."""
+    head = text[:8192]
+    if "\x00" in head:
+        return True
+    if not head:
+        return False
+    control = sum(1 for c in head if ord(c) < 32 and c not in "\t\n\r\f\v\x1b")
+    return control / len(head) > 0.1
+
+
+class CaptureService:
+    def __init__(self, server: KeneticServer) -> None:
+        self.server = server
+        self.recorder = Recorder()
+        self.tracker = BurstTracker(idle_gap_s=1.5, jump_lines=3)
+        self.documents: dict[str, DocumentInfo] = {}
+        self.skipped: dict[str, str] = {}  # uri -> why it is not captured
+        self.unknown_changes = 0
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- settings -------------------------------------------------------------------------
+
+    def configure(self) -> None:
+        capture = self.server.workspaces.settings.capture
+        self.tracker.idle_gap_s = capture.idle_gap_ms / 1000
+        self.tracker.jump_lines = capture.jump_lines
+
+    @property
+    def pending(self) -> int:
+        return len(self.tracker) + self.recorder.pending
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def on_open(self, item: types.TextDocumentItem) -> None:
+        uri = unquote(item.uri)  # pygls keys documents by the unquoted URI
+        info, why = self._admit(item.uri, item.language_id, item.text)
+        if info is None:
+            self.skipped[uri] = why
+            self.documents.pop(uri, None)
+            log.info("not capturing %s: %s", uri, why)
+            return
+        self.skipped.pop(uri, None)
+        self.documents[uri] = info
+
+    def _admit(self, uri: str, language_id: str, text: str) -> tuple[DocumentInfo | None, str]:
+        from memory.syntax import grammar_for
+
+        folder = self.server.workspaces.folder_for(uri)
+        if folder is None:
+            return None, "outside every workspace folder" if uri_to_path(uri) else "not a file"
+        if not folder.settings.capture.enabled:
+            return None, "capture disabled by settings"
+        if folder.store is None:
+            return None, f"store unavailable: {folder.store_error}"
+        path = uri_to_path(uri)
+        assert path is not None  # folder_for only answers for file: URIs
+        if folder.ignore is not None and folder.ignore.ignored(path):
+            return None, "ignored"
+        if folder.path is None:
+            from server.capture.privacy import IgnoreRules
+
+            if IgnoreRules(path.parent, folder.settings.capture.ignore).ignored(path):
+                return None, "ignored"
+        if len(text) > folder.settings.capture.max_document_bytes:
+            return None, "document too large"
+        if looks_binary(text):
+            return None, "binary"
+        grammar = grammar_for(language_id, path.name)
+        return DocumentInfo(uri, language_id, grammar, folder.store, path.name), ""
+
+    def on_change(
+        self,
+        uri: str,
+        version: int,
+        before: str,
+        after: str,
+        change: types.TextDocumentContentChangeEvent,
+    ) -> None:
+        if uri not in self.documents:
+            return
+        if isinstance(change, types.TextDocumentContentChangePartial):
+            start, end = change.range.start.line, change.range.end.line
+            new_lines = change.text.count("\n")
+        else:
+            start = end = None
+            new_lines = 0
+        closed = self.tracker.change(
+            uri, version, before, after, start, end, new_lines, time.monotonic()
+        )
+        self._submit(closed)
+        self._ensure_sweeper()
+
+    def note_unknown_change(self, uri: str) -> None:
+        self.unknown_changes += 1
+
+    def on_save(self, uri: str) -> None:
+        self._close(uri, "save")
+
+    def on_close(self, uri: str) -> None:
+        self._close(uri, "close")
+        uri = unquote(uri)
+        self.documents.pop(uri, None)
+        self.skipped.pop(uri, None)
+        self.recorder.forget(uri)
+
+    def _close(self, uri: str, reason: str) -> None:
+        self._submit(self.tracker.close(unquote(uri), time.monotonic(), reason))
+
+    def flush(self) -> None:
+        """Close every open burst now (shutdown, new session)."""
+        self._submit(self.tracker.close_all(time.monotonic()))
+
+    def _submit(self, closed: list[ClosedBurst]) -> None:
+        for burst in closed:
+            info = self.documents.get(burst.uri)
+            if info is None:
+                continue
+            folder = self.server.workspaces.folder_for(burst.uri)
+            max_lines = folder.settings.capture.max_region_lines if folder else 400
+            self.recorder.submit(burst, info, self.server.session_id, max_lines)
+
+    # -- idle sweeper ---------------------------------------------------------------------
+
+    def _ensure_sweeper(self) -> None:
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Close idle bursts; runs only while some burst is open."""
+        log.debug("sweeper started (gap %.3fs)", self.tracker.idle_gap_s)
+        while len(self.tracker):
+            await asyncio.sleep(min(0.25, self.tracker.idle_gap_s / 4))
+            closed = self.tracker.expire(time.monotonic())
+            log.debug("sweep closed %d", len(closed))
+            self._submit(closed)
+
+    def stop(self) -> None:
+        self.flush()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+
+
+def setup(server: KeneticServer) -> None:
+    server.capture = CaptureService(server)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: KeneticServer, params: types.DidOpenTextDocumentParams) -> None:
+        """Decide whether the document is captured."""
+        ls.capture.on_open(params.text_document)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: KeneticServer, params: types.DidSaveTextDocumentParams) -> None:
+        """A save closes the document's burst."""
+        ls.capture.on_save(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: KeneticServer, params: types.DidCloseTextDocumentParams) -> None:
+        """Closing closes the burst (pygls already dropped the text: use the last seen)."""
+        ls.capture.on_close(params.text_document.uri)

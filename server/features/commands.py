@@ -1,0 +1,110 @@
+"""Command episodes: kenetic.* commands and commands the developer ran outside the editor.
+
+Every `kenetic.*` command executed through `workspace/executeCommand` is itself recorded as a
+command episode (source "editor"), and clients forward terminal and task exits with the
+`kenetic/didRunCommand` notification.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from memory.store import Episode
+from server.features.lifecycle import new_session_id
+from server.protocol import (
+    DidRunCommandParams,
+    SessionCommandParams,
+    validate,
+    validate_command_args,
+)
+
+if TYPE_CHECKING:
+    from server.server import KeneticServer
+
+log = logging.getLogger(__name__)
+
+
+def record_command(
+    ls: KeneticServer,
+    command: str,
+    *,
+    source: str,
+    cwd: str | None = None,
+    exit_code: int | None = None,
+    duration_ms: float | None = None,
+    arguments: Any = None,
+) -> int:
+    """Queue a command episode in the store of the folder it ran in; 1 if queued."""
+    from server.capture.privacy import redact
+    from server.capture.recorder import clean_text
+
+    text, redactions = redact(clean_text(command), "command")
+    now = time.time()
+    started = now - (duration_ms or 0) / 1000
+    data: dict[str, Any] = {
+        "command": text,
+        "cwd": cwd,
+        "exitCode": exit_code,
+        "durationMs": duration_ms,
+        "source": source,
+        "redactions": redactions,
+    }
+    if arguments:
+        data["arguments"] = arguments
+    cwd_uri = _as_uri(cwd) if cwd else None
+    folder = ls.workspaces.folder_for(cwd_uri) if cwd_uri else None
+    if folder is None:
+        # a command run outside every folder (or without a cwd) belongs to the first folder
+        folders = ls.workspaces.all()
+        folder = folders[0] if folders else None
+    if folder is None or folder.store is None:
+        return 0
+    folder.store.add_episode(Episode("command", ls.session_id, started, now, data, uri=cwd_uri))
+    return 1
+
+
+def _as_uri(cwd: str) -> str | None:
+    try:
+        return Path(cwd).resolve().as_uri()
+    except (ValueError, OSError):
+        return None
+
+
+def setup(server: KeneticServer) -> None:
+    @server.feature("kenetic/didRunCommand")
+    def did_run_command(ls: KeneticServer, params: Any) -> None:
+        """A terminal, task or editor command finished (client -> server notification)."""
+        try:
+            p = validate(DidRunCommandParams, params)
+        except Exception as exc:
+            # a notification has no reply: tell the user instead of dropping it silently
+            ls.show_warning(f"kenetic/didRunCommand ignored: {exc}")
+            return
+        record_command(
+            ls,
+            p.command,
+            source=p.source,
+            cwd=p.cwd,
+            exit_code=p.exit_code,
+            duration_ms=p.duration_ms,
+        )
+
+    @server.command("kenetic.newSession")
+    def new_session(ls: KeneticServer, *args: Any) -> dict[str, str]:
+        """Start a new session: later episodes are grouped apart from earlier ones."""
+        validate_command_args(SessionCommandParams, list(args))
+        ls.capture.flush()
+        ls.session_id = new_session_id()
+        return {"sessionId": ls.session_id}
+
+    @server.command("kenetic.freeze")
+    def freeze(ls: KeneticServer, *args: Any) -> dict[str, Any]:
+        """End the session: what it did is kept together, and a new session begins."""
+        validate_command_args(SessionCommandParams, list(args))
+        ls.capture.flush()
+        frozen = ls.session_id
+        ls.session_id = new_session_id()
+        return {"frozenSession": frozen, "sessionId": ls.session_id, "patterns": []}

@@ -1,0 +1,63 @@
+"""Queries that return data: kenetic/stats and kenetic/episodes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from server.protocol import EpisodesParams, StatsParams, validate
+
+if TYPE_CHECKING:
+    from server.server import KeneticServer
+
+
+def stats(ls: KeneticServer) -> dict[str, Any]:
+    folders = ls.workspaces.all()
+    episodes = {"edit": 0, "command": 0, "agent": 0}
+    pending = ls.capture.pending
+    for folder in folders:
+        if folder.store is not None:
+            for kind, count in folder.store.stats.episodes.items():
+                episodes[kind] += count
+            pending += folder.store.pending
+    stores = [f.describe() for f in folders]
+    return {
+        "episodes": episodes,
+        "skills": 0,
+        "pending": pending,
+        "store": stores[0] if stores else None,
+        "stores": stores,
+        "ranker": "rules",
+        "sessionId": ls.session_id,
+        "skipped": len(ls.capture.skipped),
+    }
+
+
+def setup(server: KeneticServer) -> None:
+    @server.feature("kenetic/stats")
+    def kenetic_stats(ls: KeneticServer, params: Any) -> dict[str, Any]:
+        """Counts of what is stored, and how much work is still pending."""
+        validate(StatsParams, params)
+        return stats(ls)
+
+    @server.feature("kenetic/episodes")
+    async def kenetic_episodes(ls: KeneticServer, params: Any) -> dict[str, Any]:
+        """Stored episodes, newest first, read off the event loop."""
+        p = validate(EpisodesParams, params)
+        folders = ls.workspaces.all()
+        if p.uri:
+            owner = ls.workspaces.folder_for(p.uri)
+            folders = [owner] if owner else []
+
+        def read() -> list[dict[str, Any]]:
+            found = []
+            for folder in folders:
+                if folder.store is not None:
+                    found += [
+                        e.to_json()
+                        for e in folder.store.episodes(limit=p.limit, kind=p.kind, uri=p.uri)
+                    ]
+            found.sort(key=lambda e: (e["endedAt"], e["id"]), reverse=True)
+            return found[: p.limit]
+
+        return {"episodes": await asyncio.to_thread(read)}

@@ -1,0 +1,83 @@
+"""Params of kenetic's custom methods and commands, validated with pydantic.
+
+pygls hands custom params over untyped; every custom handler validates them here first and a
+malformed request gets a JSON-RPC InvalidParams answer at once (see `validate`). Unknown extra
+fields are refused too: a typo in a client should be loud, not silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pygls.exceptions import JsonRpcInvalidParams
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+
+
+class TextDocumentId(Params):
+    uri: str
+
+
+class StatsParams(Params):
+    pass
+
+
+class EpisodesParams(Params):
+    limit: int = Field(50, ge=1, le=10_000)
+    kind: Literal["edit", "command", "agent"] | None = None
+    uri: str | None = None
+
+
+class DidRunCommandParams(Params):
+    command: str = Field(min_length=1, max_length=100_000)
+    cwd: str | None = None
+    exit_code: int | None = Field(None, alias="exitCode")
+    duration_ms: float | None = Field(None, alias="durationMs", ge=0)
+    source: Literal["terminal", "task", "editor"] = "terminal"
+
+
+class SessionCommandParams(Params):
+    """kenetic.newSession / kenetic.freeze take no arguments (or one empty object)."""
+
+    reason: str | None = None
+
+
+P = TypeVar("P", bound=Params)
+
+
+def to_plain(value: Any) -> Any:
+    """pygls's namedtuple-like params back into plain JSON values."""
+    if hasattr(value, "_asdict"):
+        return {k: to_plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def validate(model: type[P], params: Any) -> P:
+    """Validate raw params; raise InvalidParams with pydantic's message when they are wrong."""
+    raw = to_plain(params)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise JsonRpcInvalidParams(f"params must be an object, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors()
+        )
+        raise JsonRpcInvalidParams(f"invalid params: {problems}") from None
+
+
+def validate_command_args(model: type[P], arguments: list[Any] | None) -> P:
+    """Commands take one object argument (or none)."""
+    args = to_plain(arguments) or []
+    if len(args) > 1:
+        raise JsonRpcInvalidParams("expected at most one argument object")
+    return validate(model, args[0] if args else {})

@@ -1,0 +1,133 @@
+"""The KeneticServer: a pygls LanguageServer that holds kenetic's state.
+
+Two protocol-level adjustments live here because pygls has no hook for them:
+- custom `kenetic/*` params reach handlers as plain JSON so pydantic can validate them, and any
+  request whose params do not even deserialise is answered InvalidParams instead of being
+  dropped (pygls would log and leave the client waiting forever);
+- didChange hands capture the document text from just before each change (an O(1) reference),
+  which is what lets a burst close at a jump elsewhere without re-applying edits.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
+
+from server import __version__
+
+if TYPE_CHECKING:
+    from server.features.capture import CaptureService
+    from server.workspaces import Workspaces
+
+log = logging.getLogger(__name__)
+
+CUSTOM_PREFIX = "kenetic/"
+
+
+class _Answered:
+    """Marks a message that was already answered while deserialising it."""
+
+    jsonrpc = "2.0"
+
+
+class KeneticProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        if "jsonrpc" not in data:
+            return data
+        method = data.get("method")
+        if isinstance(method, str) and method.startswith(CUSTOM_PREFIX):
+            fields = {k: data.get(k) for k in ("method", "jsonrpc", "params")}
+            if "id" in data:
+                return JsonRPCRequestMessage(id=data["id"], **fields)
+            return JsonRPCNotification(**fields)
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if "id" in data and "method" in data:
+                error = exc if isinstance(exc, JsonRpcInvalidParams) else JsonRpcInvalidParams()
+                self._send_response(data["id"], None, error.to_response_error())
+                return _Answered()
+            raise
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _Answered):
+            return
+        super().handle_message(message)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        uri = unquote(params.text_document.uri)
+        documents = self.workspace.text_documents
+        capture: CaptureService | None = getattr(self._server, "capture", None)
+        if uri not in documents:
+            log.warning("didChange for %s, which was never opened; ignored", uri)
+            if capture is not None:
+                capture.note_unknown_change(uri)
+            return
+        doc = documents[uri]
+        for change in params.content_changes:
+            before = doc.source
+            self.workspace.update_text_document(params.text_document, change)
+            if capture is not None:
+                capture.on_change(uri, params.text_document.version, before, doc.source, change)
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
+        # every kenetic.* command the user runs is itself an episode
+        hook = getattr(self._server, "on_execute_command", None)
+        if hook is not None and params.command in self.fm.commands:
+            hook(params.command, params.arguments)
+        return (yield from super().lsp_workspace__execute_command(params))
+
+
+class KeneticServer(LanguageServer):
+    """Holds kenetic's per-session state; features attach to it in server.setup."""
+
+    capture: CaptureService
+    workspaces: Workspaces
+
+    def __init__(self) -> None:
+        super().__init__("kenetic", __version__, protocol_cls=KeneticProtocol)
+        self.session_id = ""
+        self.settings_errors_shown: set[str] = set()
+
+    def on_execute_command(self, command: str, arguments: list[Any] | None) -> None:
+        from server.features.commands import record_command
+        from server.protocol import to_plain
+
+        record_command(self, command, source="editor", arguments=to_plain(arguments) or None)
+
+    def show_error(self, message: str) -> None:
+        """A message the user sees once per session (repeats of the same text are dropped)."""
+        if message in self.settings_errors_shown:
+            return
+        self.settings_errors_shown.add(message)
+        log.error(message)
+        try:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Error, message=message)
+            )
+        except Exception:  # not connected yet (tests of handlers without a transport)
+            pass
+
+    def show_warning(self, message: str) -> None:
+        if message in self.settings_errors_shown:
+            return
+        self.settings_errors_shown.add(message)
+        log.warning(message)
+        try:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=message)
+            )
+        except Exception:
+            pass

@@ -1,0 +1,128 @@
+"""Matching skills in documents: consistent holes, rewrites, indentation, parse checks, speed."""
+
+import time
+
+from memory.edits import structural_edit
+from memory.matching import Match, SkillIndex, apply_match, rewrite_parses
+from memory.skills import SkillMiner
+from memory.syntax import parse
+
+
+def _skills(language: str, doc: str, *changes: tuple[str, str]):
+    miner = SkillMiner()
+    for n, (old, new) in enumerate(changes):
+        after = doc.replace(old, new, 1)
+        edit = structural_edit(language, doc, after)
+        assert edit is not None
+        miner.add(f"e{n}", edit)
+        doc = after
+    return miner.skills(), doc
+
+
+PY = """def f(a, b):
+    print(a)
+    print(b + 1)
+    if a:
+        print(a, b)
+        print(c)
+"""
+
+
+def test_every_site_is_rewritten_and_rewritten_sites_are_not_suggested() -> None:
+    skills, doc = _skills(
+        "python", PY, ("print(a)", "logger.info(a)"), ("print(b + 1)", "logger.info(b + 1)")
+    )
+    index = SkillIndex(skills)
+    found = index.matches_in(skills[0].id, "python", doc, parse("python", doc))
+    # print(a, b) has two arguments: not this skill's shape
+    assert [m.old_text for m in found] == ["print"]
+    assert found[0].bindings == {"h0": "c"}
+    assert apply_match(doc, found[0]).endswith("        logger.info(c)\n")
+    at = index.matches_at("python", doc, parse("python", doc), 5, 5)
+    assert [m.skill_id for m in at] == [skills[0].id]
+    assert index.matches_at("python", doc, parse("python", doc), 1, 2) == []
+
+
+def test_holes_bind_consistently() -> None:
+    doc = "x = x or {}\ny = y or {}\nz = w or {}\nv = v or {}\n"
+    skills, doc = _skills(
+        "python", doc, ("x = x or {}", "x = x or []"), ("y = y or {}", "y = y or []")
+    )
+    assert len(skills) == 1
+    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, None)
+    # z = w or {} binds the hole twice to different text: no match
+    assert [(m.start_line, m.new_text) for m in found] == [(3, "[]")]
+
+
+def test_indentation_follows_the_site() -> None:
+    doc = (
+        "def f():\n    self.assertEqual(a, b)\n    self.assertEqual(c, d)\n"
+        "class T:\n    def g(self):\n        if x:\n            self.assertEqual(e, f)\n"
+    )
+    skills, doc = _skills(
+        "python",
+        doc,
+        ("self.assertEqual(a, b)", "assert a == b"),
+        ("self.assertEqual(c, d)", "assert c == d"),
+    )
+    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, None)
+    assert len(found) == 1
+    assert "            assert e == f\n" in apply_match(doc, found[0])
+
+
+def test_rewrites_that_break_the_parse_are_dropped() -> None:
+    doc = "x = 1\ny = 2\n"
+    bad = Match("s", 0, 0, 0, 1, "x", "def", {})
+    good = Match("s", 0, 0, 0, 1, "x", "z", {})
+    assert not rewrite_parses("python", doc, bad)
+    assert rewrite_parses("python", doc, good)
+    assert rewrite_parses("python", doc, good, tree=parse("python", doc))
+
+
+def test_identical_skill_matches_only_the_same_text() -> None:
+    doc = "a = f(1)\nb = f(1)\nc = f(2)\nd = f(1)\n"
+    skills, doc = _skills("python", doc, ("a = f(1)", "a = g(1)"), ("b = f(1)", "b = g(1)"))
+    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, None)
+    assert [m.start_line for m in found] == [3]
+
+
+def test_go_and_rust_and_typescript_sites() -> None:
+    go = "package m\n\nfunc f() {\n\tfmt.Println(x)\n\tfmt.Println(y)\n\tfmt.Println(z)\n}\n"
+    skills, doc = _skills(
+        "go", go, ("fmt.Println(x)", "log.Println(x)"), ("fmt.Println(y)", "log.Println(y)")
+    )
+    found = SkillIndex(skills).matches_in(skills[0].id, "go", doc, None)
+    assert [m.start_line for m in found] == [5]
+    rs = "fn f() {\n    let x = a.unwrap();\n    let y = b.unwrap();\n    let z = c.unwrap();\n}\n"
+    skills, doc = _skills("rust", rs, ("a.unwrap()", "a?"), ("b.unwrap()", "b?"))
+    found = SkillIndex(skills).matches_in(skills[0].id, "rust", doc, None)
+    assert [apply_match(doc, m).splitlines()[3] for m in found] == ["    let z = c?;"]
+    ts = "function f(a: any, b: any, c: any) {}\n"
+    skills, doc = _skills("typescript", ts, ("a: any", "a: unknown"), ("b: any", "b: unknown"))
+    found = SkillIndex(skills).matches_in(skills[0].id, "typescript", doc, None)
+    assert apply_match(doc, found[0]) == "function f(a: unknown, b: unknown, c: unknown) {}\n"
+
+
+def test_index_add_remove_and_speed() -> None:
+    skills, doc = _skills(
+        "python", PY, ("print(a)", "logger.info(a)"), ("print(b + 1)", "logger.info(b + 1)")
+    )
+    index = SkillIndex([])
+    index.add(skills[0])
+    assert len(index) == 1
+    index.remove(skills[0].id)
+    assert len(index) == 0 and index.matches_in(skills[0].id, "python", doc, None) == []
+    # 1,000 skills with the same root type, a 5,000-line file: a cursor lookup stays cheap
+    many = []
+    for k in range(1000):
+        s = type(skills[0]).from_json(skills[0].to_json())
+        s.id = f"s{k}"
+        s.before_template["parts"][0][2][0][2] = f"print{k}"
+        many.append(s)
+    index = SkillIndex(many)
+    big = "".join(f"def f{k}(a):\n    print(a)\n    return a\n" for k in range(1700))
+    tree = parse("python", big)
+    t0 = time.perf_counter()
+    for line in range(0, 5000, 500):
+        index.matches_at("python", big, tree, line, line + 1)
+    assert (time.perf_counter() - t0) / 10 < 0.05
