@@ -83,11 +83,14 @@ class KeneticProtocol(LanguageServerProtocol):
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
-        # every kenetic.* command the user runs is itself an episode
+        session = getattr(self._server, "session_id", "")
+        result = yield from super().lsp_workspace__execute_command(params)
+        # every kenetic.* command that ran (arguments valid) is itself an episode, kept in
+        # the session it ended or changed
         hook = getattr(self._server, "on_execute_command", None)
-        if hook is not None and params.command in self.fm.commands:
-            hook(params.command, params.arguments)
-        return (yield from super().lsp_workspace__execute_command(params))
+        if hook is not None:
+            hook(params.command, params.arguments, session)
+        return result
 
 
 class KeneticServer(LanguageServer):
@@ -101,11 +104,13 @@ class KeneticServer(LanguageServer):
         self.session_id = ""
         self.settings_errors_shown: set[str] = set()
 
-    def on_execute_command(self, command: str, arguments: list[Any] | None) -> None:
+    def on_execute_command(self, command: str, arguments: list[Any] | None, session: str) -> None:
         from server.features.commands import record_command
         from server.protocol import to_plain
 
-        record_command(self, command, source="editor", arguments=to_plain(arguments) or None)
+        record_command(
+            self, command, source="editor", arguments=to_plain(arguments) or None, session=session
+        )
 
     def show_error(self, message: str) -> None:
         """A message the user sees once per session (repeats of the same text are dropped)."""

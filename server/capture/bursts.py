@@ -22,6 +22,7 @@ class Burst:
     lo: int  # first line touched, in current document coordinates
     hi: int  # last line touched, in current document coordinates
     current: str  # document text after the latest change (a reference, never a copy)
+    idle_gap_s: float  # each folder may set its own gap
     changes: int = 1
 
 
@@ -51,6 +52,9 @@ class BurstTracker:
     def __len__(self) -> int:
         return len(self._open)
 
+    def shortest_gap(self) -> float:
+        return min((b.idle_gap_s for b in self._open.values()), default=self.idle_gap_s)
+
     def change(
         self,
         uri: str,
@@ -61,13 +65,15 @@ class BurstTracker:
         end_line: int | None,
         new_lines: int,
         now: float,
+        idle_gap_s: float | None = None,
     ) -> list[ClosedBurst]:
         """Record one change. `before`/`after` are the whole document around this change;
         start/end lines are its range (None for a full-document change), `new_lines` the
-        number of line breaks in its inserted text."""
+        number of line breaks in its inserted text; `idle_gap_s` overrides the default gap."""
         closed: list[ClosedBurst] = []
+        gap = self.idle_gap_s if idle_gap_s is None else idle_gap_s
         burst = self._open.get(uri)
-        if burst is not None and now - burst.last_change_at >= self.idle_gap_s:
+        if burst is not None and now - burst.last_change_at >= burst.idle_gap_s:
             closed.append(self._close(uri, burst.last_change_at, "idle"))
             burst = None
         if burst is not None and start_line is not None and end_line is not None:
@@ -78,7 +84,7 @@ class BurstTracker:
         if burst is None:
             lo = start_line if start_line is not None else 0
             hi = (start_line + new_lines) if start_line is not None else 0
-            self._open[uri] = Burst(uri, before, version, version, now, now, lo, hi, after)
+            self._open[uri] = Burst(uri, before, version, version, now, now, lo, hi, after, gap)
             return closed
         burst.current = after
         burst.last_version = version
@@ -101,7 +107,7 @@ class BurstTracker:
         return [
             self._close(uri, now, "idle")
             for uri, burst in list(self._open.items())
-            if now - burst.last_change_at >= self.idle_gap_s
+            if now - burst.last_change_at >= burst.idle_gap_s
         ]
 
     def close(self, uri: str, now: float, reason: str) -> list[ClosedBurst]:

@@ -137,7 +137,7 @@ def redact(text: str, filename: str = "document") -> tuple[str, int]:
                 continue
             for secret in found:
                 value = secret.secret_value
-                if not value or len(value) < 4:
+                if not value or len(value) < 3:
                     continue
                 pos = line.find(value)
                 while pos != -1:

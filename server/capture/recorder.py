@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,15 +20,19 @@ from memory import syntax
 from memory.store import Episode, Store
 from server.capture.bursts import ClosedBurst, changed_region
 from server.capture.privacy import redact
+from server.settings import CaptureSettings
 
 log = logging.getLogger(__name__)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_text(text: str) -> str:
-    """Text safe to store as UTF-8: lone surrogates from a client become U+FFFD."""
+    """Text safe to store as UTF-8: each lone surrogate from a client becomes one U+FFFD."""
     if text.isascii():
         return text
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass
@@ -36,6 +42,7 @@ class DocumentInfo:
     grammar: str | None
     store: Store
     filename: str
+    capture: CaptureSettings  # the folder's settings, replaced when they change
 
 
 @dataclass
@@ -90,9 +97,18 @@ def _node(tree: Any, text: str, start: int, end: int, max_lines: int) -> dict[st
 
 
 class Recorder:
-    """One worker thread that builds edit episodes and queues them for the store."""
+    """One worker thread that builds edit episodes and queues them for the store.
 
-    def __init__(self) -> None:
+    Building an episode parses whole documents, which holds the GIL for milliseconds; doing
+    that while the developer types would make didChange answers stutter. So the worker waits
+    for a quiet moment (no change for `quiet_s`), but never longer than `max_delay_s`.
+    """
+
+    quiet_s = 0.3
+    max_delay_s = 5.0
+
+    def __init__(self, last_activity: Callable[[], float] | None = None) -> None:
+        self._last_activity = last_activity or (lambda: 0.0)
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._pending = 0
         self._lock = threading.Lock()
@@ -129,6 +145,7 @@ class Recorder:
             job = self._queue.get()
             if job is None:
                 return
+            self._wait_for_quiet()
             try:
                 episode = self.build(job)
                 if episode is not None:
@@ -140,6 +157,14 @@ class Recorder:
             finally:
                 with self._lock:
                     self._pending -= 1
+
+    def _wait_for_quiet(self) -> None:
+        deadline = time.monotonic() + self.max_delay_s
+        while True:
+            now = time.monotonic()
+            if now - self._last_activity() >= self.quiet_s or now >= deadline:
+                return
+            time.sleep(0.05)
 
     def _tree(self, uri: str, grammar: str | None, text: str) -> Any:
         if grammar is None:

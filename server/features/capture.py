@@ -40,7 +40,8 @@ def looks_binary(text: str) -> bool:
 class CaptureService:
     def __init__(self, server: KeneticServer) -> None:
         self.server = server
-        self.recorder = Recorder()
+        self.last_change = 0.0  # monotonic time of the latest didChange
+        self.recorder = Recorder(last_activity=lambda: self.last_change)
         self.tracker = BurstTracker(idle_gap_s=1.5, jump_lines=3)
         self.documents: dict[str, DocumentInfo] = {}
         self.skipped: dict[str, str] = {}  # uri -> why it is not captured
@@ -50,9 +51,17 @@ class CaptureService:
     # -- settings -------------------------------------------------------------------------
 
     def configure(self) -> None:
+        """Apply settings: new defaults for bursts, and each open document's folder settings."""
         capture = self.server.workspaces.settings.capture
         self.tracker.idle_gap_s = capture.idle_gap_ms / 1000
         self.tracker.jump_lines = capture.jump_lines
+        for uri, info in list(self.documents.items()):
+            folder = self.server.workspaces.folder_for(info.uri)
+            if folder is None or not folder.settings.capture.enabled:
+                self.documents.pop(uri)
+                self.skipped[uri] = "capture disabled by settings"
+            else:
+                info.capture = folder.settings.capture
 
     @property
     def pending(self) -> int:
@@ -95,7 +104,8 @@ class CaptureService:
         if looks_binary(text):
             return None, "binary"
         grammar = grammar_for(language_id, path.name)
-        return DocumentInfo(uri, language_id, grammar, folder.store, path.name), ""
+        info = DocumentInfo(uri, language_id, grammar, folder.store, path.name, folder.settings.capture)
+        return info, ""
 
     def on_change(
         self,
@@ -113,9 +123,9 @@ class CaptureService:
         else:
             start = end = None
             new_lines = 0
-        closed = self.tracker.change(
-            uri, version, before, after, start, end, new_lines, time.monotonic()
-        )
+        gap = self.documents[uri].capture.idle_gap_ms / 1000
+        now = self.last_change = time.monotonic()
+        closed = self.tracker.change(uri, version, before, after, start, end, new_lines, now, gap)
         self._submit(closed)
         self._ensure_sweeper()
 
@@ -144,8 +154,7 @@ class CaptureService:
             info = self.documents.get(burst.uri)
             if info is None:
                 continue
-            folder = self.server.workspaces.folder_for(burst.uri)
-            max_lines = folder.settings.capture.max_region_lines if folder else 400
+            max_lines = info.capture.max_region_lines
             self.recorder.submit(burst, info, self.server.session_id, max_lines)
 
     # -- idle sweeper ---------------------------------------------------------------------
@@ -156,12 +165,9 @@ class CaptureService:
 
     async def _sweep(self) -> None:
         """Close idle bursts; runs only while some burst is open."""
-        log.debug("sweeper started (gap %.3fs)", self.tracker.idle_gap_s)
         while len(self.tracker):
-            await asyncio.sleep(min(0.25, self.tracker.idle_gap_s / 4))
-            closed = self.tracker.expire(time.monotonic())
-            log.debug("sweep closed %d", len(closed))
-            self._submit(closed)
+            await asyncio.sleep(min(0.25, self.tracker.shortest_gap() / 4))
+            self._submit(self.tracker.expire(time.monotonic()))
 
     def stop(self) -> None:
         self.flush()

@@ -36,6 +36,7 @@ def record_command(
     exit_code: int | None = None,
     duration_ms: float | None = None,
     arguments: Any = None,
+    session: str | None = None,
 ) -> int:
     """Queue a command episode in the store of the folder it ran in; 1 if queued."""
     from server.capture.privacy import redact
@@ -62,7 +63,7 @@ def record_command(
         folder = folders[0] if folders else None
     if folder is None or folder.store is None:
         return 0
-    folder.store.add_episode(Episode("command", ls.session_id, started, now, data, uri=cwd_uri))
+    folder.store.add_episode(Episode("command", session or ls.session_id, started, now, data, uri=cwd_uri))
     return 1
 
 

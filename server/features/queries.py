@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Any
 
 from server.protocol import EpisodesParams, StatsParams, validate
@@ -30,6 +31,8 @@ def stats(ls: KeneticServer) -> dict[str, Any]:
         "ranker": "rules",
         "sessionId": ls.session_id,
         "skipped": len(ls.capture.skipped),
+        # the TRM ranker imports torch lazily: clients show whether it has been loaded
+        "torchLoaded": "torch" in sys.modules,
     }
 
 

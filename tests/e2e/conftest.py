@@ -130,3 +130,27 @@ def home(tmp_path: Path) -> Path:
     h = tmp_path / "home"
     h.mkdir()
     return h
+
+
+def raw_exchange(home: Path, folder: Path, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Send hand-written JSON-RPC (which no typed client would produce) and read the answers."""
+    import json
+    import subprocess
+
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"capabilities": {}, "workspaceFolders": [
+                {"uri": folder.as_uri(), "name": folder.name}]}}
+    tail = [{"jsonrpc": "2.0", "id": 999, "method": "shutdown"},
+            {"jsonrpc": "2.0", "method": "exit"}]
+    data = b""
+    for m in [init, {"jsonrpc": "2.0", "method": "initialized", "params": {}}, *messages, *tail]:
+        body = json.dumps(m).encode()
+        data += b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    proc = subprocess.run(SERVER, input=data, capture_output=True, timeout=60, env=server_env(home))
+    out, answers = proc.stdout, []
+    while out:
+        head, _, rest = out.partition(b"\r\n\r\n")
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        answers.append(json.loads(rest[:length]))
+        out = rest[length:]
+    return answers

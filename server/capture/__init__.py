@@ -1,0 +1,1 @@
+"""Capture: edit and command episodes from what the developer does."""
