@@ -30,8 +30,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# each prints JSON; the data-driven ones read ../shared/data at run time
+BENCHES := capture rank recall replay suggest
 bench: $(STAMP)
-	$(BIN)/python tests/bench/capture.py
+	@for b in $(BENCHES); do \
+	  if [ -f tests/bench/$$b.py ]; then echo "== $$b"; $(BIN)/python tests/bench/$$b.py || exit 1; fi; \
+	done
 
 clean:
 	rm -rf $(VENV) build *.egg-info

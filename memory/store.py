@@ -9,6 +9,7 @@ refused with a clear error and never written to.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -263,10 +264,8 @@ class Store:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             log.error("store write failed (%s); %d writes lost", exc, len(batch))
-            try:
+            with contextlib.suppress(sqlite3.Error):  # nothing to roll back
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             self.stats.failed_writes += len(batch)
             ids = [None] * len(batch)
         for w, rowid in zip(batch, ids, strict=True):

@@ -10,6 +10,7 @@ Two protocol-level adjustments live here because pygls has no hook for them:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -43,10 +44,12 @@ class KeneticProtocol(LanguageServerProtocol):
             return data
         method = data.get("method")
         if isinstance(method, str) and method.startswith(CUSTOM_PREFIX):
-            fields = {k: data.get(k) for k in ("method", "jsonrpc", "params")}
+            jsonrpc, params = str(data.get("jsonrpc")), data.get("params")
             if "id" in data:
-                return JsonRPCRequestMessage(id=data["id"], **fields)
-            return JsonRPCNotification(**fields)
+                return JsonRPCRequestMessage(
+                    id=data["id"], method=method, jsonrpc=jsonrpc, params=params
+                )
+            return JsonRPCNotification(method=method, jsonrpc=jsonrpc, params=params)
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
@@ -79,7 +82,6 @@ class KeneticProtocol(LanguageServerProtocol):
                 capture.on_change(uri, params.text_document.version, before, doc.source, change)
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
-
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
@@ -114,25 +116,16 @@ class KeneticServer(LanguageServer):
 
     def show_error(self, message: str) -> None:
         """A message the user sees once per session (repeats of the same text are dropped)."""
-        if message in self.settings_errors_shown:
-            return
-        self.settings_errors_shown.add(message)
-        log.error(message)
-        try:
-            self.window_show_message(
-                types.ShowMessageParams(type=types.MessageType.Error, message=message)
-            )
-        except Exception:  # not connected yet (tests of handlers without a transport)
-            pass
+        self._show(types.MessageType.Error, message)
 
     def show_warning(self, message: str) -> None:
+        self._show(types.MessageType.Warning, message)
+
+    def _show(self, kind: types.MessageType, message: str) -> None:
         if message in self.settings_errors_shown:
             return
         self.settings_errors_shown.add(message)
-        log.warning(message)
-        try:
-            self.window_show_message(
-                types.ShowMessageParams(type=types.MessageType.Warning, message=message)
-            )
-        except Exception:
-            pass
+        log.log(logging.ERROR if kind == types.MessageType.Error else logging.WARNING, message)
+        # not connected yet (handlers exercised without a transport): the log line is enough
+        with contextlib.suppress(Exception):
+            self.window_show_message(types.ShowMessageParams(type=kind, message=message))

@@ -125,9 +125,9 @@ class Workspaces:
             return None
         best: Folder | None = None
         for root, folder in self.folders.items():
-            if path == root or root in path.parents:
-                if best is None or len(root.parts) > len(best.path.parts):  # type: ignore[union-attr]
-                    best = folder
+            inside = path == root or root in path.parents
+            if inside and (best is None or len(root.parts) > len(best.path.parts)):  # type: ignore[union-attr]
+                best = folder
         if best is None and not self.folders:
             return self._fallback()
         return best

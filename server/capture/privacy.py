@@ -33,8 +33,8 @@ REDACTED = "«redacted»"
 # detect-secrets plugins that flag things that are not secrets in source code
 _SKIPPED_PLUGINS = {"IPPublicDetector"}
 _PRIVATE_KEY_BLOCK = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----"
-    r"|\Z)",
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?"
+    r"(-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
     re.DOTALL,
 )
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-+/=.~]")

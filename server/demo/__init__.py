@@ -95,9 +95,7 @@ class Demo:
         init = await self.client.initialize_async(
             types.InitializeParams(
                 capabilities=types.ClientCapabilities(),
-                workspace_folders=[
-                    types.WorkspaceFolder(uri=self.workspace.as_uri(), name="demo")
-                ],
+                workspace_folders=[types.WorkspaceFolder(uri=self.workspace.as_uri(), name="demo")],
                 initialization_options={"capture": {"idleGapMs": IDLE_GAP_MS}},
             )
         )

@@ -104,7 +104,9 @@ class CaptureService:
         if looks_binary(text):
             return None, "binary"
         grammar = grammar_for(language_id, path.name)
-        info = DocumentInfo(uri, language_id, grammar, folder.store, path.name, folder.settings.capture)
+        info = DocumentInfo(
+            uri, language_id, grammar, folder.store, path.name, folder.settings.capture
+        )
         return info, ""
 
     def on_change(
@@ -117,6 +119,8 @@ class CaptureService:
     ) -> None:
         if uri not in self.documents:
             return
+        start: int | None
+        end: int | None
         if isinstance(change, types.TextDocumentContentChangePartial):
             start, end = change.range.start.line, change.range.end.line
             new_lines = change.text.count("\n")

@@ -63,7 +63,9 @@ def record_command(
         folder = folders[0] if folders else None
     if folder is None or folder.store is None:
         return 0
-    folder.store.add_episode(Episode("command", session or ls.session_id, started, now, data, uri=cwd_uri))
+    folder.store.add_episode(
+        Episode("command", session or ls.session_id, started, now, data, uri=cwd_uri)
+    )
     return 1
 
 

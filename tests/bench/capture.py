@@ -159,7 +159,7 @@ def torch_on_start() -> bool:
         "import sys; from server.setup import create_server; create_server(); "
         "print('torch' in sys.modules)"
     )
-    out = os.popen(f"{sys.executable} -c \"{code}\"").read().strip()
+    out = os.popen(f'{sys.executable} -c "{code}"').read().strip()
     return out == "True"
 
 

@@ -67,7 +67,7 @@ async def lsp_session(
 
 
 async def request(client: LanguageClient, method: str, params: Any = None) -> Any:
-    result = await asyncio.wait_for(client.protocol.send_request_async(method, params), 20)
+    result = await asyncio.wait_for(client.protocol.send_request_async(method, params), 60)
     return to_plain(result)
 
 
@@ -137,11 +137,19 @@ def raw_exchange(home: Path, folder: Path, messages: list[dict[str, Any]]) -> li
     import json
     import subprocess
 
-    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-            "params": {"capabilities": {}, "workspaceFolders": [
-                {"uri": folder.as_uri(), "name": folder.name}]}}
-    tail = [{"jsonrpc": "2.0", "id": 999, "method": "shutdown"},
-            {"jsonrpc": "2.0", "method": "exit"}]
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "capabilities": {},
+            "workspaceFolders": [{"uri": folder.as_uri(), "name": folder.name}],
+        },
+    }
+    tail = [
+        {"jsonrpc": "2.0", "id": 999, "method": "shutdown"},
+        {"jsonrpc": "2.0", "method": "exit"},
+    ]
     data = b""
     for m in [init, {"jsonrpc": "2.0", "method": "initialized", "params": {}}, *messages, *tail]:
         body = json.dumps(m).encode()

@@ -8,7 +8,6 @@ import pytest
 from lsprotocol import types
 
 from server.protocol import to_plain
-
 from tests.e2e.conftest import FAST, change, lsp_session, open_doc, request, wait_idle
 
 SOURCE = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
@@ -61,8 +60,13 @@ async def test_commands_become_episodes(workspace: Path, home: Path) -> None:
     async with lsp_session([workspace], home, init_options=FAST) as client:
         client.protocol.notify(
             "kenetic/didRunCommand",
-            {"command": "pytest -q", "cwd": str(workspace), "exitCode": 1, "source": "terminal",
-             "durationMs": 1200},
+            {
+                "command": "pytest -q",
+                "cwd": str(workspace),
+                "exitCode": 1,
+                "source": "terminal",
+                "durationMs": 1200,
+            },
         )
         result = to_plain(
             await client.workspace_execute_command_async(

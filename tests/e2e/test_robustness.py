@@ -19,8 +19,13 @@ from tests.e2e.conftest import (
 
 CUSTOM_REQUESTS = {
     "kenetic/stats": [{"extra": 1}, [1, 2], "junk"],
-    "kenetic/episodes": [{"limit": "ten"}, {"kind": "nope"}, {"limit": 5, "junk": True},
-                         {"limit": -1}, 42],
+    "kenetic/episodes": [
+        {"limit": "ten"},
+        {"kind": "nope"},
+        {"limit": 5, "junk": True},
+        {"limit": -1},
+        42,
+    ],
 }
 
 
@@ -35,15 +40,28 @@ async def test_custom_methods_answer_invalid_params(workspace: Path, home: Path,
 
 
 def test_malformed_requests_are_answered_not_dropped(workspace: Path, home: Path) -> None:
-    answers = raw_exchange(home, workspace, [
-        {"jsonrpc": "2.0", "id": 1, "method": "workspace/executeCommand", "params": {"junk": 1}},
-        {"jsonrpc": "2.0", "id": 2, "method": "textDocument/codeAction", "params": {"bad": 1}},
-        {"jsonrpc": "2.0", "id": 3, "method": "workspace/executeCommand",
-         "params": {"command": "kenetic.newSession", "arguments": [{"x": 1}]}},
-        {"jsonrpc": "2.0", "id": 4, "method": "kenetic/episodes", "params": "junk"},
-        {"jsonrpc": "2.0", "method": "kenetic/didRunCommand", "params": {"exitCode": "no"}},
-        {"jsonrpc": "2.0", "id": 5, "method": "kenetic/stats"},
-    ])
+    answers = raw_exchange(
+        home,
+        workspace,
+        [
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "workspace/executeCommand",
+                "params": {"junk": 1},
+            },
+            {"jsonrpc": "2.0", "id": 2, "method": "textDocument/codeAction", "params": {"bad": 1}},
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "workspace/executeCommand",
+                "params": {"command": "kenetic.newSession", "arguments": [{"x": 1}]},
+            },
+            {"jsonrpc": "2.0", "id": 4, "method": "kenetic/episodes", "params": "junk"},
+            {"jsonrpc": "2.0", "method": "kenetic/didRunCommand", "params": {"exitCode": "no"}},
+            {"jsonrpc": "2.0", "id": 5, "method": "kenetic/stats"},
+        ],
+    )
     by_id = {a.get("id"): a for a in answers if "id" in a}
     for i in (1, 2, 3, 4):
         assert by_id[i]["error"]["code"] == -32602, by_id[i]
@@ -64,8 +82,12 @@ async def test_bad_documents_are_skipped_and_serving_continues(workspace: Path, 
         # a didChange for a document that was never opened
         change(client, (workspace / "ghost.py").as_uri(), 2, (0, 0), (0, 0), "x")
         for name, text in docs.items():
-            open_doc(client, (workspace / name).as_uri(), text,
-                     "python" if name.endswith(".py") else "weird-lang")
+            open_doc(
+                client,
+                (workspace / name).as_uri(),
+                text,
+                "python" if name.endswith(".py") else "weird-lang",
+            )
         open_doc(client, "untitled:Untitled-1", "print(1)\n")
         open_doc(client, (workspace.parent / "outside.py").as_uri(), "x = 1\n")
         # edits to each
@@ -115,8 +137,12 @@ async def test_secrets_are_redacted_before_storage(workspace: Path, home: Path):
         change(client, uri, 2, (0, 0), (0, 5), 'aws_key = "AKIAIOSFODNN7EXAMPLE"')
         client.protocol.notify(
             "kenetic/didRunCommand",
-            {"command": "curl -H 'Authorization: token ghp_16C7e42F292c6912E7710c838347Ae178B4a'"
-                        " https://api.github.com", "exitCode": 0, "source": "terminal"},
+            {
+                "command": "curl -H 'Authorization: token ghp_16C7e42F292c6912E7710c838347Ae178B4a'"
+                " https://api.github.com",
+                "exitCode": 0,
+                "source": "terminal",
+            },
         )
         await wait_idle(client)
     raw = (workspace / ".kenetic" / "kenetic.db").read_bytes()

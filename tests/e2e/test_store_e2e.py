@@ -102,7 +102,9 @@ async def test_settings_layers_and_invalid_values(workspace: Path, home: Path) -
         assert [e["uri"].rsplit("/", 1)[-1] for e in episodes] == ["b.py"]
         # the top layer: didChangeConfiguration turns capture off
         client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"kenetic": {"capture": {"enabled": False}}})
+            types.DidChangeConfigurationParams(
+                settings={"kenetic": {"capture": {"enabled": False}}}
+            )
         )
         uri = (workspace / "c.py").as_uri()
         open_doc(client, uri, "y = 1\n")

@@ -128,9 +128,19 @@ def test_read_only_store_is_refused(tmp_path: Path) -> None:
             "except StoreError as e:\n    print(e); sys.exit(3)\n"
         )
         result = subprocess.run(
-            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
-             sys.executable, "-c", code, str(path)],
-            capture_output=True, text=True, timeout=60,
+            [
+                setpriv,
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-c",
+                code,
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
             env={**os.environ, "PYTHONPATH": str(repo), "HOME": str(shared)},
             cwd=shared,
         )
