@@ -9,17 +9,20 @@ any tree matching. Trees come from the caller (cached per document version) and 
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from memory import transforms
+from memory.rewrites import apply_match, byte_offset, parses, rewrite_parses
 from memory.skills import NODE, Skill
-from memory.syntax import parse, parser_for
+from memory.syntax import parse
 from memory.templates import Template, match, render, words
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Tree
+
+__all__ = ["Match", "SkillIndex", "apply_match", "rewrite_parses"]
 
 
 @dataclass
@@ -46,12 +49,37 @@ class _Entry:
     before: list[Template]
     after: list[Template]
     uses: list[tuple[str, re.Pattern[str], bool]]
+    derive: dict[str, list[Any]]
 
     def allows(self, env: dict[str, str]) -> bool:
         return all(
             (pattern.search(env.get(hole, "")) is not None) == present
             for hole, pattern, present in self.uses
         )
+
+    def rewritten(self, node: Node, data: bytes) -> bool:
+        """The site already looks like the after-template. A derived hole counts only when its
+        source hole is bound there too and the transform agrees; otherwise an unbound derived
+        hole would match anything and hide every site."""
+        env: dict[str, str] = {}
+        if not match(self.after[0], node, data, env):
+            return False
+        for hole, (source, t) in self.derive.items():
+            text = env.get("\x00" + source)
+            if text is None or transforms.apply(t, text) != env.get("\x00" + hole):
+                return False
+        return True
+
+    def derived(self, env: dict[str, str]) -> bool:
+        """Bind derived after-holes from the site's text; False when a transform does not apply
+        (a site without the token a type comment had)."""
+        for hole, (source, t) in self.derive.items():
+            text = env.get("\x00" + source)
+            new = None if text is None else transforms.apply(t, text)
+            if new is None:
+                return False
+            env["\x00" + hole] = env[hole] = new
+        return True
 
 
 def _entry(skill: Skill) -> _Entry:
@@ -62,7 +90,8 @@ def _entry(skill: Skill) -> _Entry:
     # longest words first: they rule a site out soonest
     keys = sorted((w.encode("utf-8", "replace") for w in found), key=len, reverse=True)
     uses = [(h, re.compile(rf"(?<![\w]){re.escape(w)}(?![\w])"), bool(p)) for h, w, p in skill.uses]
-    return _Entry(skill, keys[:4], before, skill.after_template["parts"], uses)
+    derive = skill.after_template.get("derive") or {}
+    return _Entry(skill, keys[:4], before, skill.after_template["parts"], uses, derive)
 
 
 class SkillIndex:
@@ -78,7 +107,11 @@ class SkillIndex:
         return len(self._by_id)
 
     def add(self, skill: Skill) -> None:
+        """Index a skill; one without enough examples for how general it is (see
+        Skill.needed_support) is not suggested until it is added again with more support."""
         self.remove(skill.id)
+        if skill.support < skill.needed_support():
+            return
         entry = _entry(skill)
         self._by_id[skill.id] = entry
         self._by_root.setdefault((skill.language, skill.root), {})[skill.id] = entry
@@ -107,7 +140,7 @@ class SkillIndex:
             for entry in entries.values():
                 for m in _site_matches(entry, node, data, (lo, hi)):
                     key = (m.skill_id, m.start_line, m.start_char)
-                    if key not in seen and rewrite_parses(language, text, m, tree=tree):
+                    if key not in seen and _parses(language, data, m, tree, (start_line, lo)):
                         seen.add(key)
                         out.append(m)
         return out
@@ -127,9 +160,15 @@ class SkillIndex:
         out: list[Match] = []
         for node in _nodes_of_type(tree.root_node, entry.skill.root):
             for m in _site_matches(entry, node, data, None):
-                if rewrite_parses(language, text, m, tree=tree):
+                if _parses(language, data, m, tree, (0, 0)):
                     out.append(m)
         return out
+
+
+def _parses(language: str, data: bytes, m: Match, tree: Tree, hint: tuple[int, int]) -> bool:
+    start = byte_offset(data, m.start_line, m.start_char, hint)
+    end = start + len(m.old_text.encode("utf-8", "surrogatepass"))
+    return parses(language, data, start, end, m.new_text.encode("utf-8", "surrogatepass"), tree)
 
 
 # -- walking the tree --------------------------------------------------------------------------
@@ -201,8 +240,8 @@ def _site_matches(
         env: dict[str, str] = {}
         if not match(entry.before[0], node, data, env) or not entry.allows(env):
             return []
-        if match(entry.after[0], node, data, {}):
-            return []  # already rewritten
+        if entry.rewritten(node, data):
+            return []
         m = _rewrite(entry, data, node.start_byte, node.end_byte, env)
         return [m] if m is not None else []
     return _window_matches(entry, node, data, lines)
@@ -244,6 +283,8 @@ def _rewrite(
     window: list[Node] | None = None,
 ) -> Match | None:
     skill = entry.skill
+    if entry.derive and not entry.derived(env):
+        return None
     site_indent = _indent_at(data, start)
     after = entry.after
     if skill.line_insert and window:
@@ -342,64 +383,3 @@ def _position(data: bytes, pos: int) -> tuple[int, int]:
     line = data.count(b"\n", 0, pos)
     ls = data.rfind(b"\n", 0, pos) + 1
     return line, len(data[ls:pos].decode("utf-8", "replace"))
-
-
-# -- applying and checking ---------------------------------------------------------------------
-
-
-def _offset(text: str, line: int, char: int) -> int:
-    pos = 0
-    for _ in range(line):
-        nl = text.find("\n", pos)
-        if nl == -1:
-            return len(text)
-        pos = nl + 1
-    return pos + char
-
-
-def apply_match(text: str, match: Match) -> str:
-    """The document with one rewrite applied."""
-    s = _offset(text, match.start_line, match.start_char)
-    e = _offset(text, match.end_line, match.end_char)
-    return text[:s] + match.new_text + text[e:]
-
-
-def rewrite_parses(language: str, text: str, match: Match, *, tree: Tree | None = None) -> bool:
-    """False when the rewrite leaves a syntax error where the original text had none."""
-    parser = parser_for(language)
-    if parser is None:
-        return True
-    old = text.encode("utf-8", "surrogatepass")
-    start = len(text[: _offset(text, match.start_line, match.start_char)].encode("utf-8"))
-    end = start + len(match.old_text.encode("utf-8", "surrogatepass"))
-    new_piece = match.new_text.encode("utf-8", "surrogatepass")
-    new = old[:start] + new_piece + old[end:]
-    if tree is None:
-        tree = parser.parse(old)
-    if not tree.root_node.has_error:
-        base = None
-    else:
-        base = tree.root_node.descendant_for_byte_range(start, max(start, end - 1))
-    edited = copy.copy(tree)
-    new_end = start + len(new_piece)
-    edited.edit(
-        start_byte=start,
-        old_end_byte=end,
-        new_end_byte=new_end,
-        start_point=_point(old, start),
-        old_end_point=_point(old, end),
-        new_end_point=_point(new, new_end),
-    )
-    fresh = parser.parse(new, edited)
-    if not fresh.root_node.has_error:
-        return True
-    if base is None:
-        return False
-    # the document had errors already: judge only the neighbourhood of the rewrite
-    near = fresh.root_node.descendant_for_byte_range(start, max(start, new_end - 1))
-    return near is None or not near.has_error or base.has_error
-
-
-def _point(data: bytes, pos: int) -> tuple[int, int]:
-    line = data.count(b"\n", 0, pos)
-    return line, pos - (data.rfind(b"\n", 0, pos) + 1)

@@ -151,14 +151,27 @@ class AntiUnifier:
         typ = t[1] if t[1] == s.type else None
         return ["h", self._var((shape(t), s.key)), typ, t[3], t[4]]
 
-    def shallow(self, t: Template, s: Syn) -> Template:
-        """Generalise context as a whole: kept when equal, else one hole (never a deep
-        pattern of unrelated code that happens to share a shape)."""
-        if t[0] == "h":
+    def shallow(self, t: Template, s: Syn, *, whole: bool = False) -> Template:
+        """Generalise context around the change. Inside a statement this is the least general
+        generalisation (every token both examples share stays constant, only what differs
+        becomes a hole): a skill should be only as general as its examples force, so `rv = c.get(
+        '/', ...)` keeps `'/'` and does not fire at every `c.get`. A statement block is kept
+        when equal, else one hole: bodies are unrelated code, and a deep pattern over two bodies
+        would demand that every site's body share their accidental shape; so is a statement
+        beside the changed one in a block (whole=True)."""
+        if t[0] == "h" or not (whole or is_block(t[1])):
             return self.generalise(t, s)
         if t[1] == s.type and const_key(t) == s.key:
             return t
         return self.hole(t, s)
+
+
+# statement lists across grammars (python block, js statement_block, c compound_statement, ...)
+_BLOCKS = {"compound_statement", "declaration_list", "field_declaration_list", "body_statement"}
+
+
+def is_block(typ: str) -> bool:
+    return typ.endswith(("block", "body")) or typ in _BLOCKS
 
 
 def const_key(t: Template) -> str | None:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memory.store import Episode
+from server.capture.privacy import redact
+from server.capture.recorder import clean_text
 from server.features.lifecycle import new_session_id
 from server.protocol import (
     DidRunCommandParams,
@@ -39,9 +41,6 @@ def record_command(
     session: str | None = None,
 ) -> int:
     """Queue a command episode in the store of the folder it ran in; 1 if queued."""
-    from server.capture.privacy import redact
-    from server.capture.recorder import clean_text
-
     text, redactions = redact(clean_text(command), "command")
     now = time.time()
     started = now - (duration_ms or 0) / 1000

@@ -6,7 +6,11 @@ before, document after) with a fresh SkillMiner (min_examples = k), then ask eve
 all its sites in every touched file. A suggestion is correct when applying it gives exactly the
 document with one remaining site's ground-truth edit applied (trailing whitespace ignored).
 
-    .venv/bin/python tests/bench/mining_offline.py [--data PATH] [--limit N] [--verbose]
+    .venv/bin/python tests/bench/mining_offline.py [--data PATH] [--limit N] [--case ID]
+        [--k 1|2] [--every N] [--rows FILE] [--verbose]
+
+--every N keeps every Nth case (a spread-out subset while iterating); --rows writes one JSON line
+per case and k, for comparing runs.
 """
 
 from __future__ import annotations
@@ -112,18 +116,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--case", action="append", default=[], help="only cases whose id contains this")
+    ap.add_argument("--k", type=int, action="append", choices=(1, 2), help="default: 1 and 2")
+    ap.add_argument("--every", type=int, default=1, help="keep every Nth case")
+    ap.add_argument("--rows", type=Path, help="write one JSON line per case and k here")
     ap.add_argument("--verbose", action="store_true", help="print every case")
     args = ap.parse_args()
     cases = [json.loads(line) for line in args.data.open()]
+    if args.case:
+        cases = [c for c in cases if any(x in c["id"] for x in args.case)]
+    cases = cases[:: max(1, args.every)]
     if args.limit:
         cases = cases[: args.limit]
     report: dict[str, Any] = {}
-    for k in (1, 2):
+    out = args.rows.open("w") if args.rows else None
+    for k in args.k or (1, 2):
         timings: dict[str, list[float]] = {"mine": [], "match": []}
         rows = [run_case(c, k, timings) for c in cases]
-        if args.verbose:
-            for r in rows:
+        for r in rows:
+            if args.verbose:
                 print(json.dumps({"k": k, **r}), file=sys.stderr)
+            if out is not None:
+                out.write(json.dumps({"k": k, **r}) + "\n")
         report[f"k={k}"] = {
             "all": summarise(rows),
             "identical": summarise([r for r in rows if r["kind"] == "identical"]),

@@ -1,6 +1,7 @@
 """Mining skills: anti-unification, holes carried across, shapes that must not merge."""
 
 from memory.edits import structural_edit
+from memory.matching import SkillIndex, apply_match
 from memory.skills import Skill, SkillMiner
 
 
@@ -73,30 +74,95 @@ def test_unlike_edits_do_not_merge() -> None:
     assert made == [] and miner.skills() == []
 
 
-def test_after_words_must_come_from_the_site() -> None:
-    # setUp -> setup and tearDown -> teardown: the new name is not in the before text
+def test_new_words_must_come_from_the_site() -> None:
+    # two different renames with no common transform: the new names are not in the before text
     doc = "class T:\n    def setUp(self):\n        pass\n    def tearDown(self):\n        pass\n"
-    miner, made, _ = _mine(
-        "python", doc, ("def setUp", "def setup"), ("def tearDown", "def teardown")
-    )
+    miner, made, _ = _mine("python", doc, ("def setUp", "def prepare"), ("def tearDown", "def end"))
     assert made == []
 
 
-def test_type_comment_words_are_not_carried_yet() -> None:
+def test_case_transform_of_a_hole_is_learned() -> None:
+    # setUp -> setup, tearDown -> teardown: both examples agree on lower(name)
+    doc = (
+        "class T:\n    def setUp(self):\n        pass\n    def tearDown(self):\n        pass\n"
+        "    def setUpClass(self):\n        pass\n    def test_ok(self):\n        pass\n"
+    )
+    _, made, doc = _mine(
+        "python", doc, ("def setUp(", "def setup("), ("def tearDown", "def teardown")
+    )
+    assert len(made) == 1
+    assert list(made[0].after_template["derive"].values()) == [["h0", ["case", "lower"]]]
+    assert "lower($h0)" in made[0].describe()["after"]
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc, None)
+    # test_ok is already lower case: the rewrite would change nothing, so it is not offered
+    assert [(m.old_text, m.new_text) for m in found] == [("UpC", "upc")]
+
+
+def test_affix_transforms_need_agreeing_examples() -> None:
+    doc = "a = f('x')\nb = f('yy')\nc = f('z')\nd = f(b'w')\n"
+    _, made, doc = _mine("python", doc, ("f('x')", "f(b'x')"), ("f('yy')", "f(b'yy')"))
+    assert len(made) == 1
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc, None)
+    # b'w' already has the prefix: adding it again is not the rule
+    assert [m.start_line for m in found] == [2]
+    # a prefix in one example and a suffix in the other: no transform fits both
+    doc = "a = f(x)\nb = f(y)\n"
+    _, made, _ = _mine("python", doc, ("f(x)", "f(x_new)"), ("f(y)", "f(new_y)"))
+    assert made == []
+
+
+def test_type_comment_word_becomes_a_sub_token_hole() -> None:
     doc = (
         "class C:\n"
         "    def a(self, req):  # type: (Foo) -> None\n        pass\n"
         "    def b(self, other):  # type: (Bar) -> None\n        pass\n"
+        "    def c(self, x):  # type: (Baz) -> None\n        pass\n"
+        "    def d(self, y):  # todo\n        pass\n"
     )
-    _, made, _ = _mine(
+    _, made, doc = _mine(
         "python",
         doc,
-        ("def a(self, req):  # type: (Foo) -> None", "def a(self, req: Foo) -> None:  "),
-        ("def b(self, other):  # type: (Bar) -> None", "def b(self, other: Bar) -> None:  "),
+        ("def a(self, req):  # type: (Foo) -> None", "def a(self, req: Foo) -> None:"),
+        ("def b(self, other):  # type: (Bar) -> None", "def b(self, other: Bar) -> None:"),
     )
-    # a comment is one leaf: `Foo` inside it cannot bind a hole yet, so the after-text would
-    # need a word the site does not offer, and no (wrong) skill is made
-    assert made == []
+    assert len(made) == 1
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc, None)
+    # the comment is cut into tokens and its fifth one becomes the annotation; the comment of d
+    # has no such token, so d is left alone
+    assert [apply_match(doc, m).splitlines()[5] for m in found] == [
+        "    def c(self, x: Baz) -> None:"
+    ]
+
+
+def test_go_capitalize_transform() -> None:
+    go = "package m\n\nfunc f() {\n\to.getName()\n\to.getAge()\n\to.getId()\n\to.Other()\n}\n"
+    _, made, doc = _mine("go", go, ("o.getName()", "o.GetName()"), ("o.getAge()", "o.GetAge()"))
+    assert len(made) == 1 and made[0].describe()["after"] == "o.{capitalize($h0)}()"
+    found = SkillIndex(made).matches_in(made[0].id, "go", doc, None)
+    assert [apply_match(doc, m).splitlines()[5] for m in found] == ["\to.GetId()"]
+
+
+def test_general_skills_wait_for_a_third_example() -> None:
+    # holes cover nearly all of `def $f(self): $body`: two examples do not say which methods
+    body = (
+        '        """Documentation as long as in real bodies, what a method does{}."""\n'
+        "        v = 0\n        u = v + 7\n        x = 1\n        y = x + 1\n"
+        "        z = y * 2\n        w = z - 3\n        return {}\n"
+    )
+    doc = "".join(f"class C{n}:\n    def m{n}(self):\n" + body.format(n, n) for n in range(4))
+    changes = [(f"def m{n}(self):", f"def m{n}(self) -> None:") for n in range(3)]
+    _, made, doc2 = _mine("python", doc, *changes[:2])
+    assert len(made) == 1 and made[0].needed_support() == 3
+    assert SkillIndex(made).matches_in(made[0].id, "python", doc2, None) == []
+    _, made, doc3 = _mine("python", doc, *changes)
+    assert made[0].support == 3
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc3, None)
+    assert [m.start_line for m in found] == [31]
+    # a specific skill is suggested after two
+    _, made, _ = _mine(
+        "python", PY, ("print(a)", "logger.info(a)"), ("print(b + 1)", "logger.info(b + 1)")
+    )
+    assert made[0].needed_support() == 2
 
 
 def test_third_example_widens_or_joins() -> None:

@@ -1,0 +1,123 @@
+"""Small text transforms that derive a new word from a word the site already has.
+
+Anti-unification can only carry text across unchanged: an after-hole must be bound by the
+before-template. Many real edits instead make a new word from an old one: `setUp -> setup`,
+`walk_modules -> walk_modules_iter`, `'x' -> b'x'`, or `# type: (X) -> None -> : X`, where the
+new text is one token cut out of a comment. A derived hole is an after-hole whose text is a
+transform of a before-hole's text; mining keeps one only when every example agrees on the same
+transform with the same arguments, so two examples are needed and a one-off rename is not learned.
+
+Transforms are JSON lists so they serialise with the skill:
+  ["case", "lower" | "upper" | "capitalize" | "uncapitalize"]
+  ["affix", prefix, suffix]              prefix + x + suffix
+  ["replace", old, new]                  x with its one occurrence of old replaced by new
+  ["tokens", i, j]                       source text from word/punctuation token i to token j
+                                         (a negative index counts from the end)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+Transform = list[Any]
+
+# identifiers, numbers and runs of other non-space characters: sub-token units inside a
+# comment or string, so one word of a type comment can become a hole of its own
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|[0-9][0-9A-Za-z_.]*|->|[^\sA-Za-z_0-9]")
+_CASES: dict[str, Callable[[str], str]] = {
+    "lower": str.lower,
+    "upper": str.upper,
+    "capitalize": lambda x: x[:1].upper() + x[1:],
+    "uncapitalize": lambda x: x[:1].lower() + x[1:],
+}
+MAX_TEXT = 200  # longer hole texts are code, not words: never transformed
+
+
+def tokens(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every sub-token of text."""
+    return [m.span() for m in _TOKEN.finditer(text)]
+
+
+def apply(t: Transform, x: str) -> str | None:
+    """The transformed text, or None when the transform does not apply to x."""
+    op = t[0]
+    if op == "case":
+        f = _CASES.get(t[1])
+        return None if f is None else f(x)
+    if op == "affix":
+        if x.startswith(t[1]) and x.endswith(t[2]):
+            return None  # already has the affix: rewriting `b'x'` again to `bb'x'` is no rule
+        return f"{t[1]}{x}{t[2]}"
+    if op == "replace":
+        if x.count(t[1]) != 1:
+            return None  # ambiguous or absent: the examples each had exactly one
+        return x.replace(t[1], t[2])
+    if op == "tokens":
+        toks = tokens(x)
+        n = len(toks)
+        i, j = t[1] + (n if t[1] < 0 else 0), t[2] + (n if t[2] < 0 else 0)
+        if not 0 <= i <= j < n:
+            return None
+        return x[toks[i][0] : toks[j][1]]
+    return None
+
+
+def _candidates(x: str, y: str) -> Iterator[Transform]:
+    """Transforms that turn x into y, simplest first."""
+    for name, f in _CASES.items():
+        if f(x) == y:
+            yield ["case", name]
+    if x:
+        at = y.find(x)
+        while at != -1:
+            yield ["affix", y[:at], y[at + len(x) :]]
+            at = y.find(x, at + 1)
+    # one changed span inside the word: common prefix and suffix of x and y
+    p = 0
+    while p < len(x) and p < len(y) and x[p] == y[p]:
+        p += 1
+    s = 0
+    while s < len(x) - p and s < len(y) - p and x[-1 - s] == y[-1 - s]:
+        s += 1
+    old, new = x[p : len(x) - s], y[p : len(y) - s]
+    # one word for another, never a phrase: a phrase swap is a different shape, not a rename
+    if old and not any(c.isspace() for c in old + new):
+        yield ["replace", old, new]
+    toks = tokens(x)
+    n = len(toks)
+    if n > 1:
+        for i, (a, _) in enumerate(toks):
+            for j in range(i, n):
+                if x[a : toks[j][1]] == y:
+                    # both ends from the start and from the end: the examples pick one
+                    for ii in (i, i - n):
+                        for jj in (j, j - n):
+                            yield ["tokens", ii, jj]
+
+
+def find(pairs: list[tuple[str, str]]) -> Transform | None:
+    """One transform taking every x to its y, found from the first pair and checked on the rest;
+    None when they disagree. Identity is not a transform: the caller binds such holes directly."""
+    if len(pairs) < 2 or any(x == y for x, y in pairs):
+        return None
+    if any(len(x) > MAX_TEXT or "\n" in x or "\n" in y for x, y in pairs):
+        return None
+    x0, y0 = pairs[0]
+    for t in _candidates(x0, y0):
+        if all(apply(t, x) == y for x, y in pairs[1:]):
+            return t
+    return None
+
+
+def describe(t: Transform, name: str) -> str:
+    """Readable form for skill cards: `lower($h0)`, `$h0 + "_iter"`."""
+    op = t[0]
+    if op == "case":
+        return f"{t[1]}({name})"
+    if op == "affix":
+        return "".join([f"{t[1]!r} + " if t[1] else "", name, f" + {t[2]!r}" if t[2] else ""])
+    if op == "replace":
+        return f"{name}.replace({t[1]!r}, {t[2]!r})"
+    return f"{name}[{t[1]}:{t[2]}]"

@@ -1,0 +1,116 @@
+"""When a generalisation is a skill, and when a skill has enough examples to be suggested.
+
+A generalisation of two edits is valid when its after-text needs no words the site lacks (every
+after-hole is bound or derived), it still changes something, and its before-template keeps a
+named constant. Validity says a rule is consistent with its examples; evidence says whether two
+examples are enough to trust it at sites the developer has not touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memory.mining import WINDOW
+from memory.templates import Template, hole_spans, holes, leaves, shape
+
+# -- evidence ----------------------------------------------------------------------------------
+
+# Two examples pin down a rule only when the rule looks at enough of a site. Learned from
+# replaying real commits: a skill whose holes cover nearly all of its before-text (`def $f(self):
+# $body`), that checks no identifier or literal at all (`from $m import $n`), or that inserts
+# between anchors which are themselves holes, fires at many places the developer chose to leave
+# alone, because what chose the sites was not in the syntax. Such skills wait for a third example.
+MAX_HOLE_MASS = 0.9
+
+
+def evidence_needed(
+    before_template: dict[str, Any], after_template: dict[str, Any], mode: str, anchors: list[int]
+) -> int:
+    """1 for a skill without holes (it matches only the text it was mined from, so the miner's
+    min_examples decides), else 2, or 3 for a skill too general to trust on two examples."""
+    parts: list[Template] = before_template["parts"]
+    if not parts:
+        return 2
+    skel: str = before_template["skeleton"]
+    spans: list[tuple[int, int, str]] = []
+    for t in parts:
+        hole_spans(t, spans)
+    if not spans:
+        return 1
+    text = skel[parts[0][3] : parts[-1][4]]
+    total = sum(1 for c in text if not c.isspace())
+    covered = sum(sum(1 for c in skel[a:b] if not c.isspace()) for a, b, _ in spans)
+    # a derived hole and a hole that must repeat are constraints as good as a word
+    named = sum(_named_words(t) for t in parts) + len(after_template.get("derive") or {})
+    named += len(spans) - len({name for _, _, name in spans})
+    # an insertion whose anchor siblings contain holes: where to insert is then a guess
+    anchored = mode == WINDOW and anchors != [0, 0] and bool(spans)
+    general = bool(total) and covered / total > MAX_HOLE_MASS or named == 0 or anchored
+    return 3 if general else 2
+
+
+def _named_words(t: Template) -> int:
+    """Identifiers and literals the template checks; keywords and punctuation are typed by
+    their own text and say little about where a rule applies, unless one is all a named node
+    holds (`any` in a TypeScript predefined_type)."""
+    if t[0] == "c":
+        return int(t[1] != t[2] and any(ch.isalnum() for ch in t[2]))
+    if t[0] == "n":
+        if len(t[2]) == 1 and t[2][0][0] == "c" and any(ch.isalnum() for ch in t[2][0][2]):
+            return 1
+        return sum(_named_words(c) for c in t[2])
+    return 0
+
+
+# -- validity ------------------------------------------------------------------------
+
+
+def _named_constants(t: Template) -> int:
+    if t[0] == "c":
+        return int(any(ch.isalnum() for ch in t[2]))
+    if t[0] == "n":
+        return sum(_named_constants(c) for c in t[2])
+    return 0
+
+
+def valid(
+    before: list[Template], after: list[Template], derived: dict[str, list[Any]] | None = None
+) -> bool:
+    bound: dict[str, str | None] = {}
+    for t in before:
+        holes(t, bound)
+    free: dict[str, str | None] = {}
+    for t in after:
+        holes(t, free)
+    if not free.keys() <= bound.keys() | (derived or {}).keys():
+        return False  # the after-text would need words the site does not have
+    if [shape(t) for t in before] == [shape(t) for t in after]:
+        return False
+    if all(t[0] == "h" for t in before):
+        return False
+    if not after and bound and not _repeated_hole(before):
+        return False  # deleting "any call like this" is a guess; a repeated hole is a real rule
+    return sum(_named_constants(t) for t in before) >= 1
+
+
+def _repeated_hole(parts: list[Template]) -> bool:
+    seen: set[str] = set()
+    stack = list(parts)
+    while stack:
+        t = stack.pop()
+        if t[0] == "h":
+            if t[1] in seen:
+                return True
+            seen.add(t[1])
+        elif t[0] == "n":
+            stack.extend(t[2])
+    return False
+
+
+def specificity(before: list[Template]) -> float:
+    const = hole = 0
+    for t in before:
+        c, h = leaves(t)
+        const += c
+        hole += h
+    return const / max(1, const + hole)
