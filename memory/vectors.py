@@ -22,15 +22,12 @@ stale file is never trusted: `load` starts empty (or refills from `source`) and 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import os
 import struct
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -38,20 +35,15 @@ from typing import Any
 import faiss
 import numpy as np
 
+from memory import vector_file
+from memory.vector_file import ids_digest
+
 log = logging.getLogger(__name__)
 
 __all__ = ["VectorIndex", "ids_digest", "ANN_KINDS"]
 
-MAGIC = b"KNVECv1\n"
-FORMAT = 1
 ANN_KINDS = ("ivfpqfs", "ivfflat", "ivfsq8", "hnsw")
 Hit = tuple[int, float]
-
-
-def ids_digest(ids: Iterable[int] | np.ndarray) -> str:
-    """Order-independent digest of a set of int64 ids (compare with the store's rowids)."""
-    arr = np.unique(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, np.int64))
-    return hashlib.blake2b(arr.tobytes(), digest_size=16).hexdigest()
 
 
 def _default_nlist(n: int) -> int:
@@ -447,34 +439,18 @@ class VectorIndex:
             vecs = self._vecs[:n]  # rows below n are never rewritten: safe to read unlocked
             ann_bytes = faiss.serialize_index(self._ann) if self._ann is not None else None
             ann_n = self._ann_n if self._ann is not None else 0
-        ann_arr = ann_bytes if ann_bytes is not None else np.zeros(0, np.uint8)
-        sections = [ids.tobytes(), alive.tobytes(), vecs.tobytes(), ann_arr.tobytes()]
-        crc = 0
-        for s in sections:
-            crc = zlib.crc32(s, crc)
-        header = {
-            "format": FORMAT,
-            "dim": self.dim,
-            "embedder": self.embedder_name,
-            "rows": n,
-            "count": int(np.count_nonzero(alive)),
-            "ids_digest": ids_digest(ids[alive]),
-            "ann_kind": self.ann_kind if ann_bytes is not None else "",
-            "ann_rows": ann_n,
-            "ann_bytes": len(ann_arr),
-            "nlist": self._nlist,
-            "body_crc32": crc,
-        }
-        raw = json.dumps(header, sort_keys=True).encode()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + struct.pack("<I", len(raw)) + raw)
-            for s in sections:
-                f.write(s)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        vector_file.write(
+            target,
+            dim=self.dim,
+            embedder=self.embedder_name,
+            ids=ids,
+            alive=alive,
+            vecs=vecs,
+            ann_bytes=ann_bytes,
+            ann_kind=self.ann_kind,
+            ann_rows=ann_n,
+            nlist=self._nlist,
+        )
         return target
 
     @classmethod
@@ -531,40 +507,11 @@ class VectorIndex:
             self._nlist = 0
 
     def _read(self, path: Path, expected_ids: Iterable[int] | np.ndarray | None) -> None:
-        with open(path, "rb") as f:
-            if f.read(len(MAGIC)) != MAGIC:
-                raise ValueError("not a kenetic vector index")
-            (hlen,) = struct.unpack("<I", f.read(4))
-            if hlen > 1 << 20:
-                raise ValueError("header too large")
-            header = json.loads(f.read(hlen))
-            body = f.read()
-        if header["format"] != FORMAT:
-            raise ValueError(f"format {header['format']}, expected {FORMAT}")
-        if header["dim"] != self.dim:
-            raise ValueError(f"dim {header['dim']}, expected {self.dim}")
-        if header["embedder"] != self.embedder_name:
-            raise ValueError(f"embedder {header['embedder']!r}, expected {self.embedder_name!r}")
-        n, ann_len = int(header["rows"]), int(header["ann_bytes"])
-        sizes = [8 * n, n, 4 * n * self.dim, ann_len]
-        if len(body) != sum(sizes):
-            raise ValueError(f"body is {len(body)} bytes, header says {sum(sizes)}")
-        if zlib.crc32(body) != header["body_crc32"]:
-            raise ValueError("checksum mismatch (corrupt file)")
-        offs = np.cumsum([0, *sizes])
-        ids = np.frombuffer(body, np.int64, n, offs[0])
-        alive = np.frombuffer(body, np.bool_, n, offs[1])
-        vecs = np.frombuffer(body, np.float32, n * self.dim, offs[2]).reshape(n, self.dim)
-        if ids_digest(ids[alive]) != header["ids_digest"]:
-            raise ValueError("ids digest mismatch (corrupt file)")
+        saved = vector_file.read(path, dim=self.dim, embedder=self.embedder_name)
+        header, ids, alive, vecs, ann = saved
         if expected_ids is not None and ids_digest(expected_ids) != header["ids_digest"]:
             raise ValueError("stale: ids differ from the store's")
-        ann = None
-        if ann_len:
-            ann_raw = np.frombuffer(body, np.uint8, ann_len, offs[3])
-            ann = faiss.deserialize_index(np.array(ann_raw))
-            if ann.ntotal != header["ann_rows"] or ann.d != self.dim:
-                raise ValueError("approximate index does not match the vectors")
+        n = int(header["rows"])
         with self._lock:
             self._reset()
             self._reserve(n)
