@@ -220,8 +220,14 @@ class Store:
             )
         )
 
-    def execute_later(self, sql: str, args: tuple[Any, ...] = ()) -> None:
-        self._put(_Write(sql, args))
+    def execute_later(
+        self,
+        sql: str,
+        args: tuple[Any, ...] = (),
+        done: Callable[[int | None], None] | None = None,
+    ) -> None:
+        """Queue a write; `done` gets the row id (None if it failed) after it commits."""
+        self._put(_Write(sql, args, done=done))
 
     def _put(self, item: _Write) -> None:
         with self._lock:
