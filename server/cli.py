@@ -56,6 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--json", action="store_true", help="print the result as JSON")
     demo.add_argument("--keep", metavar="DIR", help="use this directory as the demo workspace")
 
+    sub.add_parser(
+        "memory",
+        help="store|recall|link|path|stats|export|import against a workspace's memory",
+        add_help=False,
+    )
+
+    raw = sys.argv[1:] if argv is None else argv
+    if raw and raw[0] == "memory":
+        # the memory CLI has its own sub-commands and options
+        from server.memory_cli import memory_main
+
+        _configure_logging(False)
+        return memory_main(raw[1:])
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     if args.command in (None, "serve"):

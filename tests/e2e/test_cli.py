@@ -98,3 +98,23 @@ def test_serve_over_tcp(workspace: Path, home: Path) -> None:
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_memory_subcommand_reaches_the_memory_cli(workspace: Path, home: Path) -> None:
+    stored = run(
+        [
+            "memory",
+            "store",
+            "--workspace",
+            str(workspace),
+            "--json",
+            "prefer logger.info over print in services",
+        ],
+        home,
+    )
+    assert stored.returncode == 0, stored.stderr
+    recalled = run(
+        ["memory", "recall", "--workspace", str(workspace), "--json", "logging in services"], home
+    )
+    assert recalled.returncode == 0, recalled.stderr
+    assert "logger.info" in recalled.stdout
