@@ -167,7 +167,7 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
 class _Write:
     sql: str
     args: tuple[Any, ...]
-    episode_kind: str | None = None
+    episode: Episode | None = None
     done: Callable[[int | None], None] | None = None
 
 
@@ -188,6 +188,9 @@ class Store:
         self._inflight = 0
         self._lock = threading.Lock()
         self.stats = StoreStats()
+        # called on the writer thread with each episode once it committed (its id set);
+        # listeners must only hand work to their own threads
+        self.episode_listeners: list[Callable[[Episode], None]] = []
         for kind, count in self._read.execute("SELECT kind, count(*) FROM episodes GROUP BY kind"):
             self.stats.episodes[kind] = count
         self._writer = threading.Thread(target=self._drain, name=f"kenetic-writer:{path}")
@@ -215,7 +218,7 @@ class Store:
                     episode.ended_at,
                     json.dumps(episode.data, ensure_ascii=False),
                 ),
-                episode_kind=episode.kind,
+                episode=episode,
                 done=done,
             )
         )
@@ -275,8 +278,14 @@ class Store:
             self.stats.failed_writes += len(batch)
             ids = [None] * len(batch)
         for w, rowid in zip(batch, ids, strict=True):
-            if w.episode_kind and rowid is not None:
-                self.stats.episodes[w.episode_kind] += 1
+            if w.episode is not None and rowid is not None:
+                self.stats.episodes[w.episode.kind] += 1
+                w.episode.id = rowid
+                for listener in self.episode_listeners:
+                    try:
+                        listener(w.episode)
+                    except Exception:
+                        log.exception("episode listener failed")
             if w.done is not None:
                 try:
                     w.done(rowid)

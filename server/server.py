@@ -25,6 +25,7 @@ from server import __version__
 
 if TYPE_CHECKING:
     from server.features.capture import CaptureService
+    from server.features.memory import MemoryService
     from server.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class KeneticServer(LanguageServer):
     """Holds kenetic's per-session state; features attach to it in server.setup."""
 
     capture: CaptureService
+    memory: MemoryService
     workspaces: Workspaces
 
     def __init__(self) -> None:

@@ -59,6 +59,8 @@ class Workspaces:
         self.folders: dict[Path, Folder] = {}
         self.fallback: Folder | None = None
         self.settings = Settings()
+        # called with a folder each time its store is (re)opened: features attach to it here
+        self.store_opened: list[Callable[[Folder], None]] = []
 
     # -- settings -------------------------------------------------------------------------
 
@@ -158,6 +160,22 @@ class Workspaces:
             folder.store = None
             folder.store_error = f"{type(exc).__name__}: {exc}"
             self._notify_error(f"kenetic: capture is off for {folder.uri}: {folder.store_error}")
+
+        if folder.store is not None:
+            self._announce(folder)
+
+    def _announce(self, folder: Folder) -> None:
+        for hook in self.store_opened:
+            try:
+                hook(folder)
+            except Exception:
+                log.exception("store hook failed for %s", folder.uri)
+
+    def replace_store(self, folder: Folder, store: Store) -> None:
+        """Swap in a reopened store (after a restore) and tell the features."""
+        folder.store = store
+        folder.store_error = None
+        self._announce(folder)
 
     def _close_store(self, folder: Folder) -> None:
         if folder.store is not None:

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
+from memory.store import Store
 from server.capture.bursts import BurstTracker, ClosedBurst
 from server.capture.recorder import DocumentInfo, Recorder
 from server.workspaces import uri_to_path
@@ -148,6 +149,12 @@ class CaptureService:
 
     def _close(self, uri: str, reason: str) -> None:
         self._submit(self.tracker.close(unquote(uri), time.monotonic(), reason))
+
+    def store_replaced(self, old: Store, new: Store) -> None:
+        """Documents that wrote to a store that was reopened write to the new one."""
+        for info in self.documents.values():
+            if info.store is old:
+                info.store = new
 
     def flush(self) -> None:
         """Close every open burst now (shutdown, new session)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from memory.store import Episode
 from server.capture.privacy import redact
@@ -23,8 +23,8 @@ from server.protocol import (
     validate_command_args,
 )
 
-if TYPE_CHECKING:
-    from server.server import KeneticServer
+# imported at run time: pygls reads command handlers' annotations with get_type_hints
+from server.server import KeneticServer  # noqa: E402
 
 log = logging.getLogger(__name__)
 

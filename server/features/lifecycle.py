@@ -69,4 +69,5 @@ def setup(server: KeneticServer) -> None:
 
             time.sleep(0.1)
             deadline -= 1
+        ls.memory.close()
         ls.workspaces.close()

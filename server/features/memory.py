@@ -1,0 +1,275 @@
+"""Memory: hybrid recall, links, notes, the active learning state, moments and checkpoints.
+
+Each workspace folder's memory (memory.api.WorkspaceMemory) is built on first use, off the
+event loop, so start-up never waits on notes or vectors. Committed episodes are indexed by one
+worker thread (the medium clock), which counts in `kenetic/stats` `pending` until done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import Field
+from pygls.exceptions import JsonRpcInvalidParams
+
+from memory import checkpoints, ingest
+from memory.api import WorkspaceMemory
+from memory.store import Episode, StoreError
+from server.protocol import Params, validate, validate_command_args
+
+# imported at run time: pygls reads command handlers' annotations with get_type_hints
+from server.server import KeneticServer  # noqa: E402
+
+if TYPE_CHECKING:
+    from server.workspaces import Folder
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ITEM_KIND = Literal["episode", "skill", "pattern", "note"]
+
+
+class _Scoped(Params):
+    # which workspace folder's memory; the first folder when absent
+    folder: str | None = None
+
+
+class RecallParams(_Scoped):
+    query: str = Field(min_length=1, max_length=20_000)
+    k: int = Field(10, ge=1, le=200)
+    kinds: list[ITEM_KIND] | None = None
+    language: str | None = None
+    uri: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+class StoreParams(_Scoped):
+    text: str = Field(min_length=1, max_length=100_000)
+    kind: ITEM_KIND
+    metadata: dict[str, Any] | None = None
+
+
+class LinkParams(_Scoped):
+    from_: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+
+
+class PathParams(_Scoped):
+    from_: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+
+
+class MomentsParams(_Scoped):
+    n: int = Field(20, ge=1, le=1000)
+
+
+class RememberParams(_Scoped):
+    text: str = Field(min_length=1, max_length=20_000)
+    heading: str | None = Field(None, max_length=200)
+    scope: Literal["project", "user"] = "project"
+
+
+class CheckpointParams(_Scoped):
+    description: str = Field("", max_length=1000)
+
+
+class RestoreParams(_Scoped):
+    id: str = Field(min_length=1, max_length=200)
+
+
+class MemoryService:
+    """Per-folder WorkspaceMemory objects and the thread that indexes new episodes."""
+
+    def __init__(self, server: KeneticServer) -> None:
+        self.server = server
+        self._memories: dict[str, WorkspaceMemory] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[Folder, Episode] | None] = queue.Queue()
+        self._pending = 0
+        self._worker = threading.Thread(target=self._run, name="kenetic-memory", daemon=True)
+        self._worker.start()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def attach(self, folder: Folder) -> None:
+        """A store was (re)opened: index its new episodes from now on."""
+        assert folder.store is not None
+        with self._lock:
+            old = self._memories.pop(folder.uri, None)
+        if old is not None:
+            old.close()
+        folder.store.episode_listeners.append(lambda episode: self._enqueue(folder, episode))
+
+    def _enqueue(self, folder: Folder, episode: Episode) -> None:
+        with self._lock:
+            self._pending += 1
+        self._queue.put((folder, episode))
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            folder, episode = job
+            try:
+                mem = self.memory(folder)
+                ingest.index_episode(mem.index, episode, moments=mem.moments, trigger="captured")
+            except Exception:
+                log.exception("indexing episode %s failed", episode.id)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+    def memory(self, folder: Folder) -> WorkspaceMemory:
+        """The folder's memory, built on first use (reads notes and vectors: not on the loop)."""
+        with self._lock:
+            mem = self._memories.get(folder.uri)
+            if mem is None:
+                if folder.store is None:
+                    raise JsonRpcInvalidParams(
+                        f"no memory for {folder.uri}: {folder.store_error or 'store closed'}"
+                    )
+                mem = WorkspaceMemory(folder.store, folder.path)
+                self._memories[folder.uri] = mem
+            return mem
+
+    def folder(self, uri: str | None) -> Folder:
+        workspaces = self.server.workspaces
+        folder = (
+            next((f for f in workspaces.all() if f.uri == uri), None) or workspaces.folder_for(uri)
+            if uri
+            else next(iter(workspaces.all()), None)
+        )
+        if folder is None:
+            raise JsonRpcInvalidParams(f"no workspace folder for {uri or 'this session'}")
+        return folder
+
+    async def call(self, folder_uri: str | None, fn: Callable[[WorkspaceMemory], T]) -> T:
+        folder = self.folder(folder_uri)
+
+        def work() -> T:
+            try:
+                return fn(self.memory(folder))
+            except (ValueError, StoreError) as exc:
+                raise JsonRpcInvalidParams(str(exc)) from None
+
+        return await asyncio.to_thread(work)
+
+    async def restore(self, folder_uri: str | None, checkpoint_id: str) -> dict[str, Any]:
+        folder = self.folder(folder_uri)
+        store = folder.store
+        if store is None:
+            raise JsonRpcInvalidParams(f"no store for {folder.uri}")
+
+        def work() -> Any:
+            with self._lock:
+                mem = self._memories.pop(folder.uri, None)
+            if mem is not None:
+                mem.close()
+            self.server.capture.flush()
+            store.close()
+            try:
+                return checkpoints.restore(store.path, checkpoint_id)
+            except (StoreError, ValueError, OSError) as exc:
+                # the checkpoint was refused: reopen what was there before
+                from memory.store import Store
+
+                self.server.workspaces.replace_store(folder, Store(store.path))
+                raise JsonRpcInvalidParams(str(exc)) from None
+
+        new_store = await asyncio.to_thread(work)
+        self.server.workspaces.replace_store(folder, new_store)
+        self.server.capture.store_replaced(store, new_store)
+        return {"restored": checkpoint_id, "store": str(new_store.path)}
+
+    def close(self) -> None:
+        with self._lock:
+            memories = list(self._memories.values())
+            self._memories.clear()
+        for mem in memories:
+            mem.close()
+        self._queue.put(None)
+
+
+def setup(server: KeneticServer) -> None:
+    service = server.memory = MemoryService(server)
+    server.workspaces.store_opened.append(service.attach)
+
+    @server.feature("kenetic/memory/recall")
+    async def recall(ls: KeneticServer, params: Any) -> Any:
+        """Hybrid recall: vectors + links + recency + importance, with filters."""
+        p = validate(RecallParams, params)
+        return await ls.memory.call(
+            p.folder,
+            lambda m: m.recall(
+                p.query,
+                p.k,
+                p.kinds,
+                language=p.language,
+                uri=p.uri,
+                since=p.since,
+                until=p.until,
+            ),
+        )
+
+    @server.feature("kenetic/memory/store")
+    async def store(ls: KeneticServer, params: Any) -> Any:
+        """Store a memory item (a near-duplicate is not stored twice)."""
+        p = validate(StoreParams, params)
+        return await ls.memory.call(p.folder, lambda m: m.store_item(p.text, p.kind, p.metadata))
+
+    @server.feature("kenetic/memory/link")
+    async def link(ls: KeneticServer, params: Any) -> Any:
+        """Link two memory nodes, e.g. episode:12 -> skill:3f9a."""
+        p = validate(LinkParams, params)
+        return await ls.memory.call(p.folder, lambda m: m.link(p.from_, p.to, p.type))
+
+    @server.feature("kenetic/memory/path")
+    async def path(ls: KeneticServer, params: Any) -> Any:
+        """The shortest path of links between two nodes."""
+        p = validate(PathParams, params)
+        return await ls.memory.call(p.folder, lambda m: m.path(p.from_, p.to))
+
+    @server.feature("kenetic/als")
+    async def als(ls: KeneticServer, params: Any) -> Any:
+        """The active learning state: focus, reflections, stage and the self-tuned knobs."""
+        p = validate(_Scoped, params)
+        return await ls.memory.call(p.folder, lambda m: m.als_state())
+
+    @server.feature("kenetic/moments")
+    async def moments(ls: KeneticServer, params: Any) -> Any:
+        """The last n memory events, with what triggered them and what they link to."""
+        p = validate(MomentsParams, params)
+        return await ls.memory.call(p.folder, lambda m: m.recent_moments(p.n))
+
+    @server.feature("kenetic/checkpoints")
+    async def list_checkpoints(ls: KeneticServer, params: Any) -> Any:
+        """Checkpoints of the store, newest first."""
+        p = validate(_Scoped, params)
+        return await ls.memory.call(p.folder, lambda m: m.list_checkpoints())
+
+    @server.command("kenetic.remember")
+    async def remember(ls: KeneticServer, *args: Any) -> Any:
+        """Append a note under a heading of KENETIC.md (project) or user.md (user)."""
+        p = validate_command_args(RememberParams, list(args))
+        return await ls.memory.call(p.folder, lambda m: m.remember(p.text, p.heading, p.scope))
+
+    @server.command("kenetic.checkpoint")
+    async def checkpoint(ls: KeneticServer, *args: Any) -> Any:
+        """A consistent copy of the store (SQLite's backup API)."""
+        p = validate_command_args(CheckpointParams, list(args))
+        return await ls.memory.call(p.folder, lambda m: m.checkpoint(p.description))
+
+    @server.command("kenetic.restore")
+    async def restore(ls: KeneticServer, *args: Any) -> Any:
+        """Put a checkpoint back; what was there is kept as a checkpoint itself."""
+        p = validate_command_args(RestoreParams, list(args))
+        return await ls.memory.restore(p.folder, p.id)
