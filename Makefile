@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # torch first and pinned: a CPU wheel lies on disk, and any looser pin pulls a multi-GB CUDA build.
 TORCH   := torch==2.13.0
 
-.PHONY: run test test-python test-editors lint bench clean
+.PHONY: run test test-python test-editors test-editors-deps lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/kenetic demo
 
-test: $(STAMP)
+test: $(STAMP) test-editors-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# Chromium, code-server, the built VS Code extension (tests/editors/setup.sh; quick when done)
+test-editors-deps:
+	bash tests/editors/setup.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

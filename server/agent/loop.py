@@ -1,0 +1,322 @@
+"""The agent loop: context -> LLM -> tool calls -> repeat, until a final answer or the budget.
+
+`run_task` knows nothing of LSP: the server lends it callbacks (apply_edit, confirm, progress,
+is_cancelled, recall, skills, apply_skill, document_text) and records the returned dict as an
+`agent` episode. Cancellation is checked before every await that can take long (each LLM call,
+each stream event, each tool call) and ends the task with outcome "cancelled"; an asyncio
+cancellation of the task itself ($/cancelRequest on an async handler) propagates as usual.
+
+Outcome: "success" when the model gave a final answer, the last edit it attempted was applied
+and the last command it ran (if any) exited 0; "failure" otherwise (errors, refusals by the
+editor, a failing last command, the step budget spent); "cancelled".
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from server.agent.context import PERSONA, SUMMARY_PROMPT, Context, Resources, transcript
+from server.agent.llm import LLMError, Message, NoProviderConfigured, TaskCancelled
+from server.agent.sandbox import from_uri
+from server.agent.tools import (
+    AgentCallbacks,
+    LexicalRanker,
+    Ranker,
+    ToolRegistry,
+    ToolResult,
+    maybe_await,
+    read_text,
+)
+
+log = logging.getLogger(__name__)
+
+EDIT_TOOLS = {"edit_file", "apply_skill"}
+
+
+@dataclass
+class Budget:
+    max_steps: int = 25
+    # tokens the context may fill; None: the primary provider's contextTokens
+    context_tokens: int | None = None
+    max_output_tokens: int | None = None
+    max_tools: int = 24
+    recall_k: int = 5
+    skills_k: int = 5
+
+    @classmethod
+    def of(cls, value: Budget | Mapping[str, Any] | int | None) -> Budget:
+        if isinstance(value, Budget):
+            return value
+        if isinstance(value, int):
+            return cls(max_steps=value)
+        names = {f.name for f in fields(cls)}
+        aliases = {
+            "maxSteps": "max_steps",
+            "contextTokens": "context_tokens",
+            "maxOutputTokens": "max_output_tokens",
+            "maxTools": "max_tools",
+        }
+        return cls(
+            **{
+                aliases.get(k, k): v
+                for k, v in dict(value or {}).items()
+                if aliases.get(k, k) in names
+            }
+        )
+
+
+def _clip(value: Any, chars: int = 2000) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= chars else value[:chars] + " …"
+    if isinstance(value, dict):
+        return {k: _clip(v, 500) for k, v in value.items() if k != "edit"}
+    return value
+
+
+def _check(cb: AgentCallbacks) -> None:
+    if cb.cancelled():
+        raise TaskCancelled()
+
+
+async def _progress(cb: AgentCallbacks, step: int, message: str) -> None:
+    if cb.progress is not None:
+        try:
+            await maybe_await(cb.progress(step, message))
+        except Exception as exc:  # a progress report must never end the task
+            log.debug("progress callback failed: %s", exc)
+
+
+def _describe(name: str, args: Mapping[str, Any]) -> str:
+    key = next((k for k in ("path", "command", "query", "id") if k in args), None)
+    return f"{name} {str(args[key])[:80]}" if key else name
+
+
+def document_resource(
+    text_document: Mapping[str, Any] | None, range_: Mapping[str, Any] | None, cb: AgentCallbacks
+) -> dict[str, Any] | None:
+    """Where the user is: the document's path, the range, and the selected lines' text."""
+    if not text_document or not text_document.get("uri"):
+        return None
+    uri = str(text_document["uri"])
+    path = from_uri(uri)
+    text = cb.document_text(uri) if cb.document_text else None
+    if text is None:
+        try:
+            text = read_text(path)
+        except (OSError, ValueError):
+            text = None
+    out: dict[str, Any] = {"path": str(path)}
+    if range_:
+        start, end = range_.get("start", {}), range_.get("end", {})
+        first, last = int(start.get("line", 0)), int(end.get("line", start.get("line", 0)))
+        out["range"] = f"lines {first + 1}-{last + 1}"
+        if text is not None:
+            out["text"] = "".join(text.splitlines(keepends=True)[first : last + 1])
+    return out
+
+
+async def _gather_resources(
+    task: str, resources: Resources, cb: AgentCallbacks, budget: Budget
+) -> None:
+    """Fill what the caller left empty from the callbacks: recalled episodes, relevant skills."""
+    if cb.recall is not None and not resources.episodes:
+        try:
+            resources.episodes = list(await maybe_await(cb.recall(task, budget.recall_k)) or [])
+        except Exception as exc:
+            log.warning("memory recall for the agent failed: %s", exc)
+    if cb.skills is not None and not resources.skills:
+        try:
+            skills = list(await maybe_await(cb.skills()) or [])
+            scores = LexicalRanker().score(
+                {"task": task},
+                [
+                    {
+                        "name": s.get("name", ""),
+                        "description": f"{s.get('before', '')} "
+                        f"{s.get('after', '')} {s.get('language', '')}",
+                    }
+                    for s in skills
+                ],
+            )
+            ranked = sorted(zip(scores, range(len(skills)), strict=True), reverse=True)
+            resources.skills = [skills[i] for score, i in ranked[: budget.skills_k] if score > 0]
+        except Exception as exc:
+            log.warning("listing skills for the agent failed: %s", exc)
+
+
+async def run_task(
+    task: str,
+    *,
+    textDocument: Mapping[str, Any] | None = None,  # noqa: N803
+    range: Mapping[str, Any] | None = None,
+    llm: Any,
+    tools: ToolRegistry,  # noqa: A002
+    callbacks: AgentCallbacks | None = None,
+    budget: Budget | Mapping[str, Any] | int | None = None,
+    resources: Resources | None = None,
+    ranker: Ranker | None = None,
+    persona: str = PERSONA,
+) -> dict[str, Any]:
+    """Run one agent task; the dict it returns is the agent episode's payload."""
+    if llm is None:
+        raise NoProviderConfigured()
+    cb = callbacks or AgentCallbacks()
+    b = Budget.of(budget)
+    started = time.monotonic()
+    trajectory: list[dict[str, Any]] = []
+    usage: list[dict[str, Any]] = []
+    state: dict[str, Any] = {"edits": 0, "last_edit": None, "last_exit": None, "steps": 0}
+
+    def finish(outcome: str, summary: str, reason: str) -> dict[str, Any]:
+        return {
+            "task": task,
+            "textDocument": dict(textDocument) if textDocument else None,
+            "range": dict(range) if range else None,
+            "summary": summary,
+            "editsApplied": state["edits"],
+            "steps": state["steps"],
+            "trajectory": trajectory,
+            "usage": usage,
+            "outcome": outcome,
+            "reason": reason,
+            "tokens": {
+                "input": sum(u["input_tokens"] for u in usage),
+                "output": sum(u["output_tokens"] for u in usage),
+            },
+            "durationMs": round((time.monotonic() - started) * 1000, 1),
+        }
+
+    async def summarise(text: str) -> str:
+        reply = await llm.chat(
+            [Message("user", SUMMARY_PROMPT.format(transcript=text))],
+            role="summarise",
+            max_tokens=800,
+            is_cancelled=cb.is_cancelled,
+        )
+        usage.append(reply.usage.to_json())
+        return str(reply.message.text)
+
+    try:
+        _check(cb)
+        res = resources or Resources()
+        if res.document is None:
+            res.document = document_resource(textDocument, range, cb)
+        await _gather_resources(task, res, cb, b)
+        offered = tools.select(
+            {"task": task, "document": str((res.document or {}).get("path", ""))},
+            limit=b.max_tools,
+            ranker=ranker,
+        )
+        specs = tools.specs(offered)
+        window = b.context_tokens or llm.context_tokens()
+        ctx = Context(
+            task,
+            resources=res,
+            tool_specs=specs,
+            persona=persona,
+            budget_tokens=max(1000, window - (b.max_output_tokens or 4096)),
+        )
+        for step in builtins.range(1, b.max_steps + 1):  # `range` is the LSP range here
+            _check(cb)
+            state["steps"] = step
+            await _progress(cb, step, "thinking")
+            if ctx.over_budget():
+                stats = await ctx.compact(summarise)
+                trajectory.append({"step": step, "type": "compact", **stats})
+            estimate = ctx.estimate()
+            t0 = time.monotonic()
+            reply = await llm.chat(
+                ctx.messages(),
+                system=ctx.system(),
+                tools=specs,
+                role="main",
+                max_tokens=b.max_output_tokens,
+                is_cancelled=cb.is_cancelled,
+            )
+            ctx.calibrate(estimate, None if reply.usage.estimated else reply.usage.input_tokens)
+            usage.append(reply.usage.to_json())
+            trajectory.append(
+                {
+                    "step": step,
+                    "type": "llm",
+                    "provider": reply.usage.provider,
+                    "model": reply.usage.model,
+                    "inputTokens": reply.usage.input_tokens,
+                    "outputTokens": reply.usage.output_tokens,
+                    "estimated": reply.usage.estimated,
+                    "attempts": reply.usage.attempts,
+                    "ms": round((time.monotonic() - t0) * 1000, 1),
+                    "text": _clip(reply.message.text),
+                    "stopReason": reply.stop_reason,
+                    "toolCalls": [c.name for c in reply.message.tool_calls],
+                }
+            )
+            ctx.add(reply.message)
+            if not reply.message.tool_calls:
+                return finish(*_verdict(state, reply.message.text))
+            for call in reply.message.tool_calls:
+                _check(cb)
+                await _progress(cb, step, _describe(call.name, call.arguments))
+                t0 = time.monotonic()
+                if call.error:
+                    result = ToolResult(call.error, True)
+                elif call.name not in offered:
+                    result = ToolResult(f"{call.name} is not available for this task", True)
+                else:
+                    result = await tools.call(call.name, call.arguments)
+                trajectory.append(
+                    {
+                        "step": step,
+                        "type": "tool",
+                        "tool": call.name,
+                        "arguments": _clip(call.arguments),
+                        "isError": result.is_error,
+                        "result": _clip(result.content),
+                        "data": _clip(result.data),
+                        "ms": round((time.monotonic() - t0) * 1000, 1),
+                    }
+                )
+                path = result.data.get("path")
+                ctx.add(
+                    Message(
+                        "tool",
+                        result.content,
+                        tool_call_id=call.id,
+                        tool_name=call.name,
+                        is_error=result.is_error,
+                    ),
+                    read_path=path if call.name == "read_file" and not result.is_error else None,
+                )
+                if call.name in EDIT_TOOLS and "applied" in result.data:
+                    state["last_edit"] = bool(result.data["applied"])
+                    if result.data["applied"]:
+                        state["edits"] += 1
+                        if path:
+                            ctx.mark_edited(path)
+                if call.name == "run_command" and result.data.get("confirmed"):
+                    code = result.data.get("exitCode")
+                    state["last_exit"] = -1 if code is None else code  # timed out: not a pass
+        return finish(
+            "failure", f"stopped after {b.max_steps} steps without a final answer", "maxSteps"
+        )
+    except TaskCancelled:
+        return finish("cancelled", "cancelled by the user", "cancelled")
+    except LLMError as exc:
+        log.warning("agent task failed: %s", exc)
+        return finish("failure", f"the LLM could not be reached: {exc}", "llmError")
+
+
+def _verdict(state: dict[str, Any], answer: str) -> tuple[str, str, str]:
+    if state["last_edit"] is False:
+        return "failure", answer, "editNotApplied"
+    if state["last_exit"] not in (None, 0):
+        return "failure", answer, "commandFailed"
+    return "success", answer, "answered"
+
+
+__all__ = ["Budget", "run_task", "transcript"]
