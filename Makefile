@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # torch first and pinned: a CPU wheel lies on disk, and any looser pin pulls a multi-GB CUDA build.
 TORCH   := torch==2.13.0
 
-.PHONY: run test test-python test-editors test-editors-deps lint bench clean
+.PHONY: run test test-editors-deps lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
