@@ -293,7 +293,9 @@ _OPS = ("case", "affix", "replace", "tokens")  # simplest first: preferred when 
 
 
 def derive(
-    before: list[Template], after: list[Template], texts: list[tuple[dict[str, str], ...]]
+    before: list[Template],
+    after: list[Template],
+    texts: list[tuple[dict[str, str], dict[str, str]]],
 ) -> dict[str, list[Any]] | None:
     """For every after-hole the before-template does not bind, the before-hole and transform that
     give its text in every example: {after hole: [before hole, transform]}. None when one has
@@ -313,9 +315,9 @@ def derive(
             pairs = [(bt[g], at[h]) for bt, at in texts if g in bt and h in at]
             if len(pairs) != len(texts):
                 return None
-            t = transforms.find(pairs)
-            if t is not None and (best is None or _OPS.index(t[0]) < best[0]):
-                best = (_OPS.index(t[0]), g, t)
+            found = transforms.find(pairs)
+            if found is not None and (best is None or _OPS.index(found[0]) < best[0]):
+                best = (_OPS.index(found[0]), g, found)
         if best is None:
             return None
         out[h] = [best[1], best[2]]

@@ -45,6 +45,76 @@ class SessionCommandParams(Params):
     reason: str | None = None
 
 
+class Position(Params):
+    line: int = Field(ge=0)
+    character: int = Field(ge=0)
+
+
+class NextEditsParams(Params):
+    text_document: TextDocumentId = Field(alias="textDocument")
+    position: Position | None = None
+    limit: int | None = Field(None, ge=1, le=10_000)
+
+
+class SkillsParams(Params):
+    language: str | None = None
+    limit: int = Field(100, ge=1, le=10_000)
+
+
+class SkillParams(Params):
+    id: str = Field(min_length=1)
+
+
+class RecordOutcomeParams(Params):
+    suggestion_id: str = Field(alias="suggestionId", min_length=1)
+    outcome: Literal["accepted", "rejected"] = "accepted"
+
+
+class DeleteSkillParams(Params):
+    id: str = Field(min_length=1)
+
+
+class RenameSkillParams(Params):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ApplySkillParams(Params):
+    id: str = Field(min_length=1)
+    uri: str = Field(min_length=1)
+    scope: Literal["here", "file", "workspace"] = "here"
+    position: Position | None = None
+
+
+class Range(Params):
+    start: Position
+    end: Position
+
+
+class AgentRunParams(Params):
+    task: str = Field(min_length=1, max_length=100_000)
+    text_document: TextDocumentId | None = Field(None, alias="textDocument")
+    range: Range | None = None
+    # client-initiated progress (LSP WorkDoneProgressParams); else the server creates a token
+    work_done_token: str | int | None = Field(None, alias="workDoneToken")
+
+
+class PatternsParams(Params):
+    limit: int = Field(50, ge=1, le=10_000)
+
+
+class PatternParams(Params):
+    id: str = Field(min_length=1, max_length=200)
+
+
+class RunPatternParams(Params):
+    id: str = Field(min_length=1, max_length=200)
+    uri: str | None = None
+    # fills the pattern template's {task}; a default names the pattern and the document
+    task: str | None = Field(None, max_length=100_000)
+    range: Range | None = None
+
+
 P = TypeVar("P", bound=Params)
 
 

@@ -26,6 +26,8 @@ from server import __version__
 if TYPE_CHECKING:
     from server.features.capture import CaptureService
     from server.features.memory import MemoryService
+    from server.features.patterns import PatternService
+    from server.suggest.service import SuggestService
     from server.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,8 @@ class KeneticServer(LanguageServer):
 
     capture: CaptureService
     memory: MemoryService
+    suggest: SuggestService
+    patterns: PatternService
     workspaces: Workspaces
 
     def __init__(self) -> None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from server.agent.config import AgentSettings
 
 
 class _Section(BaseModel):
@@ -38,9 +40,76 @@ class StoreSettings(_Section):
     path: str = ""
 
 
+class NextEditsSettings(_Section):
+    # kenetic/nextEdits scans open documents, then workspace files of the same language, within
+    # these bounds (a monorepo must not stall the answer)
+    max_files: int = Field(2000, alias="maxFiles", ge=0, le=1_000_000)
+    time_budget_ms: int = Field(2000, alias="timeBudgetMs", ge=10, le=600_000)
+    max_file_bytes: int = Field(1_000_000, alias="maxFileBytes", ge=1)
+    limit: int = Field(50, ge=1, le=10_000)
+
+
+class SkillsSettings(_Section):
+    enabled: bool = True
+    # similar edits needed before a skill is offered (1: every edit is a skill for its own text)
+    min_examples: int = Field(2, alias="minExamples", ge=1, le=100)
+    # "user": skills learned in any workspace are offered in every workspace
+    scope: Literal["project", "user"] = "project"
+    # support from which a skill is offered by kenetic/nextEdits without having just been used
+    strong_support: int = Field(3, alias="strongSupport", ge=1, le=1_000_000)
+    max_actions: int = Field(5, alias="maxActions", ge=1, le=100)
+    # an accepted suggestion reverted within this window is recorded as undone
+    undo_window_ms: int = Field(30_000, alias="undoWindowMs", ge=0, le=3_600_000)
+    next_edits: NextEditsSettings = Field(default_factory=NextEditsSettings, alias="nextEdits")
+
+
+class MemorySection(_Section):
+    """Recall, retention and self-tuning knobs (memory.items.MemorySettings, memory.als)."""
+
+    embedder: Literal["hashed", "minilm", "ollama"] = "hashed"
+    max_items: int = Field(50_000, alias="maxItems", ge=100, le=10_000_000)
+    novelty_threshold: float = Field(0.97, alias="noveltyThreshold", ge=0.5, le=1.0)
+    half_life_days: float = Field(14.0, alias="halfLifeDays", gt=0, le=3650)
+    w_similarity: float = Field(1.0, alias="weightSimilarity", ge=0, le=10)
+    w_graph: float = Field(0.6, alias="weightGraph", ge=0, le=10)
+    w_recency: float = Field(0.25, alias="weightRecency", ge=0, le=10)
+    w_importance: float = Field(0.25, alias="weightImportance", ge=0, le=10)
+    min_relevance: float = Field(0.15, alias="minRelevance", ge=0, le=1)
+    graph_hops: int = Field(1, alias="graphHops", ge=0, le=4)
+    debounce_min_ms: float = Field(75.0, alias="debounceMinMs", ge=0, le=60_000)
+    debounce_max_ms: float = Field(3000.0, alias="debounceMaxMs", ge=0, le=600_000)
+
+    def recall_settings(self) -> Any:
+        from memory.items import MemorySettings
+
+        return MemorySettings(
+            embedder=self.embedder,
+            max_items=self.max_items,
+            novelty_threshold=self.novelty_threshold,
+            half_life_days=self.half_life_days,
+            w_similarity=self.w_similarity,
+            w_graph=self.w_graph,
+            w_recency=self.w_recency,
+            w_importance=self.w_importance,
+            min_relevance=self.min_relevance,
+            graph_hops=self.graph_hops,
+        )
+
+    def als_settings(self) -> Any:
+        from memory.als import AlsSettings
+
+        return AlsSettings(
+            debounce_min_ms=self.debounce_min_ms,
+            debounce_max_ms=max(self.debounce_max_ms, self.debounce_min_ms),
+        )
+
+
 class Settings(_Section):
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    skills: SkillsSettings = Field(default_factory=SkillsSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    memory: MemorySection = Field(default_factory=MemorySection)
 
 
 def user_config_path() -> Path:

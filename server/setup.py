@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from server.features import capture, commands, lifecycle, queries
+from server.features import (
+    agent,
+    capture,
+    commands,
+    lifecycle,
+    memory,
+    patterns,
+    queries,
+    skills,
+)
 from server.server import KeneticServer
 
-FEATURES = [lifecycle, capture, commands, queries]
+FEATURES = [lifecycle, capture, memory, patterns, agent, commands, queries, skills]
 
 
 def create_server() -> KeneticServer:

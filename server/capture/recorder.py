@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memory import syntax
+from memory.edits import structural_edit
 from memory.store import Episode, Store
 from server.capture.bursts import ClosedBurst, changed_region
 from server.capture.privacy import redact
@@ -66,9 +67,11 @@ def _span(before: str, after: str) -> tuple[int, int, int]:
         p += 1
     s = 0
     limit_s = limit - p
-    while s + step <= limit_s and before[len(before) - s - step : len(before) - s] == after[
-        len(after) - s - step : len(after) - s
-    ]:
+    while (
+        s + step <= limit_s
+        and before[len(before) - s - step : len(before) - s]
+        == after[len(after) - s - step : len(after) - s]
+    ):
         s += step
     while s < limit_s and before[len(before) - s - 1] == after[len(after) - s - 1]:
         s += 1
@@ -96,6 +99,15 @@ def _node(tree: Any, text: str, start: int, end: int, max_lines: int) -> dict[st
     }
 
 
+def _structural(grammar: str, before: str, after: str, max_lines: int) -> dict[str, Any] | None:
+    try:
+        edit = structural_edit(grammar, clean_text(before), clean_text(after), max_lines=max_lines)
+    except Exception:  # a mining-side bug must not cost the episode
+        log.exception("structural edit failed; the episode is kept without it")
+        return None
+    return edit.to_json() if edit is not None else None
+
+
 class Recorder:
     """One worker thread that builds edit episodes and queues them for the store.
 
@@ -114,6 +126,8 @@ class Recorder:
         self._lock = threading.Lock()
         # last parsed text and tree per document, so the next burst's "before" needs no parse
         self._trees: dict[str, tuple[str, Any]] = {}
+        # called with (episode, document) after each episode commits; skill mining sets it
+        self.on_stored: Callable[[Episode, DocumentInfo], None] | None = None
         self._thread = threading.Thread(target=self._run, name="kenetic-recorder", daemon=True)
         self._thread.start()
 
@@ -149,14 +163,27 @@ class Recorder:
             try:
                 episode = self.build(job)
                 if episode is not None:
-                    job.doc.store.add_episode(episode)
-                    if job.done is not None:
-                        job.done(episode)
+                    job.doc.store.add_episode(episode, done=self._stored(episode, job))
             except Exception:
                 log.exception("capture failed for %s; the burst was dropped", job.burst.uri)
             finally:
                 with self._lock:
                     self._pending -= 1
+
+    def _stored(self, episode: Episode, job: _Job) -> Callable[[int | None], None]:
+        """Hooks that run on the writer thread once the episode has committed and has its id
+        (skill mining needs the id to cite its examples)."""
+
+        def done(rowid: int | None) -> None:
+            if rowid is None:
+                return  # the write failed: there is no episode to point at
+            episode.id = rowid
+            if job.done is not None:
+                job.done(episode)
+            if self.on_stored is not None:
+                self.on_stored(episode, job.doc)
+
+        return done
 
     def _wait_for_quiet(self) -> None:
         deadline = time.monotonic() + self.max_delay_s
@@ -219,12 +246,17 @@ class Recorder:
             "region": region,
             "node": {"before": node_before, "after": node_after} if doc.grammar else None,
             "redactions": redactions,
+            # what skill mining learns from; never kept for an edit that had secrets in it
+            "structural": _structural(doc.grammar, before, after, job.max_region_lines)
+            if doc.grammar is not None and not oversized and redactions == 0
+            else None,
         }
         return Episode(
             kind="edit",
             session_id=job.session_id,
-            started_at=burst.started_at,
-            ended_at=burst.ended_at,
+            # bursts are timed on the monotonic clock; episodes carry wall-clock times
+            started_at=burst.started_at + (time.time() - time.monotonic()),
+            ended_at=burst.ended_at + (time.time() - time.monotonic()),
             uri=doc.uri,
             language=doc.language_id,
             data=data,

@@ -16,6 +16,7 @@ from memory.store import Episode
 from server.capture.privacy import redact
 from server.capture.recorder import clean_text
 from server.features.lifecycle import new_session_id
+from server.features.patterns import service_of
 from server.protocol import (
     DidRunCommandParams,
     SessionCommandParams,
@@ -103,10 +104,11 @@ def setup(server: KeneticServer) -> None:
         return {"sessionId": ls.session_id}
 
     @server.command("kenetic.freeze")
-    def freeze(ls: KeneticServer, *args: Any) -> dict[str, Any]:
-        """End the session: what it did is kept together, and a new session begins."""
+    async def freeze(ls: KeneticServer, *args: Any) -> dict[str, Any]:
+        """End the session: what it did is kept together, and becomes reasoning patterns."""
         validate_command_args(SessionCommandParams, list(args))
         ls.capture.flush()
         frozen = ls.session_id
         ls.session_id = new_session_id()
-        return {"frozenSession": frozen, "sessionId": ls.session_id, "patterns": []}
+        patterns = await service_of(ls).freeze(frozen)
+        return {"frozenSession": frozen, "sessionId": ls.session_id, "patterns": patterns}

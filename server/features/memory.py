@@ -19,6 +19,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from memory import checkpoints, ingest
 from memory.api import WorkspaceMemory
+from memory.memory_schema import put_state
 from memory.store import Episode, StoreError
 from server.protocol import Params, validate, validate_command_args
 
@@ -83,6 +84,22 @@ class RestoreParams(_Scoped):
     id: str = Field(min_length=1, max_length=200)
 
 
+def _embedder(kind: str) -> Any:
+    """The configured embedder; one that cannot load falls back to the hashed default."""
+    from memory.embedders import HashedEmbedder, MiniLMEmbedder, make_embedder
+
+    if kind == "minilm":
+        ok, why = MiniLMEmbedder.available()
+        if not ok:
+            log.warning("MiniLM embedder unavailable (%s); using the hashed embedder", why)
+            return HashedEmbedder()
+    try:
+        return make_embedder(kind)
+    except Exception as exc:
+        log.warning("embedder %s unavailable (%s); using the hashed embedder", kind, exc)
+        return HashedEmbedder()
+
+
 class MemoryService:
     """Per-folder WorkspaceMemory objects and the thread that indexes new episodes."""
 
@@ -137,8 +154,21 @@ class MemoryService:
                     raise JsonRpcInvalidParams(
                         f"no memory for {folder.uri}: {folder.store_error or 'store closed'}"
                     )
-                mem = WorkspaceMemory(folder.store, folder.path)
+                section = folder.settings.memory
+                mem = WorkspaceMemory(
+                    folder.store,
+                    folder.path,
+                    section.recall_settings(),
+                    section.als_settings(),
+                    embedder=_embedder(section.embedder),
+                )
                 self._memories[folder.uri] = mem
+                # the vectors file beside the store is rebuilt (re-embedded, on this worker
+                # thread) whenever this changes; the store says which embedder is in use
+                embedder = mem.index.embedder
+                put_state(
+                    folder.store, "memory.embedder", {"name": embedder.name, "dim": embedder.dim}
+                )
             return mem
 
     def folder(self, uri: str | None) -> Folder:
@@ -212,7 +242,7 @@ def setup(server: KeneticServer) -> None:
             lambda m: m.recall(
                 p.query,
                 p.k,
-                p.kinds,
+                list(p.kinds) if p.kinds is not None else None,
                 language=p.language,
                 uri=p.uri,
                 since=p.since,

@@ -15,20 +15,25 @@ if TYPE_CHECKING:
 def stats(ls: KeneticServer) -> dict[str, Any]:
     folders = ls.workspaces.all()
     episodes = {"edit": 0, "command": 0, "agent": 0}
-    pending = ls.capture.pending
+    pending = ls.capture.pending + ls.memory.pending
     for folder in folders:
         if folder.store is not None:
             for kind, count in folder.store.stats.episodes.items():
                 episodes[kind] += count
             pending += folder.store.pending
     stores = [f.describe() for f in folders]
+    suggest = getattr(ls, "suggest", None)
+    skills = suggest.stats() if suggest is not None else {}
+    if suggest is not None:
+        pending += suggest.pending
     return {
         "episodes": episodes,
-        "skills": 0,
+        "skills": skills.get("skills", 0),
+        "outcomes": skills.get("outcomes", {"accepted": 0, "rejected": 0, "undone": 0, "shown": 0}),
         "pending": pending,
         "store": stores[0] if stores else None,
         "stores": stores,
-        "ranker": "rules",
+        "ranker": skills.get("ranker", "rules"),
         "sessionId": ls.session_id,
         "skipped": len(ls.capture.skipped),
         # the TRM ranker imports torch lazily: clients show whether it has been loaded

@@ -1,0 +1,492 @@
+"""Agent tasks over LSP: `kenetic/agent/run` and the `kenetic.runPattern` command.
+
+The loop itself (server/agent/) knows nothing of LSP; this module lends it the editor:
+`workspace/applyEdit` for edits (undoable there), `window/showMessageRequest` before each
+command, `$/progress` per step (cancellable: `window/workDoneProgress/cancel` stops the task at
+its next step), open documents' unsaved text, and memory (ALS, notes, recalled episodes, skills,
+patterns). `$/cancelRequest` cancels the handler's task at its next await; the partial
+trajectory is still recorded. Every task ends as one `agent` episode.
+
+server.agent is imported inside the handlers: initialize never pays for it, and an LLM SDK is
+only imported when a provider is first called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from lsprotocol import converters, types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from memory.store import Episode
+from server.features.patterns import service_of
+from server.protocol import AgentRunParams, RunPatternParams, validate, validate_command_args
+from server.server import KeneticServer  # at run time: pygls reads command annotations
+
+if TYPE_CHECKING:
+    from server.workspaces import Folder
+
+log = logging.getLogger(__name__)
+
+REQUEST_FAILED = -32803  # LSP ErrorCodes.RequestFailed: well-formed, but it could not be done
+NOTES_CHARS = 20_000
+EDITS = ("edit_file", "apply_skill")
+UNDO_WINDOW_S = 600.0  # an agent edit undone within this is the task's failure
+_converter = converters.get_converter()
+
+
+class AgentUnavailable(JsonRpcException):
+    """No provider (or the agent is off): the message says how to fix it, shown to the user."""
+
+    CODE = REQUEST_FAILED
+
+
+def _folder(ls: KeneticServer, uri: str | None) -> Folder:
+    folder = ls.workspaces.folder_for(uri) if uri else None
+    if folder is None:
+        folder = next((f for f in ls.workspaces.all() if f.path is not None), None)
+    if folder is None or folder.path is None:
+        raise AgentUnavailable("kenetic: agent tasks need a workspace folder to work in")
+    return folder
+
+
+def _unavailable(ls: KeneticServer, message: str) -> AgentUnavailable:
+    ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
+    return AgentUnavailable(message, data={"reason": "noProvider"})
+
+
+def _capability(ls: KeneticServer, *path: str) -> bool:
+    node: Any = ls.client_capabilities
+    for name in path:
+        node = getattr(node, name, None)
+        if node is None:
+            return False
+    return bool(node)
+
+
+class Progress:
+    """Work-done progress for one task; silent when the client cannot show it."""
+
+    def __init__(self, ls: KeneticServer, token: str | int | None, max_steps: int) -> None:
+        self.ls = ls
+        self.given = token is not None
+        self.token = token if token is not None else f"kenetic-agent-{uuid.uuid4().hex[:12]}"
+        self.max_steps = max_steps
+        self.on = False
+
+    async def begin(self, title: str, message: str) -> None:
+        if not self.given:
+            if not _capability(self.ls, "window", "work_done_progress"):
+                return
+            try:
+                await self.ls.work_done_progress.create_async(self.token)
+            except Exception as exc:  # a client that refuses progress still gets its task
+                log.info("work done progress refused: %s", exc)
+                return
+        self.on = True
+        self.ls.work_done_progress.begin(
+            self.token,
+            types.WorkDoneProgressBegin(
+                title=title, message=message[:200], cancellable=True, percentage=0
+            ),
+        )
+
+    def report(self, step: int, message: str) -> None:
+        if self.on:
+            self.ls.work_done_progress.report(
+                self.token,
+                types.WorkDoneProgressReport(
+                    message=f"step {step}: {message}"[:200],
+                    percentage=min(99, step * 100 // max(1, self.max_steps)),
+                ),
+            )
+
+    def cancelled(self) -> bool:
+        future = self.ls.work_done_progress.tokens.get(self.token)
+        return future is not None and future.cancelled()
+
+    def end(self, message: str) -> None:
+        if self.on:
+            self.on = False
+            self.ls.work_done_progress.end(
+                self.token, types.WorkDoneProgressEnd(message=message[:200])
+            )
+        self.ls.work_done_progress.tokens.pop(self.token, None)
+
+
+class UndoWatch:
+    """Agent edits of open documents; one undone back to its text before the task fails it."""
+
+    def __init__(self, ls: KeneticServer) -> None:
+        self.ls = ls
+        # uri -> (text before the task's first edit, episode id, deadline)
+        self.watching: dict[str, tuple[str, int, float]] = {}
+
+    def hook(self) -> None:
+        capture = self.ls.capture
+        on_change = capture.on_change
+
+        def chained(uri: str, version: int, before: str, after: str, change: Any) -> None:
+            on_change(uri, version, before, after, change)
+            self.on_change(uri, after)
+
+        capture.on_change = chained  # type: ignore[method-assign]
+
+    def watch(self, originals: dict[str, str], episode_id: int) -> None:
+        deadline = time.monotonic() + UNDO_WINDOW_S
+        for uri, text in originals.items():
+            self.watching[uri] = (text, episode_id, deadline)
+
+    def on_change(self, uri: str, after: str) -> None:
+        entry = self.watching.get(uri)
+        if entry is None:
+            return
+        original, episode_id, deadline = entry
+        if time.monotonic() > deadline:
+            del self.watching[uri]
+        elif after == original:
+            del self.watching[uri]
+            self.mark_undone(uri, episode_id)
+
+    def mark_undone(self, uri: str, episode_id: int) -> None:
+        folder = self.ls.workspaces.folder_for(uri)
+        if folder is None or folder.store is None:
+            return
+        log.info("agent edit of %s undone: episode %d is a failure", uri, episode_id)
+        folder.store.execute_later(
+            "UPDATE episodes SET data = json_set(data, '$.outcome', 'failure',"
+            " '$.reason', 'undone', '$.undoneAt', ?) WHERE id = ? AND kind = 'agent'",
+            (time.time(), episode_id),
+        )
+
+
+def _notes(folder: Folder) -> dict[str, str]:
+    from memory.notes import notes_path
+
+    out = {}
+    for name, scope in (("KENETIC.md", "project"), ("user.md", "user")):
+        try:
+            text = notes_path(scope, folder.path).read_text(errors="replace")  # type: ignore[arg-type]
+        except (OSError, ValueError):
+            continue
+        if text.strip():
+            out[name] = text[:NOTES_CHARS]
+    return out
+
+
+def _brief(hit: dict[str, Any]) -> dict[str, Any]:
+    item = hit.get("item") or {}
+    return {
+        "node": item.get("node"),
+        "kind": item.get("kind"),
+        "text": str(item.get("text", ""))[:600],
+        "score": hit.get("score"),
+    }
+
+
+async def _resources(ls: KeneticServer, folder: Folder, task: str) -> Any:
+    """Block 2 of the context: ALS, notes, patterns (episodes and skills come by callback)."""
+    from server.agent import Resources
+
+    res = Resources(notes=await asyncio.to_thread(_notes, folder))
+
+    def read(m: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        als = m.als_state()
+        hits = m.recall(task, 3, ["pattern"], trigger="kenetic/agent/run")["items"]
+        return als, [h["item"]["data"] for h in hits if h["item"].get("data")]
+
+    try:
+        res.als, res.patterns = await ls.memory.call(folder.uri, read)
+    except Exception as exc:  # memory is context, not a requirement
+        log.warning("agent context from memory failed: %s", exc)
+    if not res.patterns:
+        res.patterns = service_of(ls).cached(folder)[:3]
+    return res
+
+
+def _callbacks(ls: KeneticServer, folder: Folder, progress: Progress, originals: dict) -> Any:
+    from server.agent import AgentCallbacks
+
+    def document_text(uri: str) -> str | None:
+        doc = ls.workspace.text_documents.get(unquote(uri))
+        return doc.source if doc is not None else None
+
+    async def apply_edit(edit: dict[str, Any]) -> bool:
+        documents = [
+            c["textDocument"]["uri"]
+            for c in edit.get("documentChanges") or []
+            if "textDocument" in c
+        ]
+        uris = [*(edit.get("changes") or {}), *documents]
+        for uri in uris:
+            text = document_text(uri)
+            if text is not None:
+                originals.setdefault(unquote(uri), text)
+        try:
+            result = await ls.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(
+                    edit=_converter.structure(edit, types.WorkspaceEdit), label="kenetic agent"
+                )
+            )
+        except Exception as exc:
+            log.warning("workspace/applyEdit failed: %s", exc)
+            return False
+        return bool(result and result.applied)
+
+    async def confirm(message: str, actions: list[str]) -> str | None:
+        try:
+            chosen = await ls.window_show_message_request_async(
+                types.ShowMessageRequestParams(
+                    type=types.MessageType.Warning,
+                    message=message,
+                    actions=[types.MessageActionItem(title=a) for a in actions],
+                )
+            )
+        except Exception as exc:  # no answer is "Don't run"
+            log.warning("window/showMessageRequest failed: %s", exc)
+            return None
+        return chosen.title if chosen is not None else None
+
+    async def recall(query: str, k: int) -> list[dict[str, Any]]:
+        found = await ls.memory.call(
+            folder.uri, lambda m: m.recall(query, k, ["episode"], trigger="kenetic/agent/run")
+        )
+        return [_brief(h) for h in found["items"]]
+
+    suggest = getattr(ls, "suggest", None)
+
+    def skills() -> list[dict[str, Any]]:
+        return suggest.list_skills(None, 100) if suggest is not None else []
+
+    async def apply_skill(id: str, uri: str, scope: str = "here") -> dict[str, Any]:  # noqa: A002
+        from server.protocol import ApplySkillParams
+        from server.suggest import apply
+
+        assert suggest is not None
+        params = ApplySkillParams.model_validate({"id": id, "uri": uri, "scope": scope})
+        return await apply.apply_skill(ls, suggest, params)
+
+    return AgentCallbacks(
+        apply_edit=apply_edit if _capability(ls, "workspace", "apply_edit") else None,
+        confirm=confirm,
+        progress=progress.report,
+        is_cancelled=progress.cancelled,
+        recall=recall,
+        skills=skills,
+        apply_skill=apply_skill if suggest is not None else None,
+        document_text=document_text,
+    )
+
+
+def _tracked(tools: Any, calls: list[dict[str, Any]]) -> None:
+    """Note every tool call as it ends, so a task cancelled mid-way still has its trajectory."""
+    for name in tools.names():
+        tool = tools.get(name)
+
+        def wrap(handler: Any, tool_name: str) -> Any:
+            async def tracked(args: dict[str, Any]) -> Any:
+                t0 = time.monotonic()
+                result = await handler(args)
+                calls.append(
+                    {
+                        "type": "tool",
+                        "tool": tool_name,
+                        "arguments": {k: str(v)[:500] for k, v in args.items()},
+                        "isError": result.is_error,
+                        "ms": round((time.monotonic() - t0) * 1000, 1),
+                    }
+                )
+                return result
+
+            return tracked
+
+        tool.handler = wrap(tool.handler, name)
+
+
+def _record(
+    ls: KeneticServer, folder: Folder, data: dict[str, Any], started: float, uri: str | None
+) -> asyncio.Future[int | None]:
+    """Queue the agent episode; the future gets its id once it committed."""
+    loop = asyncio.get_running_loop()
+    committed: asyncio.Future[int | None] = loop.create_future()
+
+    def done(rowid: int | None) -> None:
+        def settle() -> None:
+            if not committed.done():
+                committed.set_result(rowid)
+
+        loop.call_soon_threadsafe(settle)
+
+    doc = ls.workspace.text_documents.get(unquote(uri)) if uri else None
+    assert folder.store is not None
+    folder.store.add_episode(
+        Episode(
+            "agent",
+            ls.session_id,
+            started,
+            time.time(),
+            data,
+            uri=uri,
+            language=doc.language_id if doc is not None else None,
+        ),
+        done,
+    )
+    return committed
+
+
+async def run_agent(
+    ls: KeneticServer,
+    task: str,
+    *,
+    text_document: dict[str, Any] | None = None,
+    range_: dict[str, Any] | None = None,
+    work_done_token: str | int | None = None,
+    pattern: dict[str, Any] | None = None,
+    undo: UndoWatch | None = None,
+) -> dict[str, Any]:
+    """One agent task, start to recorded episode; what kenetic/agent/run answers."""
+    uri = text_document["uri"] if text_document else None
+    folder = _folder(ls, uri)
+    settings = folder.settings.agent
+    if not settings.enabled:
+        raise _unavailable(ls, "kenetic: agent tasks are off (setting agent.enabled)")
+    if folder.store is None:
+        raise _unavailable(ls, f"kenetic: no store for {folder.uri}: {folder.store_error}")
+    from server import agent as A
+
+    try:
+        llm = A.LLMGateway.from_settings(settings)
+    except A.AgentConfigError as exc:
+        raise _unavailable(ls, str(exc)) from None
+    started = time.time()
+    progress = Progress(ls, work_done_token, settings.max_steps)
+    originals: dict[str, str] = {}
+    calls: list[dict[str, Any]] = []
+    callbacks = _callbacks(ls, folder, progress, originals)
+    # the task's folder first: relative paths resolve there
+    root = folder.path
+    assert root is not None  # _folder picks folders with a path
+    roots = [root] + [f.path for f in ls.workspaces.all() if f.path is not None and f.path != root]
+    tools = A.ToolRegistry(
+        A.builtin_tools(
+            A.PathSandbox(roots),
+            callbacks,
+            policy=A.CommandPolicy(settings.blocked_commands),
+            command_timeout_s=settings.command_timeout_s,
+            output_cap=settings.output_cap_chars,
+        )
+    )
+    extra = {"patternId": pattern["id"]} if pattern else {}
+    await progress.begin("kenetic agent", task)
+    try:
+        resources = await _resources(ls, folder, task)
+        async with A.McpHub(settings.mcp_servers) as hub:
+            if settings.mcp_servers:
+                try:
+                    await hub.start(tools)
+                except Exception as exc:  # MCP tools are extras: the task goes on without
+                    log.warning("MCP servers did not start: %s", exc)
+            _tracked(tools, calls)
+            result = await A.run_task(
+                task,
+                textDocument=text_document,
+                range=range_,
+                llm=llm,
+                tools=tools,
+                callbacks=callbacks,
+                budget={"maxSteps": settings.max_steps, "maxTools": settings.max_tools},
+                resources=resources,
+            )
+    except asyncio.CancelledError:
+        # $/cancelRequest: the await in flight was cancelled (a running command is killed);
+        # keep what was done, then let pygls answer RequestCancelled
+        usage = [u.to_json() for u in llm.calls]
+        _record(
+            ls,
+            folder,
+            {
+                "task": task,
+                "textDocument": text_document,
+                "range": range_,
+                "summary": "cancelled by the user ($/cancelRequest)",
+                "editsApplied": sum(1 for c in calls if c["tool"] in EDITS and not c["isError"]),
+                "steps": len(llm.calls),
+                "trajectory": calls,
+                "usage": usage,
+                "outcome": "cancelled",
+                "reason": "cancelled",
+                "tokens": {
+                    "input": sum(u["input_tokens"] for u in usage),
+                    "output": sum(u["output_tokens"] for u in usage),
+                },
+                "durationMs": round((time.time() - started) * 1000, 1),
+                **extra,
+            },
+            started,
+            uri,
+        )
+        progress.end("cancelled")
+        raise
+    except Exception:
+        progress.end("failed")
+        raise
+    progress.end(f"{result['outcome']}: {result['summary']}")
+    episode_id = await asyncio.wait_for(_record(ls, folder, {**result, **extra}, started, uri), 30)
+    if undo is not None and episode_id is not None and originals and result["editsApplied"]:
+        undo.watch(originals, episode_id)
+    return {
+        "episodeId": episode_id,
+        "summary": result["summary"],
+        "editsApplied": result["editsApplied"],
+        "steps": result["steps"],
+        "outcome": result["outcome"],
+        "reason": result["reason"],
+    }
+
+
+def _plain_range(value: Any) -> dict[str, Any] | None:
+    return value.model_dump(by_alias=True) if value is not None else None
+
+
+def setup(server: KeneticServer) -> None:
+    undo = UndoWatch(server)
+    undo.hook()
+
+    @server.feature("kenetic/agent/run")
+    async def agent_run(ls: KeneticServer, params: Any) -> dict[str, Any]:
+        """Run a task with the LLM, acting through the editor; answers with the episode."""
+        p = validate(AgentRunParams, params)
+        return await run_agent(
+            ls,
+            p.task,
+            text_document={"uri": p.text_document.uri} if p.text_document else None,
+            range_=_plain_range(p.range),
+            work_done_token=p.work_done_token,
+            undo=undo,
+        )
+
+    @server.command("kenetic.runPattern")
+    async def run_pattern(ls: KeneticServer, *args: Any) -> dict[str, Any]:
+        """Start an agent task from a reasoning pattern's template (the code action's command)."""
+        p = validate_command_args(RunPatternParams, list(args))
+        found = await asyncio.to_thread(service_of(ls).find, p.id)
+        if found is None:
+            raise JsonRpcInvalidParams(f"no pattern {p.id!r}")
+        pattern = found[1]
+        where = Path(unquote(p.uri.removeprefix("file://"))).name if p.uri else "the workspace"
+        task = p.task or f"Apply the pattern “{pattern['name']}” to {where}."
+        prompt = str(pattern.get("template") or "{task}").replace("{task}", task)
+        return await run_agent(
+            ls,
+            prompt,
+            text_document={"uri": p.uri} if p.uri else None,
+            range_=_plain_range(p.range),
+            pattern=pattern,
+            undo=undo,
+        )

@@ -1,0 +1,141 @@
+"""Skills as LSP features: code actions, inline completions, next edits, and skill management.
+
+The handlers are thin: the work lives in server.suggest. Mining is wired to capture here: the
+recorder calls `on_stored` once an edit episode commits, and each didChange content change goes
+through `on_change` (baselines for inline completion, undo detection).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types
+
+from server.features.patterns import pattern_actions
+from server.protocol import (
+    ApplySkillParams,
+    DeleteSkillParams,
+    NextEditsParams,
+    RecordOutcomeParams,
+    RenameSkillParams,
+    SkillParams,
+    SkillsParams,
+    validate,
+    validate_command_args,
+)
+from server.server import KeneticServer  # at run time: pygls reads command annotations
+from server.suggest import actions, apply, scan
+from server.suggest.service import KIND, SuggestService
+
+
+def _resolves_edit(ls: KeneticServer) -> bool:
+    """Does the client fill a code action's edit in through codeAction/resolve?"""
+    try:
+        support = ls.client_capabilities.text_document.code_action.resolve_support  # type: ignore[union-attr]
+    except AttributeError:
+        return False
+    return support is not None and "edit" in (support.properties or [])
+
+
+def _hook_capture(server: KeneticServer, service: SuggestService) -> None:
+    """Chain onto capture's per-change hook and the recorder's stored-episode hook."""
+    capture = server.capture
+    capture.recorder.on_stored = service.on_stored
+    on_change = capture.on_change
+
+    def chained(uri: str, version: int, before: str, after: str, change: Any) -> None:
+        on_change(uri, version, before, after, change)
+        service.on_change(uri, before, after, change)
+
+    capture.on_change = chained  # type: ignore[method-assign]
+    stop = capture.stop
+
+    def stop_too() -> None:
+        # shutdown stops capture first: let the last episodes be mined before stores close
+        stop()
+        service.drain(timeout=5.0)
+
+    capture.stop = stop_too  # type: ignore[method-assign]
+
+
+def setup(server: KeneticServer) -> None:
+    service = server.suggest = SuggestService(server)
+    files = actions.FileSites(service)
+    _hook_capture(server, service)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: KeneticServer, params: types.InitializedParams) -> None:
+        """Load every folder's skills in the background."""
+        ls.suggest.open_all()
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[KIND], resolve_provider=True),
+    )
+    def code_action(
+        ls: KeneticServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction] | None:
+        """Apply-skill actions at the cursor (and in the whole file), then pattern actions."""
+        found = actions.code_actions(ls.suggest, files, params, _resolves_edit(ls))
+        found = (found or []) + pattern_actions(ls, params)
+        return found or None
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    def code_action_resolve(ls: KeneticServer, params: types.CodeAction) -> types.CodeAction:
+        """Fill in the edit of an "Apply skill in file" action."""
+        return actions.resolve(ls.suggest, files, params)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    def inline_completion(
+        ls: KeneticServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        """The rest of a skill's rewrite the developer has started typing."""
+        return actions.inline_completions(ls.suggest, params)
+
+    @server.feature("kenetic/nextEdits")
+    async def next_edits(ls: KeneticServer, params: Any) -> dict[str, Any]:
+        """The other places the skill just used (or a strong skill) applies, best first."""
+        p = validate(NextEditsParams, params)
+        pos = (p.position.line, p.position.character) if p.position else None
+        return await scan.next_edits(ls.suggest, p.text_document.uri, pos, p.limit)
+
+    @server.feature("kenetic/skills")
+    def skills(ls: KeneticServer, params: Any) -> dict[str, Any]:
+        """The learned skills, most supported first."""
+        p = validate(SkillsParams, params)
+        return {"skills": ls.suggest.list_skills(p.language, p.limit)}
+
+    @server.feature("kenetic/skill")
+    async def skill(ls: KeneticServer, params: Any) -> dict[str, Any]:
+        """One skill's card: templates, examples, support, outcomes."""
+        p = validate(SkillParams, params)
+        card = await ls.suggest.card(p.id)
+        if card is None:
+            from pygls.exceptions import JsonRpcInvalidParams
+
+            raise JsonRpcInvalidParams(f"no skill {p.id!r}")
+        return card
+
+    @server.command("kenetic.recordOutcome")
+    def record_outcome(ls: KeneticServer, *args: Any) -> dict[str, Any]:
+        """A suggestion was accepted (the command every kenetic item carries)."""
+        p = validate_command_args(RecordOutcomeParams, list(args))
+        return ls.suggest.record_outcome(p.suggestion_id, p.outcome)
+
+    @server.command("kenetic.deleteSkill")
+    def delete_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
+        """Stop offering a skill (it is not learned again from the same edits)."""
+        p = validate_command_args(DeleteSkillParams, list(args))
+        return {"deleted": ls.suggest.delete_skill(p.id)}
+
+    @server.command("kenetic.renameSkill")
+    def rename_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
+        """Give a skill a name of the developer's choosing."""
+        p = validate_command_args(RenameSkillParams, list(args))
+        return {"renamed": ls.suggest.rename_skill(p.id, p.name)}
+
+    @server.command("kenetic.applySkill")
+    async def apply_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
+        """Apply a skill here, in a file or in the workspace, through workspace/applyEdit."""
+        p = validate_command_args(ApplySkillParams, list(args))
+        return await apply.apply_skill(ls, ls.suggest, p)

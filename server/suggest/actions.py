@@ -1,0 +1,335 @@
+"""Skill suggestions as code actions and inline completions (the fast clock: index lookups only).
+
+A code action request matches the libraries' indexes against the top-level chunk under the
+cursor (server.suggest.sites), so its cost does not grow with the file. The "in file" action
+needs every site in the file: that is counted in the background, and the action is offered from
+the next request on (clients ask again on every cursor move).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+
+from memory.matching import Match, apply_match
+from memory.syntax import parse
+from server.suggest.documents import (
+    MAX_CHUNK_LINES,
+    Baseline,
+    Snapshot,
+    line_offsets,
+    offset_of,
+    split_lines,
+)
+from server.suggest.library import Library, copy_skill
+from server.suggest.mining import MiningWorker
+from server.suggest.service import KIND, SuggestService, client_range
+from server.suggest.sites import at_lines, guarded_matches, in_text
+
+if TYPE_CHECKING:
+    from pygls.workspace import TextDocument
+
+log = logging.getLogger(__name__)
+
+
+def record_command(suggestion_id: str) -> types.Command:
+    return types.Command(
+        title="kenetic: record outcome",
+        command="kenetic.recordOutcome",
+        arguments=[{"suggestionId": suggestion_id}],
+    )
+
+
+def workspace_edit(
+    uri: str, lines: list[str], codec: Any, matches: list[Match]
+) -> types.WorkspaceEdit:
+    edits = [
+        types.TextEdit(range=client_range(codec, lines, m), new_text=m.new_text) for m in matches
+    ]
+    return types.WorkspaceEdit(changes={uri: edits})
+
+
+class FileSites:
+    """Every site of one skill in one document version, counted on a background thread that
+    waits for a quiet moment (no edit, no request), so it never slows the requests it serves."""
+
+    def __init__(self, service: SuggestService, size: int = 64) -> None:
+        self.size = size
+        self.service = service
+        self.last_request = 0.0
+        self.worker = MiningWorker(
+            lambda: max(self.last_request, getattr(service.server.capture, "last_change", 0.0))
+        )
+        self._cache: OrderedDict[tuple[str, int | None, str], list[Match]] = OrderedDict()
+        self._running: set[tuple[str, int | None, str]] = set()
+
+    def get(
+        self, uri: str, snap: Snapshot, lib: Library, skill_id: str, *, wait: bool = False
+    ) -> list[Match] | None:
+        """The sites, or None while they are still being counted in the background."""
+        self.last_request = time.monotonic()
+        key = (uri, snap.version, skill_id)
+        if key in self._cache:
+            return self._cache[key]
+        stored = lib.get(skill_id)
+        if stored is None:
+            return None
+        with lib.lock:
+            skill = copy_skill(stored.skill)
+        if wait:
+            found, _ = in_text([skill], snap.language, snap.text, tree=snap.tree, lines=snap.lines)
+            self._put(key, found)
+            return found
+        if key in self._running:
+            return None
+        self._running.add(key)
+        docs = self.service.server.workspace.text_documents
+
+        def count() -> None:
+            try:
+                doc = docs.get(unquote(uri))
+                if doc is None or doc.version != snap.version:
+                    return  # the document moved on: the next request asks for its version
+                found, _ = in_text(
+                    [skill], snap.language, snap.text, tree=snap.tree, lines=snap.lines
+                )
+                self._put(key, found)
+            finally:
+                self._running.discard(key)
+
+        self.worker.submit(count)
+        return None
+
+    def _put(self, key: tuple[str, int | None, str], found: list[Match]) -> None:
+        self._cache[key] = found
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+
+
+def code_actions(
+    service: SuggestService,
+    files: FileSites,
+    params: types.CodeActionParams,
+    resolve_edit: bool,
+) -> list[types.CodeAction] | None:
+    """Apply-skill actions for the sites under the cursor or selection, best first."""
+    uri = params.text_document.uri
+    if params.context.only and not any(KIND.startswith(k) for k in params.context.only):
+        return None
+    found_doc = service.document(uri)
+    if found_doc is None:
+        return None
+    doc, snap, libs = found_doc
+    lo, hi = params.range.start.line, params.range.end.line
+    if hi > lo and params.range.end.character == 0:
+        hi -= 1  # a selection of whole lines ends at column 0 of the next line
+    found: list[tuple[Library, Match]] = []
+    seen: set[tuple[str, int, int]] = set()
+    for lib in libs:
+        with lib.lock:
+            matches = at_lines(lib.index, snap, lo, hi)
+        for m in matches:
+            key = (m.skill_id, m.start_line, m.start_char)
+            if key not in seen:
+                seen.add(key)
+                found.append((lib, m))
+    if not found:
+        return None
+    folder = service.server.workspaces.folder_for(uri)
+    limit = folder.settings.skills.max_actions if folder else 5
+    codec = doc.position_codec
+    batch = service.suggestions.new_batch()
+    actions: list[types.CodeAction] = []
+    ranked = service.rank("codeAction", uri, snap.language, found, lo)[:limit]
+    for n, (lib, m, score) in enumerate(ranked):
+        stored = lib.get(m.skill_id)
+        if stored is None:
+            continue
+        name = stored.skill.name
+        sug = service.offer(lib, "codeAction", uri, snap, doc.version, [m], score, batch)
+        actions.append(
+            types.CodeAction(
+                title=f"Apply skill: {name}",
+                kind=KIND,
+                edit=workspace_edit(uri, snap.lines, codec, [m]),
+                command=record_command(sug.id),
+                is_preferred=n == 0,
+            )
+        )
+        sites = files.get(uri, snap, lib, m.skill_id)
+        if sites is None or len(sites) < 2:
+            continue
+        fsug = service.offer(lib, "codeActionFile", uri, snap, doc.version, sites, score, batch)
+        action = types.CodeAction(
+            title=f"Apply skill in file ({len(sites)} places): {name}",
+            kind=KIND,
+            command=record_command(fsug.id),
+            data={"suggestionId": fsug.id},
+        )
+        if not resolve_edit:
+            action.edit = workspace_edit(uri, snap.lines, codec, sites)
+        actions.append(action)
+    return actions or None
+
+
+def resolve(
+    service: SuggestService, files: FileSites, action: types.CodeAction
+) -> types.CodeAction:
+    """Fill in the edit of an "in file" action (left out of the list: it can be large)."""
+    data = action.data if isinstance(action.data, dict) else {}
+    sug = service.suggestions.get(str(data.get("suggestionId", "")))
+    if sug is None or action.edit is not None:
+        return action
+    found = service.document(sug.uri)
+    if found is None:
+        return action
+    doc, snap, _ = found
+    sites = files.get(sug.uri, snap, sug.library, sug.skill_id, wait=True)
+    if sites:
+        action.edit = workspace_edit(sug.uri, snap.lines, doc.position_codec, sites)
+    return action
+
+
+def inline_completions(
+    service: SuggestService, params: types.InlineCompletionParams
+) -> types.InlineCompletionList | None:
+    """The rest of a rewrite the developer has started typing at a skill's site."""
+    uri = params.text_document.uri
+    base = service.baselines.get(unquote(uri))
+    if base is None:
+        return None
+    # typing makes a new version per keystroke: borrow the last parse rather than reparse
+    found_doc = service.document(uri, view=True)
+    if found_doc is None:
+        return None
+    doc, snap, libs = found_doc
+    if base is None or base.text is doc.source:
+        return None
+    pos = doc.position_codec.position_from_client_units(snap.lines, params.position)
+    line, char = pos.line, pos.character
+    if not base.lo - 1 <= line <= base.hi + 1:
+        return None
+    items = _complete(service, doc, snap, libs, base, line, char)
+    if items is None and snap.stale is not None:  # the change was not inside one cut
+        fresh = service.document(uri)
+        items = _complete(service, doc, fresh[1], libs, base, line, char) if fresh else None
+    return types.InlineCompletionList(items=items) if items else None
+
+
+def _cuts(snap: Snapshot, base: Baseline, line: int) -> tuple[str, str, list[int], int, int] | None:
+    """The same small cut (see documents.focus) of the document now and of its baseline:
+    (current text, baseline text, document line of each current row, first row of the edited
+    region, its number of rows in the baseline)."""
+    region_hi = max(min(base.hi, len(snap.lines) - 1), line)
+    lo = min(base.lo, line)
+    cut = snap.cut(lo, region_hi, MAX_CHUNK_LINES)
+    if cut is None:
+        return None
+    current, origin, _ = cut
+    delta = len(base.lines) - len(snap.lines)
+    region = base.lines[lo : region_hi + delta + 1]
+    rows: list[str] = []
+    first = -1
+    for n in origin:
+        if n < lo:
+            rows.append(base.lines[n] if n < len(base.lines) else "")
+        elif n <= region_hi:
+            if first < 0:
+                first = len(rows)
+                rows += region
+        elif 0 <= n + delta < len(base.lines):
+            rows.append(base.lines[n + delta])
+    if first < 0:
+        return None
+    return current, "".join(rows), origin, first, len(region)
+
+
+def _complete(
+    service: SuggestService,
+    doc: TextDocument,
+    snap: Snapshot,
+    libs: list[Library],
+    base: Baseline,
+    line: int,
+    char: int,
+) -> list[types.InlineCompletionItem] | None:
+    """Items, or None when no cut could be made (a view then retries with a fresh parse)."""
+    cuts = _cuts(snap, base, line)
+    if cuts is None:
+        return None
+    if line not in cuts[2]:
+        return []
+    current, before, origin, first, rows = cuts
+    cursor = offset_of(line_offsets(split_lines(current)), origin.index(line), char)
+    typed = current[:cursor]
+    if before.startswith(typed):
+        return []  # nothing of a rewrite typed yet
+    tree = parse(snap.language, before)
+    if tree is None:
+        return []
+    found: list[tuple[Library, Match]] = []
+    for lib in libs:
+        with lib.lock:
+            hits = guarded_matches(lib.index, snap.language, before, tree, first, first + rows - 1)
+        found += [(lib, m) for m in hits]
+    items: list[types.InlineCompletionItem] = []
+    batch = service.suggestions.new_batch()
+    codec = doc.position_codec
+
+    def where(offset: int) -> types.Position:
+        row, col = _position(current, offset)
+        return types.Position(origin[min(row, len(origin) - 1)], col)
+
+    for lib, m, score in service.rank("inline", doc.uri, snap.language, found, line):
+        target = apply_match(before, m)
+        if not target.startswith(typed):
+            continue
+        rest_c, rest_t = current[cursor:], target[cursor:]
+        k = _common_suffix(rest_c, rest_t)
+        insert = rest_t[: len(rest_t) - k]
+        if not insert:
+            continue
+        end = where(cursor + len(rest_c) - k)
+        # recorded as the whole rewrite of the site, so an undo is seen when the site's old
+        # text comes back (not just when the completed part goes)
+        site_start = where(offset_of(line_offsets(split_lines(before)), m.start_line, m.start_char))
+        site = Match(
+            m.skill_id, site_start.line, site_start.character, site_start.line,
+            site_start.character + len(m.old_text), m.old_text, m.new_text,
+        )  # fmt: skip
+        sug = service.offer(lib, "inline", doc.uri, snap, doc.version, [site], score, batch)
+        items.append(
+            types.InlineCompletionItem(
+                insert_text=insert,
+                range=types.Range(
+                    start=codec.position_to_client_units(snap.lines, types.Position(line, char)),
+                    end=codec.position_to_client_units(snap.lines, end),
+                ),
+                command=record_command(sug.id),
+            )
+        )
+        if len(items) >= 3:
+            break
+    return items
+
+
+def _common_suffix(a: str, b: str) -> int:
+    """Length of the longest common suffix (binary search over slice comparisons)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset)
+    return line, offset - (text.rfind("\n", 0, offset) + 1)

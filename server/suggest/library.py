@@ -1,0 +1,174 @@
+"""A library: the skills of one store (a workspace folder's, or the user's), live.
+
+It holds the incremental miner, the match index the request handlers read, and each skill's
+outcome counts. Mining runs on the mining thread and request handlers on the event loop, so the
+index is only touched under `lock`, and the index holds copies of the miner's skills (the miner
+widens its own skills in place).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from memory.edits import StructuralEdit
+from memory.matching import SkillIndex
+from memory.skill_store import OUTCOMES, OutcomeCounts, SkillStore, StoredSkill
+from memory.skills import Skill, SkillMiner
+from memory.store import Store
+from server.suggest.sites import skill_words
+
+log = logging.getLogger(__name__)
+
+# edit episodes replayed into the miner at load, so unpaired examples survive a restart
+REPLAY_EPISODES = 64
+# a skill mined or accepted this recently counts as "just used" for kenetic/nextEdits
+RECENT_S = 600.0
+
+
+def copy_skill(skill: Skill) -> Skill:
+    return Skill.from_json(skill.to_json())
+
+
+class Library:
+    def __init__(self, name: str, store: Store, min_examples: int) -> None:
+        self.name = name  # the folder URI, or "user"
+        self.store = store
+        self.skill_store = SkillStore(store)
+        self.miner = SkillMiner(min_examples)
+        self.index = SkillIndex([])
+        self.skills: dict[str, StoredSkill] = {}
+        self.words: dict[str, list[bytes]] = {}
+        self.custom_names: dict[str, str] = {}
+        self.recent: dict[str, float] = {}  # skill id -> time.time() of its latest use
+        self.totals = dict.fromkeys(OUTCOMES, 0)
+        self.lock = threading.RLock()
+        self.loaded = False
+
+    # -- mining thread ------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read the skills and outcomes from the store and replay recent edits into the miner."""
+        stored = self.skill_store.load()
+        totals = self.skill_store.totals()
+        with self.lock:
+            self.miner = SkillMiner(self.miner.min_examples, [s.skill for s in stored])
+            for s in stored:
+                self.skills[s.skill.id] = s
+                if s.renamed:
+                    self.custom_names[s.skill.id] = s.skill.name
+                self._index(s)
+            self.totals = totals
+        for episode_id, structural in self.skill_store.recent_edits(REPLAY_EPISODES):
+            self.mine(episode_id, structural, replay=True)
+        self.loaded = True
+        log.info("library %s: %d skills loaded", self.name, len(stored))
+
+    def mine(
+        self, episode_id: int, structural: dict[str, Any], *, replay: bool = False
+    ) -> list[Skill]:
+        """Mine one edit episode; returns the skills it created or supported."""
+        prior = {sid: st.skill.support for sid, st in self.skills.items()} if replay else {}
+        try:
+            edit = StructuralEdit.from_json(structural)
+            made = self.miner.add(str(episode_id), edit)
+        except Exception:  # one odd edit must not stop mining
+            log.exception("mining episode %s failed", episode_id)
+            return []
+        out = []
+        for skill in made:
+            known = self.skills.get(skill.id)
+            if replay and known is not None and prior.get(skill.id) == skill.support:
+                continue  # replaying an example the store already has
+            out.append(self.adopt(skill, used=not replay))
+        return out
+
+    def adopt(self, skill: Skill, *, used: bool = True) -> Skill:
+        """Keep a skill the miner made (or another library published) and persist it."""
+        with self.lock:
+            stored = self.skills.get(skill.id)
+            if stored is None:
+                stored = self.skills[skill.id] = StoredSkill(skill)
+            stored.skill = skill
+            if skill.id in self.custom_names:
+                skill.name = self.custom_names[skill.id]
+            self._index(stored)
+            if used:
+                now = time.time()
+                self.recent[skill.id] = now
+                stored.outcomes.last_used = now
+        self.skill_store.save(stored)
+        return skill
+
+    def _index(self, stored: StoredSkill) -> None:
+        sid = stored.skill.id
+        if stored.deleted:
+            self.index.remove(sid)
+            self.words.pop(sid, None)
+            return
+        self.index.add(copy_skill(stored.skill))
+        self.words[sid] = skill_words(stored.skill)
+
+    # -- event loop ---------------------------------------------------------------------------
+
+    def live(self) -> list[StoredSkill]:
+        with self.lock:
+            return [s for s in self.skills.values() if not s.deleted]
+
+    def get(self, skill_id: str) -> StoredSkill | None:
+        stored = self.skills.get(skill_id)
+        return stored if stored is not None and not stored.deleted else None
+
+    def delete(self, skill_id: str) -> bool:
+        with self.lock:
+            stored = self.get(skill_id)
+            if stored is None:
+                return False
+            # kept in the miner (so the next such edit is not learned again), never offered
+            stored.deleted = True
+            self._index(stored)
+            self.recent.pop(skill_id, None)
+        self.skill_store.save(stored)
+        return True
+
+    def rename(self, skill_id: str, name: str) -> bool:
+        with self.lock:
+            stored = self.get(skill_id)
+            if stored is None:
+                return False
+            stored.skill.name = name
+            stored.renamed = True
+            self.custom_names[skill_id] = name
+            self._index(stored)
+        self.skill_store.save(stored)
+        return True
+
+    def record(self, suggestion_id: str, skill_id: str, outcome: str) -> None:
+        now = time.time()
+        stored = self.skills.get(skill_id)
+        if stored is not None:
+            stored.outcomes.add(outcome, now)
+        self.totals[outcome] += 1
+        if outcome == "accepted":
+            self.recent[skill_id] = now
+        self.skill_store.record_outcome(suggestion_id, skill_id, outcome, now)
+
+    def recently_used(self, now: float | None = None) -> list[str]:
+        """Skills used (mined from an edit or accepted) in the last RECENT_S, newest first."""
+        now = time.time() if now is None else now
+        fresh = [(t, sid) for sid, t in self.recent.items() if now - t < RECENT_S]
+        return [sid for _, sid in sorted(fresh, reverse=True) if self.get(sid) is not None]
+
+    def candidate(self, skill_id: str) -> dict[str, Any]:
+        """The ranker's view of a skill (see trm.ranker)."""
+        stored = self.skills[skill_id]
+        counts: OutcomeCounts = stored.outcomes
+        return {
+            "skillId": skill_id,
+            "support": stored.skill.support,
+            "specificity": stored.skill.specificity,
+            "lastUsed": counts.last_used,
+            **counts.to_json(),
+        }

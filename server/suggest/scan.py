@@ -1,0 +1,223 @@
+"""Where else a skill applies: kenetic/nextEdits and kenetic.applySkill beyond the cursor.
+
+After an edit, the places to offer are those of the skill just used (accepted, or the skill the
+hand-made edit was mined into) and of any strong skill, in the open documents and then in the
+workspace's files of the same language, within the `skills.nextEdits` bounds on file count and
+time. Scanning runs in a worker thread; open documents are read as the editor has them, other
+files from disk, and ignored files are never read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+
+from memory.matching import Match
+from memory.skills import Skill
+from memory.syntax import grammar_for
+from server.suggest.documents import line_offsets, split_lines
+from server.suggest.library import Library, copy_skill
+from server.suggest.service import SuggestService, client_range
+from server.suggest.sites import in_text
+from server.workspaces import Folder
+
+# directories no project edits by hand
+SKIP_DIRS = {"node_modules", "__pycache__", "site-packages", "venv", "dist", "build", "target"}
+STRONG_LIMIT = 20  # strong skills tried per request, best first
+
+
+@dataclass
+class Found:
+    uri: str
+    match: Match
+    lines: list[str]
+    offsets: list[int]
+    version: int | None
+
+
+def _sources(service: SuggestService, uri: str, language: str, folder: Folder) -> list[tuple]:
+    """Open documents of the language in the folder: (uri, text, version, tree), uri first."""
+    out = []
+    for key, doc in list(service.server.workspace.text_documents.items()):
+        path = Path(unquote(key)).name
+        if grammar_for(doc.language_id, path) != language or not service.allowed(key):
+            continue
+        if service.server.workspaces.folder_for(key) is not folder:
+            continue
+        cached = service.trees.cached(key)
+        tree = cached.tree if cached is not None and cached.text is doc.source else None
+        out.append((key, doc.source, doc.version, tree))
+    out.sort(key=lambda s: s[0] != uri)
+    return out
+
+
+def _files(
+    folder: Folder, language: str, skip: set[str], max_files: int, max_bytes: int
+) -> Iterator[tuple[str, Path]]:
+    if folder.path is None or max_files <= 0:
+        return
+    count = 0
+    for root, dirs, names in os.walk(folder.path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)
+        for name in sorted(names):
+            if grammar_for(None, name) != language:
+                continue
+            path = Path(root) / name
+            uri = path.as_uri()
+            if unquote(uri) in skip:
+                continue
+            try:
+                if path.stat().st_size > max_bytes:
+                    continue
+            except OSError:
+                continue
+            if folder.ignore is not None and folder.ignore.ignored(path):
+                continue  # privacy: an ignored file is never read, never suggested into
+            count += 1
+            if count > max_files:
+                return
+            yield uri, path
+
+
+def scan(
+    skills: list[Skill],
+    language: str,
+    sources: list[tuple],
+    folder: Folder | None,
+    *,
+    max_files: int,
+    max_bytes: int,
+    deadline: float,
+) -> list[Found]:
+    """Every site of the skills in the open sources, then in the folder's files on disk."""
+    out: list[Found] = []
+    for uri, text, version, tree in sources:
+        lines = split_lines(text)
+        found, _ = in_text(skills, language, text, tree=tree, lines=lines, deadline=deadline)
+        offsets = line_offsets(lines) if found else []
+        out += [Found(uri, m, lines, offsets, version) for m in found]
+        if time.monotonic() > deadline:
+            return out
+    if folder is None:
+        return out
+    skip = {s[0] for s in sources}
+    for uri, path in _files(folder, language, skip, max_files, max_bytes):
+        if time.monotonic() > deadline:
+            break
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        lines = split_lines(text)
+        found, _ = in_text(skills, language, text, lines=lines, deadline=deadline)
+        offsets = line_offsets(lines) if found else []
+        out += [Found(uri, m, lines, offsets, None) for m in found]
+    return out
+
+
+def _candidates(service: SuggestService, libs: list[Library], language: str, strong: int):
+    chosen: dict[str, tuple[Library, Skill]] = {}
+    for lib in libs:
+        for sid in lib.recently_used():
+            stored = lib.get(sid)
+            if stored is not None and stored.skill.language == language and sid not in chosen:
+                with lib.lock:
+                    chosen[sid] = (lib, copy_skill(stored.skill))
+    pool = [
+        (lib, s)
+        for lib in libs
+        for s in lib.live()
+        if s.skill.support >= strong and s.skill.language == language and s.skill.id not in chosen
+    ]
+    if pool:
+        context = {"kind": "nextEdits", "now": time.time(), "language": language}
+        scores = service.ranker.score(context, [lib.candidate(s.skill.id) for lib, s in pool])
+        best = sorted(range(len(pool)), key=lambda k: -scores[k])[:STRONG_LIMIT]
+        for k in best:
+            lib, s = pool[k]
+            with lib.lock:
+                chosen.setdefault(s.skill.id, (lib, copy_skill(s.skill)))
+    return chosen
+
+
+async def next_edits(
+    service: SuggestService, uri: str, position: tuple[int, int] | None, limit: int | None
+) -> dict[str, Any]:
+    key = unquote(uri)
+    found_doc = service.document(key)
+    folder = service.server.workspaces.folder_for(key)
+    if found_doc is None or folder is None:
+        return {"edits": []}
+    doc, snap, libs = found_doc
+    settings = folder.settings.skills
+    chosen = _candidates(service, libs, snap.language, settings.strong_support)
+    if not chosen:
+        return {"edits": []}
+    bounds = settings.next_edits
+    sources = _sources(service, key, snap.language, folder)
+    found = await asyncio.to_thread(
+        scan,
+        [skill for _, skill in chosen.values()],
+        snap.language,
+        sources,
+        folder,
+        max_files=bounds.max_files,
+        max_bytes=bounds.max_file_bytes,
+        deadline=time.monotonic() + bounds.time_budget_ms / 1000,
+    )
+    if position is not None:
+        # the place just edited is not an "other place"
+        line = position[0]
+        found = [
+            f
+            for f in found
+            if not (f.uri == key and f.match.start_line <= line <= f.match.end_line)
+        ]
+    libs_by_id = {sid: lib for sid, (lib, _) in chosen.items()}
+    pairs = [(libs_by_id[f.match.skill_id], f.match) for f in found]
+    here = position[0] if position else 0
+    ranked = service.rank("nextEdits", key, snap.language, pairs, here)
+    where = {id(f.match): f for f in found}
+    # same-file sites first among equals is the rank's tie-break; one edit per place
+    seen: set[tuple[str, int, int, int, int]] = set()
+    batch = service.suggestions.new_batch()
+    codec = service.server.workspace.position_codec
+    edits = []
+    for lib, m, score in ranked:
+        f = where[id(m)]
+        place = (f.uri, m.start_line, m.start_char, m.end_line, m.end_char)
+        if place in seen:
+            continue
+        seen.add(place)
+        sug = service.offer(
+            lib, "nextEdits", f.uri, None, f.version, [m], score, batch,
+            offsets=f.offsets, exclusive=False,
+        )  # fmt: skip
+        edits.append(
+            {
+                "uri": f.uri,
+                "range": _range_json(client_range(codec, f.lines, m)),
+                "newText": m.new_text,
+                "skillId": m.skill_id,
+                "suggestionId": sug.id,
+                "score": round(score, 6),
+            }
+        )
+        if len(edits) >= (limit or bounds.limit):
+            break
+    return {"edits": edits}
+
+
+def _range_json(r: types.Range) -> dict[str, Any]:
+    return {
+        "start": {"line": r.start.line, "character": r.start.character},
+        "end": {"line": r.end.line, "character": r.end.character},
+    }

@@ -1,0 +1,336 @@
+"""The suggestion service: skills per store, mining after idle, ranking, outcomes.
+
+One Library per store (each workspace folder's, plus the user store when a folder's
+`skills.scope` is "user"). Capture's recorder hands every committed edit episode to `on_stored`
+(on the store's writer thread); mining then runs on the mining thread. Request handlers
+(server.suggest.actions, server.suggest.scan) read the libraries' indexes and rank what they find
+with the ranker (trm.ranker: rules until the TRM takes over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.workspace import TextDocument
+
+from memory.matching import Match
+from memory.store import Episode, Store, StoreError, user_store_path
+from memory.syntax import grammar_for
+from server.suggest.documents import Baselines, Snapshot, Trees, offset_of
+from server.suggest.library import Library, copy_skill
+from server.suggest.mining import MiningWorker
+from server.suggest.outcomes import Suggestion, Suggestions
+from server.workspaces import Folder, uri_to_path
+from trm.ranker import Ranker, RuleRanker
+
+if TYPE_CHECKING:
+    from server.capture.recorder import DocumentInfo
+    from server.server import KeneticServer
+
+log = logging.getLogger(__name__)
+
+KIND = "refactor.rewrite.kenetic"
+
+
+class SuggestService:
+    def __init__(self, server: KeneticServer) -> None:
+        self.server = server
+        self.ranker: Ranker = RuleRanker()
+        self.trees = Trees()
+        self.baselines = Baselines()
+        self.suggestions = Suggestions()
+        self.libraries: dict[str, Library] = {}
+        self._user_store: Store | None = None
+        self._lock = threading.Lock()
+        self._allowed: dict[str, tuple[bool, float]] = {}
+        self.worker = MiningWorker(lambda: getattr(server.capture, "last_change", 0.0))
+
+    # -- libraries ------------------------------------------------------------------------
+
+    def library_for(self, folder: Folder) -> Library | None:
+        """The folder's library, created (and loaded in the background) on first use."""
+        store = folder.store
+        if store is None:
+            return None
+        with self._lock:
+            key = str(store.path)
+            lib = self.libraries.get(key)
+            if lib is None or lib.store is not store:
+                lib = self.libraries[key] = Library(folder.uri, store, 2)
+                self.worker.submit(lib.load, wait_idle=False)
+        lib.miner.min_examples = folder.settings.skills.min_examples
+        return lib
+
+    def user_library(self) -> Library | None:
+        """The user store's library (skills shared across workspaces), opened on first use."""
+        path = user_store_path()
+        fallback = self.server.workspaces.fallback
+        if fallback is not None and fallback.store is not None and fallback.store.path == path:
+            return self.library_for(fallback)  # no folder open: the user store is already open
+        with self._lock:
+            lib = self.libraries.get(str(path))
+            if lib is not None:
+                return lib
+            try:
+                self._user_store = Store(path)
+            except (StoreError, OSError, Exception) as exc:
+                self.server.show_warning(f"kenetic: user skills unavailable: {exc}")
+                return None
+            lib = self.libraries[str(path)] = Library("user", self._user_store, 2)
+            self.worker.submit(lib.load, wait_idle=False)
+            return lib
+
+    def libraries_for(self, uri: str) -> list[Library]:
+        folder = self.server.workspaces.folder_for(uri)
+        if folder is None or not folder.settings.skills.enabled:
+            return []
+        own = self.library_for(folder)
+        libs = [own] if own is not None else []
+        if folder.settings.skills.scope == "user":
+            shared = self.user_library()
+            if shared is not None and shared is not own:
+                libs.append(shared)
+        return libs
+
+    def open_all(self) -> None:
+        for folder in self.server.workspaces.all():
+            self.libraries_for(folder.uri if folder.path is not None else "")
+
+    # -- mining (called on the store's writer thread) --------------------------------------
+
+    def on_stored(self, episode: Episode, doc: DocumentInfo) -> None:
+        structural = episode.data.get("structural")
+        if not structural or episode.id is None or episode.uri is None:
+            return
+        folder = self.server.workspaces.folder_for(episode.uri)
+        if folder is None or not folder.settings.skills.enabled:
+            return
+        lib = self.library_for(folder)
+        if lib is None or lib.store is not doc.store:
+            return
+        share = folder.settings.skills.scope == "user"
+        episode_id = episode.id
+
+        def mine() -> None:
+            made = lib.mine(episode_id, structural)
+            shared = self.user_library() if share and made else None
+            if shared is not None and shared is not lib:
+                for skill in made:
+                    shared.adopt(copy_skill(skill))
+
+        self.worker.submit(mine)
+
+    @property
+    def pending(self) -> int:
+        own = self._user_store.pending if self._user_store is not None else 0
+        return self.worker.pending + own
+
+    # -- documents ------------------------------------------------------------------------
+
+    def allowed(self, uri: str) -> bool:
+        """May this document receive suggestions? Not when capture ignores it (privacy)."""
+        uri = unquote(uri)
+        capture = self.server.capture
+        if uri in capture.documents:
+            return True
+        if capture.skipped.get(uri) == "ignored":
+            return False
+        now = time.monotonic()
+        cached = self._allowed.get(uri)
+        if cached is not None and now - cached[1] < 10:
+            return cached[0]
+        path = uri_to_path(uri)
+        folder = self.server.workspaces.folder_for(uri)
+        ok = path is not None and folder is not None
+        if ok and folder is not None and folder.ignore is not None:
+            ok = not folder.ignore.ignored(path)  # type: ignore[arg-type]
+        self._allowed[uri] = (ok, now)
+        return ok
+
+    def document(
+        self, uri: str, *, view: bool = False
+    ) -> tuple[TextDocument, Snapshot, list[Library]] | None:
+        """An open document's current parse and the libraries that serve it, or None. A view
+        may borrow an older version's tree instead of reparsing (see Trees.view): only its
+        text, lines and `cut` are current."""
+        docs = self.server.workspace.text_documents
+        key = unquote(uri)
+        doc = docs.get(key) or docs.get(uri)
+        if doc is None or not self.allowed(key):
+            return None
+        path = uri_to_path(key)
+        language = grammar_for(doc.language_id, path.name if path else None)
+        if language is None:
+            return None
+        libs = self.libraries_for(key)
+        if not libs:
+            return None
+        snap = self.trees.view(key, doc.version, doc.source, language) if view else None
+        if snap is None:
+            snap = self.trees.get(key, doc.version, doc.source, language)
+        if snap is None:
+            return None
+        if len(self.trees) > 2 * len(docs) + 8:
+            self.trees.keep_only(set(docs))
+        return doc, snap, libs
+
+    def on_change(self, uri: str, before: str, after: str, change: Any) -> None:
+        """didChange hook (one call per content change): baselines and undo detection."""
+        self.baselines.on_change(uri, before, change)
+        self.suggestions.on_change(uri, before, after)
+
+    # -- ranking --------------------------------------------------------------------------
+
+    def rank(
+        self, kind: str, uri: str, language: str, found: list[tuple[Library, Match]], line: int
+    ) -> list[tuple[Library, Match, float]]:
+        """Best first; ties go to the site nearest the cursor."""
+        context = {"kind": kind, "now": time.time(), "uri": uri, "language": language}
+        candidates = [
+            {**lib.candidate(m.skill_id), "distance": abs(m.start_line - line)} for lib, m in found
+        ]
+        try:
+            scores = self.ranker.score(context, candidates)
+        except Exception:
+            log.exception("ranker %s failed; ranking by rules", self.ranker.name)
+            scores = RuleRanker().score(context, candidates)
+        order = sorted(
+            range(len(found)), key=lambda k: (-scores[k], abs(found[k][1].start_line - line))
+        )
+        return [(found[k][0], found[k][1], scores[k]) for k in order]
+
+    def offer(
+        self,
+        lib: Library,
+        kind: str,
+        uri: str,
+        snap: Snapshot | None,
+        version: int | None,
+        matches: list[Match],
+        score: float,
+        batch: str,
+        *,
+        offsets: list[int] | None = None,
+        exclusive: bool = True,
+    ) -> Suggestion:
+        offsets = offsets if offsets is not None else snap.offsets if snap else [0]
+        edits = [
+            (offset_of(offsets, m.start_line, m.start_char), m.old_text, m.new_text)
+            for m in matches
+        ]
+        sug = self.suggestions.offer(
+            lib, matches[0].skill_id, kind, uri, version, edits, score, batch, exclusive=exclusive
+        )
+        return sug
+
+    # -- outcomes and skill management ----------------------------------------------------
+
+    def record_outcome(self, suggestion_id: str, outcome: str) -> dict[str, Any]:
+        sug = self.suggestions.get(suggestion_id)
+        if sug is None:
+            return {"recorded": False, "reason": "unknown suggestion"}
+        if outcome == "rejected":
+            return {"recorded": self.suggestions.reject(sug), "outcome": "rejected"}
+        doc = self.server.workspace.text_documents.get(unquote(sug.uri))
+        recorded = self.suggestions.accept(sug, doc.source if doc is not None else None)
+        if recorded:
+            self.baselines.reset(unquote(sug.uri))
+        return {"recorded": recorded, "outcome": sug.state}
+
+    def find_skill(self, skill_id: str) -> Library | None:
+        for lib in list(self.libraries.values()):
+            if lib.get(skill_id) is not None:
+                return lib
+        return None
+
+    def delete_skill(self, skill_id: str) -> bool:
+        return any([lib.delete(skill_id) for lib in list(self.libraries.values())])
+
+    def rename_skill(self, skill_id: str, name: str) -> bool:
+        return any([lib.rename(skill_id, name) for lib in list(self.libraries.values())])
+
+    def list_skills(self, language: str | None, limit: int) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for lib in list(self.libraries.values()):
+            for stored in lib.live():
+                skill = stored.skill
+                if (
+                    language
+                    and skill.language != language
+                    and not _same_language(language, skill.language)
+                ):
+                    continue
+                if skill.id not in seen:
+                    card = skill.describe()
+                    card["outcomes"] = stored.outcomes.to_json()
+                    card["store"] = lib.name
+                    seen[skill.id] = card
+        cards = sorted(seen.values(), key=lambda c: (-c["support"], c["name"]))
+        return cards[:limit]
+
+    def stats(self) -> dict[str, Any]:
+        ids: set[str] = set()
+        totals = {"accepted": 0, "rejected": 0, "undone": 0, "shown": 0}
+        for lib in list(self.libraries.values()):
+            ids.update(s.skill.id for s in lib.live())
+            for k in totals:
+                totals[k] += lib.totals.get(k, 0)
+        return {"skills": len(ids), "outcomes": totals, "ranker": self.ranker.name}
+
+    async def card(self, skill_id: str) -> dict[str, Any] | None:
+        """A skill's card: its templates, examples (with their text), support and outcomes."""
+        lib = self.find_skill(skill_id)
+        stored = lib.get(skill_id) if lib is not None else None
+        if lib is None or stored is None:
+            return None
+        with lib.lock:
+            card = stored.skill.describe()
+            card["beforeTemplate"] = stored.skill.before_template
+            card["afterTemplate"] = stored.skill.after_template
+        card["outcomes"] = stored.outcomes.to_json()
+        card["store"] = lib.name
+
+        def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            examples = []
+            for eid in card["examples"][:20]:
+                episode = lib.store.episode(int(eid)) if str(eid).isdigit() else None
+                region = episode.data.get("region", {}) if episode else {}
+                examples.append(
+                    {
+                        "episodeId": eid,
+                        "uri": episode.uri if episode else None,
+                        "before": region.get("before"),
+                        "after": region.get("after"),
+                    }
+                )
+            return examples, lib.skill_store.history(skill_id)
+
+        card["examples"], card["history"] = await asyncio.to_thread(read)
+        return card
+
+    def drain(self, timeout: float) -> None:
+        """Wait for capture and mining to finish (shutdown), then close the user store."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (
+            self.server.capture.recorder.pending or self.worker.pending
+        ):
+            time.sleep(0.02)
+        if self._user_store is not None:
+            self._user_store.close()
+
+
+def _same_language(asked: str, grammar: str) -> bool:
+    return grammar_for(asked) == grammar
+
+
+def client_range(codec: Any, lines: list[str], m: Match) -> types.Range:
+    """A match's code-point range in the client's position encoding."""
+    start = codec.position_to_client_units(lines, types.Position(m.start_line, m.start_char))
+    end = codec.position_to_client_units(lines, types.Position(m.end_line, m.end_char))
+    return types.Range(start=start, end=end)

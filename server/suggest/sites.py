@@ -1,0 +1,187 @@
+"""Finding skill sites in a document: at the cursor, and everywhere in a file.
+
+Both cut the document into top-level chunks (see server.suggest.documents) and run the matcher
+on a chunk at a time, so the cost follows the size of the chunks that can match, not the size
+of the file: a chunk is parsed only when it contains every constant word of some skill.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from memory.matching import Match, SkillIndex
+from memory.skills import Skill
+from memory.syntax import parse
+from memory.templates import words
+from server.suggest.documents import MAX_CHUNK_LINES, Snapshot, chunk_spans, focus, split_lines
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Tree
+
+
+def skill_words(skill: Skill) -> list[bytes]:
+    """The before-template's constant words: a text without one of them holds no site."""
+    found: set[str] = set()
+    for t in skill.before_template["parts"]:
+        words(t, found)
+    return sorted((w.encode("utf-8", "replace") for w in found), key=len, reverse=True)
+
+
+def _shift(matches: list[Match], lines: int) -> list[Match]:
+    if not lines:
+        return matches
+    return [
+        replace(m, start_line=m.start_line + lines, end_line=m.end_line + lines) for m in matches
+    ]
+
+
+def at_lines(index: SkillIndex, snap: Snapshot, lo: int, hi: int) -> list[Match]:
+    """Sites whose change meets lines lo..hi (inclusive), matched in a focused cut of the
+    document (see documents.focus) so that no ancestor larger than a definition is tried."""
+    cut = focus(snap, lo, hi, MAX_CHUNK_LINES)
+    if cut is None:
+        return guarded_matches(index, snap.language, snap.text, snap.tree, lo, hi)
+    text, origin, heads = cut
+    tree = parse(snap.language, text)
+    if tree is None:
+        return []
+    local = [k for k, n in enumerate(origin) if lo <= n <= hi and k >= heads]
+    if not local:
+        return []
+    return [
+        replace(m, start_line=origin[m.start_line], end_line=origin[m.end_line])
+        for m in guarded_matches(index, snap.language, text, tree, local[0], local[-1])
+        if heads <= m.start_line and m.end_line < len(origin)
+    ]
+
+
+def _whole(index: SkillIndex, language: str, text: str) -> list[Match]:
+    """Every site in a small text. Matching always starts at line 0: tree-sitter's
+    first_child_for_byte crashes the process for a byte past a node's last child, which a
+    later start line can hit."""
+    tree = parse(language, text)
+    if tree is None or not tree.root_node.child_count:
+        return []
+    return index.matches_at(language, text, tree, 0, max(0, text.count("\n")))
+
+
+def guarded_matches(
+    index: SkillIndex, language: str, text: str, tree: Tree, lo: int, hi: int
+) -> list[Match]:
+    """matches_at, kept from a crash: the matcher walks the tree with tree-sitter's
+    first_child_for_byte, which kills the process when a node it visits has no child ending
+    after the byte asked for. Such lines are widened to the whole text, or skipped."""
+    root = tree.root_node
+    if not root.child_count or lo > root.children[-1].end_point[0]:
+        return []
+    if not _walk_is_safe(root, _line_start(text, lo), _line_end(text, hi)):
+        if not _walk_is_safe(root, 0, _line_end(text, hi)):
+            return []
+        lo = 0
+    return index.matches_at(language, text, tree, lo, hi)
+
+
+def _walk_is_safe(root: Node, lo: int, hi: int) -> bool:
+    """The matcher's walk over nodes meeting bytes [lo, hi], without the crashing call."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if not node.child_count:
+            continue
+        kids = node.children
+        if not any(c.end_byte > lo for c in kids):
+            return False
+        stack += [c for c in kids if c.start_byte <= hi and c.end_byte >= lo]
+    return True
+
+
+def _line_start(text: str, line: int) -> int:
+    """Byte offset of a line's start."""
+    pos = 0
+    for _ in range(line):
+        nl = text.find("\n", pos)
+        if nl == -1:
+            return len(text.encode("utf-8", "surrogatepass"))
+        pos = nl + 1
+    return len(text[:pos].encode("utf-8", "surrogatepass"))
+
+
+def _line_end(text: str, line: int) -> int:
+    start = _line_start(text, line)
+    data = text.encode("utf-8", "surrogatepass")
+    nl = data.find(b"\n", start)
+    return len(data) if nl == -1 else nl
+
+
+def in_text(
+    skills: list[Skill],
+    language: str,
+    text: str,
+    *,
+    tree: Tree | None = None,
+    lines: list[str] | None = None,
+    deadline: float | None = None,
+) -> tuple[list[Match], bool]:
+    """Every site of the given skills in one text; (matches, complete). A deadline (monotonic)
+    stops the scan between chunks and reports it incomplete."""
+    data = text.encode("utf-8", "surrogatepass")
+    wanted = [(s, skill_words(s)) for s in skills]
+    wanted = [(s, ws) for s, ws in wanted if all(w in data for w in ws)]
+    if not wanted:
+        return [], True
+    if tree is None:
+        tree = parse(language, text)
+        if tree is None:
+            return [], True
+    lines = split_lines(text) if lines is None else lines
+    spans = chunk_spans(tree)
+    starts = _line_starts(data, len(lines))
+    out: list[Match] = []
+    seen: set[tuple[str, int, int]] = set()
+    indexes: dict[tuple[str, ...], SkillIndex] = {}
+    for k, (a, b) in enumerate(spans):
+        if deadline is not None and time.monotonic() > deadline:
+            return out, False
+        raw = data[starts[a] : starts[min(b, len(lines))]]
+        here = [s for s, ws in wanted if all(w in raw for w in ws)]
+        if not here:
+            continue
+        # one neighbour each side: window skills anchor on siblings
+        ca, cb = spans[max(0, k - 1)][0], spans[min(len(spans) - 1, k + 1)][1]
+        key = tuple(s.id for s in here)
+        index = indexes.get(key) or indexes.setdefault(key, SkillIndex(here))
+        if cb - ca > MAX_SCAN_LINES:
+            # a long definition: in windows, each cut down to the statements it holds
+            snap = Snapshot(None, text, data, tree, language, lines)
+            found = []
+            for lo in range(a, b, SCAN_WINDOW):
+                if deadline is not None and time.monotonic() > deadline:
+                    return out, False
+                found += at_lines(index, snap, lo, min(b, lo + SCAN_WINDOW) - 1)
+        else:
+            found = _shift(_whole(index, language, "".join(lines[ca:cb])), ca)
+        for m in found:
+            at = (m.skill_id, m.start_line, m.start_char)
+            if a <= m.start_line < b and at not in seen:
+                seen.add(at)
+                out.append(m)
+    return out, True
+
+
+# a top-level statement longer than this is scanned in windows of SCAN_WINDOW lines
+MAX_SCAN_LINES = 300
+SCAN_WINDOW = 40
+
+
+def _line_starts(data: bytes, n_lines: int) -> list[int]:
+    """Byte offset of each line start, plus the end of the data."""
+    starts = [0]
+    pos = data.find(b"\n")
+    while pos != -1:
+        starts.append(pos + 1)
+        pos = data.find(b"\n", pos + 1)
+    while len(starts) <= n_lines:
+        starts.append(len(data))
+    return starts

@@ -1,0 +1,569 @@
+"""Training the TRM ranker from the developer's own outcomes, in the foreground or a daemon thread.
+
+An outcome log is a list of shown sets, one per ranking the developer saw:
+
+    {"context": {...}, "candidates": [{...}, ...],   the dicts trm.features reads
+     "accepted_index": int | None,                   the candidate accepted, None if none was
+     "undone": bool (optional),                      it was accepted and then undone
+     "session": str, "t": epoch seconds}             a session is one sequence of steps
+
+Four objectives, all unsupervised in the sense that they need nothing beyond the log:
+- contrastive (weight 1.0): the accepted candidate against the shown-not-accepted ones of its set:
+  the TRM's listwise stable-max cross-entropy (an InfoNCE over the shown set);
+- next action (0.5): the candidate accepted at step s, predicted from the previous step's context
+  and the action taken there (not from step s's own context);
+- outcome (0.3): each candidate's accept probability, BCE per candidate on an affine map of its
+  score; this is the only objective that learns from sets where nothing was accepted;
+- masked action (0.2): step s's context is masked out and its accepted candidate is predicted
+  from the actions either side of it in the session.
+Every objective is deep-supervised like TRM.forward (each supervision step scored, carry
+detached), in one forward pass over the rows of all four. The small heads they need (the action
+projections, the mask context, the outcome calibration) live in `Objectives`, not in the model:
+a checkpoint is a plain TRM.
+
+This module imports torch at import time: import it off the initialize path (the slow clock).
+ModelHolder lives in trm.trm_ranker (no torch) and is re-exported here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trm.features import CANDIDATE_DIM, CONTEXT_DIM, FEATURES_VERSION, featurize
+from trm.layers import EMA, stablemax_cross_entropy
+from trm.model import TRM, TRMConfig, save
+from trm.trm_ranker import ModelHolder, checkpoint_path, checkpoints
+
+__all__ = [
+    "BackgroundTrainer",
+    "ModelHolder",
+    "Objectives",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "prepare",
+]
+
+log = logging.getLogger(__name__)
+OBJECTIVES = ("contrastive", "next_action", "outcome", "masked_action")
+Progress = Callable[[int, int, float], None]
+
+
+@dataclass
+class TrainConfig:
+    # Objective weights (the issue's defaults).
+    contrastive_weight: float = 1.0  # accepted vs shown-not-accepted, listwise
+    next_action_weight: float = 0.5  # next accepted candidate from the previous step
+    outcome_weight: float = 0.3  # per-candidate accept probability (BCE)
+    masked_action_weight: float = 0.2  # a masked step's action from its neighbours
+    # Optimisation. Sized so that 5,000 outcomes train in under 60 s on one shared CPU core:
+    # at this model size a step costs ~0.1 s, mostly per-operation overhead.
+    epochs: float = 10.0  # passes over the log, within min_steps..max_steps
+    min_steps: int = 300  # small logs get more passes: a few dozen steps learn little
+    max_steps: int = 600  # large logs get fewer passes (5,000 sets: ~4 epochs)
+    batch_size: int = 32  # shown sets per step (the auxiliary rows come on top)
+    aux_rows: float = 0.25  # next/masked-action rows per step, each, as a share of batch_size
+    # Candidates kept per shown set in training: the accepted one plus the best others by rule
+    # score (the hard negatives). Bigger sets cost more per step for no gain on the replay.
+    max_candidates: int = 16
+    lr: float = 3e-3  # AdamW peak learning rate, cosine-decayed to 10% after a short warmup
+    warmup_steps: int = 20
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    time_budget_s: float = 60.0  # wall-clock budget for the optimisation loop
+    seed: int = 0  # model init and batch order
+    min_outcomes: int = 100  # shown sets needed before training (DESIGN §6 cold start)
+    threads: int | None = None  # torch intra-op threads while training (None: leave as is)
+
+    def weights(self) -> dict[str, float]:
+        return {
+            "contrastive": self.contrastive_weight,
+            "next_action": self.next_action_weight,
+            "outcome": self.outcome_weight,
+            "masked_action": self.masked_action_weight,
+        }
+
+
+@dataclass
+class TrainResult:
+    model: TRM  # EMA weights, eval mode: ready to rank and to save
+    outcomes: int  # shown sets in the log
+    steps: int  # optimiser steps run
+    seconds: float  # featurising + optimisation
+    prepare_seconds: float  # featurising alone
+    stopped_by_budget: bool
+    losses: dict[str, float] = field(default_factory=dict)  # per objective, last 20 steps
+    loss: float = math.nan  # weighted total, last 20 steps
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "outcomes": self.outcomes,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 2),
+            "prepare_seconds": round(self.prepare_seconds, 2),
+            "stopped_by_budget": self.stopped_by_budget,
+            "loss": round(self.loss, 4),
+            "losses": {k: round(v, 4) for k, v in self.losses.items()},
+            "features_version": FEATURES_VERSION,
+        }
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """An outcome log as padded arrays. N sets, K = the largest set (<= max_candidates)."""
+
+    context: np.ndarray  # (N, Dc)
+    candidates: np.ndarray  # (N, K, Dk)
+    mask: np.ndarray  # (N, K) bool
+    target: np.ndarray  # (N,) int64, -1 when nothing was accepted (or it was undone)
+    prev: np.ndarray  # (N,) index of the previous set with an accepted candidate, -1 if none
+    next: np.ndarray  # (N,) the next such set in the session, -1 if none
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def action(self, rows: np.ndarray) -> np.ndarray:
+        """Features of the accepted candidate of each row (rows must have one). (R, Dk)"""
+        return self.candidates[rows, self.target[rows]]
+
+
+def _accepted(outcome: dict[str, Any]) -> int:
+    i = outcome.get("accepted_index")
+    if i is None or outcome.get("undone") or isinstance(i, bool):
+        return -1
+    return int(i)
+
+
+def _cap(features: np.ndarray, target: int, cap: int) -> tuple[np.ndarray, int]:
+    """Keep the accepted candidate and the best others by rule score when a set is too big.
+
+    The ranker pre-selects the same way (trm.trm_ranker), so training sees what inference does.
+    """
+    if len(features) <= cap:
+        return features, target
+    order = [int(i) for i in np.argsort(-features[:, 46], kind="stable")]
+    keep = order[:cap]
+    if target >= 0 and target not in keep:
+        keep[-1] = target
+    keep.sort()
+    return features[keep], (keep.index(target) if target >= 0 else -1)
+
+
+def prepare(outcomes: Sequence[dict[str, Any]], max_candidates: int = 64) -> Prepared:
+    """Featurise an outcome log; sets with no candidates or a bad accepted_index are dropped."""
+    rows: list[tuple[np.ndarray, np.ndarray, int, str, float]] = []
+    for o in outcomes:
+        cands = o.get("candidates") or []
+        accepted = _accepted(o)
+        if not cands or accepted >= len(cands):
+            continue
+        ctx, feats = featurize(o.get("context") or {}, cands)
+        feats, accepted = _cap(feats, accepted, max_candidates)
+        rows.append((ctx, feats, accepted, str(o.get("session") or ""), float(o.get("t") or 0.0)))
+    N = len(rows)
+    K = max((len(r[1]) for r in rows), default=1)
+    context = np.zeros((N, CONTEXT_DIM), dtype=np.float32)
+    candidates = np.zeros((N, K, CANDIDATE_DIM), dtype=np.float32)
+    mask = np.zeros((N, K), dtype=bool)
+    target = np.full(N, -1, dtype=np.int64)
+    for i, (ctx, feats, tgt, _, _) in enumerate(rows):
+        context[i] = ctx
+        candidates[i, : len(feats)] = feats
+        mask[i, : len(feats)] = True
+        target[i] = tgt
+    prev = np.full(N, -1, dtype=np.int64)
+    nxt = np.full(N, -1, dtype=np.int64)
+    sessions: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        if target[i] >= 0 and r[3]:
+            sessions.setdefault(r[3], []).append(i)
+    for members in sessions.values():
+        members.sort(key=lambda i: (rows[i][4], i))
+        for a, b in zip(members, members[1:], strict=False):
+            nxt[a], prev[b] = b, a
+    return Prepared(context, candidates, mask, target, prev, nxt)
+
+
+# -- objectives ------------------------------------------------------------------------------
+
+
+class Objectives(nn.Module):
+    """The TRM plus the small heads the auxiliary objectives need; the loss of a batch."""
+
+    def __init__(self, model: TRM, config: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.weights = config.weights()
+        Dc, Dk = model.config.context_dim, model.config.candidate_dim
+        # An accepted candidate's features as a context: the previous / next action in a session.
+        self.prev_action = nn.Linear(Dk, Dc, bias=False)
+        self.next_action = nn.Linear(Dk, Dc, bias=False)
+        self.mask_context = nn.Parameter(torch.zeros(Dc))  # stands in for a masked step
+        # Accept probability = sigmoid(a * score + b): a calibration of the ranking score.
+        self.outcome_scale = nn.Parameter(torch.ones(()))
+        self.outcome_bias = nn.Parameter(torch.full((), -1.0))
+        for lin in (self.prev_action, self.next_action):
+            nn.init.normal_(lin.weight, std=0.5 / math.sqrt(Dk))
+
+    def rows(
+        self, data: Prepared, idx: np.ndarray, aux: int, rng: np.random.Generator
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The batch's rows for all four objectives: inputs and per-row objective weights.
+
+        Every set of the batch is a contrastive and an outcome row; up to `aux` of those with a
+        neighbour in their session are also a next-action row and a masked-action row.
+        """
+        w = self.weights
+        t = data.target[idx]
+        has = t >= 0
+        nxt_rows = idx[has & (data.prev[idx] >= 0)] if w["next_action"] > 0 else idx[:0]
+        msk_rows = (
+            idx[has & ((data.prev[idx] >= 0) | (data.next[idx] >= 0))]
+            if w["masked_action"] > 0
+            else idx[:0]
+        )
+        if len(nxt_rows) > aux:
+            nxt_rows = np.sort(rng.choice(nxt_rows, aux, replace=False))
+        if len(msk_rows) > aux:
+            msk_rows = np.sort(rng.choice(msk_rows, aux, replace=False))
+        all_rows = np.concatenate([idx, nxt_rows, msk_rows])
+        K = int(data.mask[all_rows].sum(1).max())
+        cands = torch.from_numpy(data.candidates[all_rows, :K])
+        mask = torch.from_numpy(data.mask[all_rows, :K])
+        target = torch.from_numpy(data.target[all_rows])
+
+        ctx_main = torch.from_numpy(data.context[idx])
+        prev = data.prev[nxt_rows]
+        ctx_next = torch.from_numpy(data.context[prev]) + self.prev_action(
+            torch.from_numpy(data.action(prev))
+        )
+        p, n = data.prev[msk_rows], data.next[msk_rows]
+        has_p = torch.from_numpy(p >= 0).float()[:, None]
+        has_n = torch.from_numpy(n >= 0).float()[:, None]
+        act_p = torch.from_numpy(data.action(np.maximum(p, 0))) * has_p
+        act_n = torch.from_numpy(data.action(np.maximum(n, 0))) * has_n
+        ctx_mask = self.mask_context + self.prev_action(act_p) + self.next_action(act_n)
+        context = torch.cat([ctx_main, ctx_next, ctx_mask])
+
+        B, R = len(idx), len(all_rows)
+        kind = torch.zeros(R, dtype=torch.long)  # 0 main, 1 next action, 2 masked action
+        kind[B : B + len(nxt_rows)] = 1
+        kind[B + len(nxt_rows) :] = 2
+        has_target = (target >= 0).float()
+        ce_weight = (
+            has_target
+            * torch.tensor([w["contrastive"], w["next_action"], w["masked_action"]])[kind]
+        )
+        main = (kind == 0).float()
+        labels = torch.zeros(R, K)
+        rows_with = torch.nonzero(target >= 0).squeeze(1)
+        labels[rows_with, target[rows_with]] = 1.0
+        inputs = {"context": context, "candidates": cands, "mask": mask, "target": target}
+        weights = {"kind": kind, "ce": ce_weight, "main": main, "labels": labels}
+        return inputs, weights
+
+    def forward(
+        self, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted total loss and each objective's loss (mean over its rows and steps)."""
+        model, cfg = self.model, self.model.config
+        mask, target, kind = inputs["mask"], inputs["target"], weights["kind"]
+        safe_target = target.clamp(min=0)  # rows without a target get zero CE weight
+        x, token_mask = model._embed(inputs["context"], inputs["candidates"], mask)
+        y = model.y_init.expand_as(x)
+        z = model.z_init.expand_as(x)
+        R = x.shape[0]
+        halted = torch.zeros(R, dtype=torch.bool)
+        sums = {k: x.new_zeros(()) for k in (*OBJECTIVES, "halt")}
+        counts = {k: x.new_zeros(()) for k in sums}
+        maskf = mask.float()
+        for _ in range(cfg.N_sup):
+            y, z, scores, q = model.step(x, y, z, token_mask, mask)
+            running = (~halted).float()  # (R,)
+            ce = stablemax_cross_entropy(scores, safe_target, mask)  # (R,)
+            for k, name in enumerate(("contrastive", "next_action", "masked_action")):
+                sel = running * (kind == k).float() * (target >= 0).float()
+                sums[name] = sums[name] + (ce * sel).sum()
+                counts[name] = counts[name] + sel.sum()
+            logits = self.outcome_scale * scores.masked_fill(~mask, 0.0) + self.outcome_bias
+            bce = F.binary_cross_entropy_with_logits(logits, weights["labels"], reduction="none")
+            sel = (running * weights["main"])[:, None] * maskf  # (R, K)
+            sums["outcome"] = sums["outcome"] + (bce * sel).sum()
+            counts["outcome"] = counts["outcome"] + sel.sum()
+            with torch.no_grad():
+                correct = (scores.argmax(-1) == target).float()
+            halt = F.binary_cross_entropy_with_logits(q, correct, reduction="none")
+            sel = running * (target >= 0).float()
+            sums["halt"] = sums["halt"] + (halt * sel).sum()
+            counts["halt"] = counts["halt"] + sel.sum()
+            if cfg.halting:
+                halted = halted | (q.detach() > cfg.halt_threshold)
+                if bool(halted.all()):
+                    break
+        losses = {k: sums[k] / counts[k].clamp(min=1.0) for k in sums}
+        total = losses["halt"] + sum(self.weights[k] * losses[k] for k in OBJECTIVES)
+        report = {k: float(v.detach()) for k, v in losses.items() if float(counts[k]) > 0}
+        return total, report
+
+
+def default_config() -> TRMConfig:
+    """The model a Trainer builds by default: trm.model's defaults at the feature sizes, with
+    two supervision steps in training (inference runs at most N_sup_infer = 2 anyway; four
+    doubled the training time for no ranking gain on the edit replay)."""
+    return TRMConfig(context_dim=CONTEXT_DIM, candidate_dim=CANDIDATE_DIM, N_sup=2)
+
+
+# -- the trainer -----------------------------------------------------------------------------
+
+
+class Trainer:
+    """Trains a fresh TRM on an outcome log within a time budget; seeded, CPU only."""
+
+    def __init__(
+        self,
+        config: TRMConfig | None = None,
+        train: TrainConfig | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config or default_config()
+        if (self.config.context_dim, self.config.candidate_dim) != (CONTEXT_DIM, CANDIDATE_DIM):
+            raise ValueError(
+                f"TRMConfig dims {self.config.context_dim}/{self.config.candidate_dim} must be "
+                f"the feature sizes {CONTEXT_DIM}/{CANDIDATE_DIM}"
+            )
+        self.train_config = train or TrainConfig()
+        self.progress = progress
+        self.stop_event = threading.Event()  # set to stop early (the model so far is kept)
+        self._prepared_at = 0.0
+
+    def ready(self, outcomes: Sequence[dict[str, Any]]) -> bool:
+        return len(outcomes) >= self.train_config.min_outcomes
+
+    def train(self, outcomes: Sequence[dict[str, Any]]) -> TrainResult | None:
+        """A trained model, or None when the log has fewer than min_outcomes shown sets."""
+        if not self.ready(outcomes):
+            return None
+        tc = self.train_config
+        t0 = time.perf_counter()
+        deadline = t0 + tc.time_budget_s
+        threads = torch.get_num_threads()
+        if tc.threads:
+            torch.set_num_threads(tc.threads)
+        try:
+            data = prepare(outcomes, min(tc.max_candidates, self.config.max_candidates))
+            result = self._fit(data, len(outcomes), t0, deadline)
+            result.prepare_seconds = self._prepared_at - t0
+            return result
+        finally:
+            if tc.threads:
+                torch.set_num_threads(threads)
+
+    def _fit(self, data: Prepared, n_outcomes: int, t0: float, deadline: float) -> TrainResult:
+        tc = self.train_config
+        self._prepared_at = time.perf_counter()
+        torch.manual_seed(tc.seed)
+        rng = np.random.default_rng(tc.seed)
+        model = TRM(self.config)
+        objectives = Objectives(model, tc)
+        optimizer = _optimizer(objectives, tc)
+        ema = EMA(model, decay=self.config.ema_decay)
+        N, B = len(data), min(tc.batch_size, max(1, len(data)))
+        total = max(1, min(tc.max_steps, max(tc.min_steps, math.ceil(tc.epochs * N / B))))
+        aux = max(1, round(tc.aux_rows * B))
+        sizes = data.mask.sum(1)
+        batches: list[np.ndarray] = []
+        step, budget_hit = 0, False
+        recent: list[tuple[float, dict[str, float]]] = []
+        model.train()
+        while step < total:
+            if time.perf_counter() >= deadline or self.stop_event.is_set():
+                budget_hit = True
+                break
+            if not batches:
+                batches = _batches(sizes, B, rng)
+            idx = batches.pop()
+            for g in optimizer.param_groups:
+                g["lr"] = tc.lr * _schedule(step, total, tc.warmup_steps)
+            inputs, weights = objectives.rows(data, idx, aux, rng)
+            loss, parts = objectives(inputs, weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if tc.grad_clip > 0:
+                nn.utils.clip_grad_norm_(objectives.parameters(), tc.grad_clip)
+            optimizer.step()
+            ema.update(model)
+            step += 1
+            value = float(loss.detach())
+            recent = [*recent[-19:], (value, parts)]
+            if self.progress is not None:
+                self.progress(step, total, value)
+        ema.copy_to(model)
+        model.eval()
+        losses: dict[str, float] = {}
+        for name in (*OBJECTIVES, "halt"):
+            vals = [p[name] for _, p in recent if name in p]
+            if vals:
+                losses[name] = float(np.mean(vals))
+        return TrainResult(
+            model=model,
+            outcomes=n_outcomes,
+            steps=step,
+            seconds=time.perf_counter() - t0,
+            prepare_seconds=0.0,
+            stopped_by_budget=budget_hit,
+            losses=losses,
+            loss=float(np.mean([v for v, _ in recent])) if recent else math.nan,
+        )
+
+
+def _batches(sizes: np.ndarray, B: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch of batches of sets of similar size (little padding), in random order."""
+    jitter = rng.random(len(sizes))
+    order = np.lexsort((jitter, sizes))  # by size, randomly within a size
+    batches = [np.sort(order[i : i + B]) for i in range(0, len(order), B)]
+    if len(batches) > 1 and len(batches[-1]) < B // 2:
+        batches[-2] = np.sort(np.concatenate([batches[-2], batches.pop()]))
+    rng.shuffle(batches)  # type: ignore[arg-type]
+    return batches
+
+
+def _optimizer(objectives: Objectives, tc: TrainConfig) -> torch.optim.AdamW:
+    params = [p for p in objectives.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": tc.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.95))
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+# -- background training ---------------------------------------------------------------------
+
+
+class BackgroundTrainer:
+    """Trains in a daemon thread, writes `trm-v{N}.pt` into `directory` (the last `keep` kept)
+    and swaps the new model into `holder`. start() never blocks on training."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        holder: ModelHolder,
+        *,
+        config: TRMConfig | None = None,
+        train: TrainConfig | None = None,
+        keep: int = 3,
+        progress: Progress | None = None,
+        on_done: Callable[[TrainResult | None, BaseException | None], None] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.holder = holder
+        self.config = config
+        self.train_config = train or TrainConfig()
+        self.keep = max(1, keep)
+        self.progress = progress
+        self.on_done = on_done
+        self.last_result: TrainResult | None = None
+        self.last_error: BaseException | None = None
+        self.last_path: Path | None = None
+        self._thread: threading.Thread | None = None
+        self._trainer: Trainer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def min_outcomes(self) -> int:
+        return self.train_config.min_outcomes
+
+    @property
+    def running(self) -> bool:
+        t = self._thread
+        return t is not None and t.is_alive()
+
+    def start(self, outcomes: Sequence[dict[str, Any]]) -> bool:
+        """Start training on a copy of the log; False when already running or too few outcomes."""
+        if len(outcomes) < self.train_config.min_outcomes:
+            return False
+        with self._lock:
+            if self.running:
+                return False
+            self._trainer = Trainer(self.config, self.train_config, self.progress)
+            self._thread = threading.Thread(
+                target=self._run, args=(list(outcomes), self._trainer), name="kenetic-trm-train",
+                daemon=True,
+            )  # fmt: skip
+            self._thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Ask a running training to stop at its next step (it still saves what it has)."""
+        if self._trainer is not None:
+            self._trainer.stop_event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the running training; True when none is running any more."""
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+        return not self.running
+
+    def _run(self, outcomes: list[dict[str, Any]], trainer: Trainer) -> None:
+        result: TrainResult | None = None
+        error: BaseException | None = None
+        try:
+            result = trainer.train(outcomes)
+            if result is not None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                version = max((v for v, _ in checkpoints(self.directory)), default=0) + 1
+                path = checkpoint_path(self.directory, version)
+                save(result.model, path)
+                _write_meta(path, result)
+                self._prune()
+                self.last_path = path
+                self.holder.swap(result.model, version)
+                log.info("TRM v%d trained: %s", version, result.summary())
+        except Exception as e:  # a failed training leaves the old model in place
+            error = e
+            log.exception("TRM training failed; the current ranker stays")
+        self.last_result, self.last_error = result, error
+        if self.on_done is not None:
+            try:
+                self.on_done(result, error)
+            except Exception:
+                log.exception("TRM on_done callback failed")
+
+    def _prune(self) -> None:
+        for _, path in checkpoints(self.directory)[: -self.keep]:
+            for p in (path, path.with_suffix(".json")):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+
+
+def _write_meta(path: Path, result: TrainResult) -> None:
+    import json
+
+    meta = {**result.summary(), "config": asdict(result.model.config), "saved": time.time()}
+    tmp = path.with_name(path.stem + ".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, path.with_suffix(".json"))
