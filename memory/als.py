@@ -16,6 +16,13 @@ taking them gets a bolder one:
   while there are few outcomes;
 - a cool-down: `quiet_after` rejections in a row silence suggestions for `quiet_s` seconds.
 
+What the server does with them (server.features.memory): during a cool-down it answers inline
+completions and `kenetic/nextEdits` with nothing (code actions, which the developer asks for,
+stay); an acceptance ends the cool-down. The other knobs are published in `kenetic/als` for
+clients (e.g. to debounce their inline requests by `debounce_ms`) and the agent's context.
+The outcomes come from the developer's own decisions on suggestions (kenetic.recordOutcome,
+kenetic.applySkill, an undo seen in didChange), not from alternatives an acceptance rejected.
+
 `shown` alone teaches nothing (the user may not have looked). The state persists in the store's
 memory_state table under the key `als` and is reloaded on open.
 """
@@ -26,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from memory.memory_schema import ensure_memory_schema, get_state, put_state
+from memory.memory_schema import get_state, put_state
 from memory.store import Store
 
 STAGES = ("cold", "learning", "tuned")  # by outcome count: no outcomes, < tuned_after, beyond
@@ -48,7 +55,7 @@ class AlsSettings:
     min_score_low: float = 0.05  # the bar at acceptance 1
     min_score_high: float = 0.6  # the bar at acceptance 0
     max_suggestions_cap: int = 5
-    quiet_after: int = 3  # rejections in a row that start a cool-down
+    quiet_after: int = 3  # rejections in a row that start a cool-down (0: never)
     quiet_s: float = 60.0
     max_reflections: int = 20
     tuned_after: int = 50  # outcomes before the stage is "tuned"
@@ -94,7 +101,6 @@ class Als:
     KEY = "als"
 
     def __init__(self, store: Store, settings: AlsSettings | None = None) -> None:
-        ensure_memory_schema(store)
         self.store = store
         self.settings = settings or AlsSettings()
         saved = get_state(store, self.KEY)
@@ -142,7 +148,7 @@ class Als:
                 st.quiet_until = 0.0
             else:
                 st.rejection_streak += 1
-                if st.rejection_streak >= s.quiet_after:
+                if s.quiet_after and st.rejection_streak >= s.quiet_after:
                     st.quiet_until = now + s.quiet_s
                     st.rejection_streak = 0
             self._derive(st)
@@ -160,6 +166,12 @@ class Als:
         trust = decided / (decided + 5)  # few outcomes: stay near the prior
         st.eagerness = round(trust * a + (1 - trust) * s.prior_acceptance, 4)
         st.stage = "cold" if decided == 0 else "learning" if decided < s.tuned_after else "tuned"
+
+    def quiet(self, now: float | None = None) -> bool:
+        """In a cool-down: the server offers no unasked-for suggestions (inline completions,
+        next edits) until it ends or the developer accepts one."""
+        now = time.time() if now is None else now
+        return now < self.state.quiet_until
 
     def allows(self, score: float, now: float | None = None) -> bool:
         """Whether a suggestion with this ranker score may be shown now."""

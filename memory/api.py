@@ -155,12 +155,22 @@ class WorkspaceMemory:
     def als_state(self) -> dict[str, Any]:
         return self.als.to_json()
 
-    def record_outcome(self, outcome: str, suggestion: str | None = None) -> dict[str, Any]:
-        """An outcome moves the ALS knobs and is a moment; returns the new ALS."""
+    def record_outcome(
+        self,
+        outcome: str,
+        suggestion: str | None = None,
+        *,
+        skill: str | None = None,
+        trigger: str = "kenetic.recordOutcome",
+    ) -> dict[str, Any]:
+        """A suggestion's outcome moves the ALS knobs and is a moment (linked to the skill that
+        was suggested); returns the new ALS."""
         state = self.als.record_outcome(outcome)
-        self.moments.record(
-            "outcome", suggestion, "kenetic.recordOutcome", (), {"outcome": outcome}
-        )
+        linked = [graph.node_key("skill", skill)] if skill else []
+        data: dict[str, Any] = {"outcome": outcome}
+        if suggestion:
+            data["suggestion"] = suggestion
+        self.moments.record("outcome", linked[0] if linked else None, trigger, linked, data)
         return state.to_json()
 
     def recent_moments(self, n: int = 20) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from memory.memory_schema import ensure_memory_schema, write
+from memory.memory_schema import write
 from memory.store import Store
 
 NODE_KINDS = ("episode", "skill", "pattern", "note", "item")
@@ -86,7 +86,6 @@ def add_link(
         raise ValueError("a node cannot link to itself")
     if not 0.0 <= weight <= 1.0:
         raise ValueError("link weight must be within [0, 1]")
-    ensure_memory_schema(store)
     link = Link(src, dst, link_type, float(weight), time.time() if at is None else at)
     write(
         store,
@@ -99,7 +98,6 @@ def add_link(
 
 def remove_links(store: Store, node: str) -> None:
     """Queue the removal of every link touching `node`."""
-    ensure_memory_schema(store)
     write(store, "DELETE FROM memory_links WHERE src = ? OR dst = ?", (node, node))
 
 
@@ -116,7 +114,6 @@ def links_of(
     direction: Direction = "both",
 ) -> list[Link]:
     """Every committed link leaving (`out`), entering (`in`) or touching (`both`) `nodes`."""
-    ensure_memory_schema(store)
     out: list[Link] = []
     type_sql, type_args = _type_clause(types)
     for lo in range(0, len(nodes), 400):  # bounded IN lists (SQLite's variable limit)

@@ -9,6 +9,7 @@ Each records a memory moment when given a `Moments` log.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -100,10 +101,16 @@ def index_episode(
 
 
 def skill_text(skill: Any) -> str:
-    """Name and before -> after skeletons of a memory.skills.Skill (duck-typed)."""
-    before = (getattr(skill, "before_template", None) or {}).get("skeleton", "")
-    after = (getattr(skill, "after_template", None) or {}).get("skeleton", "")
-    return _clip(f"skill {skill.name}\n{before}\n->\n{after}")
+    """Name and before -> after of a memory.skills.Skill (duck-typed): the templates with their
+    holes as `${}`, or the first example's skeletons when a template does not render."""
+    sides = []
+    for side in ("before", "after"):
+        try:
+            sides.append(skill.pattern_text(side))
+        except Exception:
+            template = getattr(skill, f"{side}_template", None) or {}
+            sides.append(str(template.get("skeleton", "")))
+    return _clip(f"skill {skill.name}\n{sides[0]}\n->\n{sides[1]}")
 
 
 def index_skill(
@@ -151,6 +158,48 @@ def index_skill(
     if moments is not None:
         moments.record("mined", node, trigger, linked, {"item": item_id})
     return item_id
+
+
+def forget_skill(index: MemoryIndex, skill_id: str) -> bool:
+    """Drop a deleted skill's item (its links stay: they record where it came from)."""
+    item = index.find(graph.node_key("skill", skill_id))
+    if item is None or item.id is None:
+        return False
+    return index.delete([item.id]) > 0
+
+
+def index_missing_skills(
+    index: MemoryIndex, moments: Moments | None = None, limit: int = 5000
+) -> int:
+    """Index the store's live skills that memory does not hold yet (skills mined before the
+    server indexed them, or by a process without memory); returns how many."""
+    from memory.skills import Skill
+
+    rows = index.store.query(
+        "SELECT id, name, language, examples, data FROM skills WHERE deleted = 0 AND id NOT IN"
+        " (SELECT ref_id FROM memory_items WHERE kind = 'skill' AND ref_id IS NOT NULL)"
+        " ORDER BY created_at LIMIT ?",
+        (limit,),
+    )
+    done = 0
+    for row in rows:
+        try:
+            skill = Skill.from_json(json.loads(row["data"]))
+            skill.name = row["name"]
+            examples = [e for e in json.loads(row["examples"]) if str(e).isdigit()]
+        except (ValueError, TypeError, KeyError):
+            continue  # a skill format this kenetic does not read
+        index_skill(
+            index,
+            row["id"],
+            skill_text(skill),
+            language=row["language"],
+            examples=examples,
+            moments=moments,
+            trigger="backfill",
+        )
+        done += 1
+    return done
 
 
 def index_pattern(

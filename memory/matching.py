@@ -197,12 +197,26 @@ def _overlapping(root: Node, lo: int, hi: int) -> list[Node]:
     while stack:
         node = stack.pop()
         out.append(node)
-        child = node.first_child_for_byte(lo) if node.child_count else None
+        child = _first_child_ending_after(node, lo)
         while child is not None and child.start_byte <= hi:
             if child.end_byte >= lo:
                 stack.append(child)
             child = child.next_sibling
     return out
+
+
+def _first_child_ending_after(node: Node, byte: int) -> Node | None:
+    """The first child whose end is past `byte`, or None. tree-sitter's first_child_for_byte
+    answers this by bisection but crashes the process (a segfault, not an exception) when no
+    child ends past the byte: trailing blank lines, a line past the end, a node that ends
+    where its last child does. The last child, which ends furthest, tells beforehand."""
+    count = node.child_count
+    if not count:
+        return None
+    last = node.child(count - 1)
+    if last is None or last.end_byte <= byte:
+        return None
+    return node.first_child_for_byte(byte)
 
 
 def _nodes_of_type(root: Node, typ: str) -> list[Node]:

@@ -1,13 +1,15 @@
-"""The tables of memory proper: items for recall, typed links, key-value state, moments.
+"""Small helpers every memory module writes and reads through.
 
-These statements become migration 3 when they are folded into memory/migrations.py; until then
-`ensure_memory_schema` creates them on first use. Every statement is `IF NOT EXISTS`, so the
-migration can run over a store where this module already created them. No semicolons inside
-the statements or their comments: the migration runner splits on them.
+The memory tables (migration 4 in memory/migrations.py, created when a store opens):
+`memory_items` (one recallable thing: an episode, a skill, a pattern or a note, with its text;
+its vector lives in the VectorIndex under the item id; AUTOINCREMENT so an id is never reused and
+a vector file can never pair an old vector with a new item), `memory_links` (typed, directed
+links between nodes named 'episode:12', 'skill:<id>', 'pattern:<id>', 'note:<ref>' or
+'item:<id>'), `memory_state` (small JSON documents: 'als', 'notes.imported', 'memory.counters')
+and `memory_moments` (the last n memory events with their perspective).
 
-Also here: the two small helpers every memory module writes through (the store's writer queue,
-with a callback or a wait for the committed rowid) and the `memory_state` key-value table that
-holds ALS, notes bookkeeping and counters as JSON.
+Here: writes through the store's writer queue (with a callback, or a wait for the committed
+rowid) and the `memory_state` key-value table that holds ALS, notes bookkeeping and counters.
 """
 
 from __future__ import annotations
@@ -15,83 +17,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from memory.store import Store
-
-MEMORY_SCHEMA: list[str] = [
-    # one recallable thing: an episode, a skill, a pattern or a note, with its text and vector
-    # (the vector lives in the VectorIndex under the item id). AUTOINCREMENT: an id is never
-    # reused, so a vector file can never pair an old vector with a new item.
-    """CREATE TABLE IF NOT EXISTS memory_items (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL CHECK (kind IN ('episode', 'skill', 'pattern', 'note')),
-        ref_id TEXT,
-        text TEXT NOT NULL,
-        language TEXT,
-        uri TEXT,
-        source TEXT,
-        created_at REAL NOT NULL,
-        used_at REAL NOT NULL,
-        use_count INTEGER NOT NULL DEFAULT 0,
-        importance REAL NOT NULL DEFAULT 0.5,
-        pinned INTEGER NOT NULL DEFAULT 0,
-        protected INTEGER NOT NULL DEFAULT 0,
-        data TEXT NOT NULL DEFAULT '{}'
-    )""",
-    "CREATE UNIQUE INDEX IF NOT EXISTS memory_items_by_ref ON memory_items (kind, ref_id)",
-    "CREATE INDEX IF NOT EXISTS memory_items_by_created ON memory_items (created_at)",
-    "CREATE INDEX IF NOT EXISTS memory_items_by_uri ON memory_items (uri)",
-    # typed, directed links between nodes named 'episode:12', 'skill:<id>', 'pattern:<id>',
-    # 'note:<ref>' or 'item:<id>' (an item with no ref)
-    """CREATE TABLE IF NOT EXISTS memory_links (
-        src TEXT NOT NULL,
-        dst TEXT NOT NULL,
-        type TEXT NOT NULL,
-        weight REAL NOT NULL DEFAULT 1.0,
-        created_at REAL NOT NULL,
-        PRIMARY KEY (src, dst, type)
-    ) WITHOUT ROWID""",
-    "CREATE INDEX IF NOT EXISTS memory_links_by_dst ON memory_links (dst, type)",
-    # small JSON documents: 'als', 'notes.imported', 'memory.counters'
-    """CREATE TABLE IF NOT EXISTS memory_state (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL,
-        updated_at REAL NOT NULL
-    )""",
-    # the last n memory events with their perspective (FAKR's memory moments)
-    """CREATE TABLE IF NOT EXISTS memory_moments (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at REAL NOT NULL,
-        event TEXT NOT NULL,
-        subject TEXT,
-        trigger TEXT,
-        linked TEXT NOT NULL DEFAULT '[]',
-        data TEXT NOT NULL DEFAULT '{}'
-    )""",
-]
-
-_ensured: weakref.WeakSet[Store] = weakref.WeakSet()
-_ensure_lock = threading.Lock()
-
-
-def ensure_memory_schema(store: Store) -> None:
-    """Create the memory tables in `store` if missing (once per Store object; waits a commit)."""
-    with _ensure_lock:
-        if store in _ensured:
-            return
-        for statement in MEMORY_SCHEMA:
-            store.execute_later(statement)
-        if not store.flush():
-            raise RuntimeError(f"kenetic store {store.path}: memory schema was not committed")
-        missing = {"memory_items", "memory_links", "memory_state", "memory_moments"} - {
-            r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-        }
-        if missing:
-            raise RuntimeError(f"kenetic store {store.path}: could not create {sorted(missing)}")
-        _ensured.add(store)
 
 
 def write(

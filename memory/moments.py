@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from memory.memory_schema import ensure_memory_schema, write
+from memory.memory_schema import write
 from memory.store import Store
 
 MOMENT_EVENTS = ("captured", "mined", "recalled", "outcome", "stored", "linked", "pruned")
@@ -49,7 +49,6 @@ class Moments:
     def __init__(self, store: Store, limit: int = 200) -> None:
         if limit < 1:
             raise ValueError("moments limit must be at least 1")
-        ensure_memory_schema(store)
         self.store = store
         self.limit = limit
 

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from memory.memory_schema import ensure_memory_schema
 from memory.store import Store
 
 FORMAT = "kenetic-memory"
@@ -52,7 +51,6 @@ def _tables(conn: sqlite3.Connection | Store) -> set[str]:
 
 def export_lines(store: Store) -> Iterator[str]:
     """The export, one JSON line at a time (committed rows; queued writes are flushed first)."""
-    ensure_memory_schema(store)
     store.flush()
     present = _tables(store)
     yield json.dumps(
@@ -223,7 +221,6 @@ class _Merger:
 
 def import_jsonl(store: Store, source: Path | IO[str]) -> dict[str, Any]:
     """Merge an export into a store in one transaction; rows added per table and skipped."""
-    ensure_memory_schema(store)
     store.flush()
     records = list(_read(source))  # validate the whole file before writing anything
     conn = sqlite3.connect(store.path, timeout=10, isolation_level=None)

@@ -13,15 +13,14 @@ recency and importance order relevant memories and never drag in irrelevant ones
 
 Writes are gated: an item whose nearest neighbour of the same kind is at least
 `novelty_threshold` similar is not stored (the neighbour is reinforced instead and the skip is
-counted). Past `max_items` the least retained items are pruned; protected items (pinned notes,
-skills with accepted outcomes, anything marked protected) never are.
+counted). Past `max_items` the least retained items are pruned (memory.retention); protected
+items (pinned notes, skills with accepted outcomes, anything marked protected) never are.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Iterable
@@ -29,7 +28,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from memory import graph
+from memory import graph, retention
 from memory.embedders import Embedder, make_embedder
 from memory.items import (
     _COLUMNS,
@@ -42,7 +41,7 @@ from memory.items import (
     vector_path,
     where_clause,
 )
-from memory.memory_schema import ensure_memory_schema, get_state, put_state, write, write_wait
+from memory.memory_schema import get_state, put_state, write, write_wait
 from memory.store import Store
 from memory.vectors import VectorIndex
 
@@ -65,7 +64,6 @@ class MemoryIndex:
         settings: MemorySettings | None = None,
         embedder: Embedder | None = None,
     ) -> None:
-        ensure_memory_schema(store)
         self.store = store
         self.settings = settings or MemorySettings()
         self.embedder = embedder or make_embedder(self.settings.embedder)
@@ -329,39 +327,16 @@ class MemoryIndex:
         out += [_item(r) for r in self._rows(item_ids)]
         return out
 
-    # -- retention --------------------------------------------------------------------------
-
-    def refresh_protection(self) -> None:
-        """Protect skills with an accepted outcome (the outcomes table may not exist yet)."""
-        tables = {r[0] for r in self.store.query("SELECT name FROM sqlite_master")}
-        if "outcomes" in tables:
-            write(
-                self.store,
-                "UPDATE memory_items SET protected = 1 WHERE kind = 'skill' AND protected = 0"
-                " AND ref_id IN (SELECT skill_id FROM outcomes WHERE outcome = 'accepted')",
-            )
-            self.store.flush()
-
-    def retention(self, item: MemoryItem, now: float) -> float:
-        """How much an item deserves to stay: importance, recency of use, and use count."""
-        half_life = max(self.settings.half_life_days, 1e-6) * DAY
-        recency = 0.5 ** (max(0.0, now - max(item.created_at, item.used_at)) / half_life)
-        return item.importance + recency + 0.1 * math.log1p(item.use_count)
+    # -- retention (memory.retention) --------------------------------------------------------
 
     def prune(self, now: float | None = None) -> int:
         """Drop the least retained unprotected items down to prune_to x max_items."""
         now = time.time() if now is None else now
-        self.refresh_protection()
+        retention.protect_accepted_skills(self.store)
         with self._lock:
-            total = self.count()
-            if total <= self.settings.max_items:
+            victims = retention.victims(self.store, self.settings, now)
+            if not victims:
                 return 0
-            target = int(self.settings.max_items * self.settings.prune_to)
-            rows = self.store.query(
-                f"SELECT {_COLUMNS} FROM memory_items WHERE pinned = 0 AND protected = 0"
-            )
-            candidates = sorted((_item(r) for r in rows), key=lambda it: self.retention(it, now))
-            victims = [it.id for it in candidates[: max(0, total - target)] if it.id is not None]
             removed = self.delete(victims)
             self.counters["pruned"] += removed
             self._save_counters()

@@ -10,12 +10,15 @@ outcomes table at load, which is what the rule ranker's acceptance rate reads.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from memory.skills import Skill
 from memory.store import Store
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("shown", "accepted", "rejected", "undone")
 
@@ -134,7 +137,8 @@ class SkillStore:
     # -- writes (through the writer queue) --------------------------------------------------
 
     def save(self, stored: StoredSkill) -> None:
-        """Insert or update a skill; created_at is kept from the first save."""
+        """Insert or update a skill; created_at is kept from the first save. The store's
+        skill_listeners hear of it (the server indexes skills into memory that way)."""
         skill = stored.skill
         now = time.time()
         stored.updated_at = now
@@ -161,6 +165,11 @@ class SkillStore:
                 int(stored.deleted),
             ),
         )
+        for listener in list(self.store.skill_listeners):
+            try:
+                listener(stored)
+            except Exception:  # a listener (memory indexing) must never stop mining
+                log.exception("skill listener failed for %s", skill.id)
 
     def record_suggestion(
         self, suggestion_id: str, skill_id: str, kind: str, uri: str | None, data: dict[str, Any]

@@ -191,6 +191,9 @@ class Store:
         # called on the writer thread with each episode once it committed (its id set);
         # listeners must only hand work to their own threads
         self.episode_listeners: list[Callable[[Episode], None]] = []
+        # called with each memory.skill_store.StoredSkill saved (created, widened, renamed or
+        # deleted), on the thread that saved it, before the write commits; same rule
+        self.skill_listeners: list[Callable[[Any], None]] = []
         for kind, count in self._read.execute("SELECT kind, count(*) FROM episodes GROUP BY kind"):
             self.stats.episodes[kind] = count
         self._writer = threading.Thread(target=self._drain, name=f"kenetic-writer:{path}")

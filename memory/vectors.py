@@ -23,7 +23,6 @@ stale file is never trusted: `load` starts empty (or refills from `source`) and 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import struct
 import threading
@@ -35,37 +34,24 @@ from typing import Any
 import faiss
 import numpy as np
 
-from memory import vector_file
+from memory import vector_ann, vector_file
+from memory.vector_ann import ANN_KINDS
 from memory.vector_file import ids_digest
+from memory.vector_rows import Hit, VectorRows, unit_rows
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VectorIndex", "ids_digest", "ANN_KINDS"]
-
-ANN_KINDS = ("ivfpqfs", "ivfflat", "ivfsq8", "hnsw")
-Hit = tuple[int, float]
+__all__ = ["VectorIndex", "ids_digest", "ANN_KINDS", "Hit"]
 
 
-def _default_nlist(n: int) -> int:
-    # ~2*sqrt(n) lists, a power of two: 2048 at 1M keeps training to seconds on one core
-    return int(min(65536, max(64, 2 ** round(math.log2(2 * math.sqrt(max(n, 1)))))))
-
-
-class VectorIndex:
+class VectorIndex(VectorRows):
     """Top-k inner-product search over int64 ids; vectors are L2-normalised on the way in.
 
     Thread-safe: `search` may run in one thread while `add`/`remove` run in another and a
-    rebuild runs in the worker thread.
+    rebuild runs in the worker thread. Storage of the rows is memory.vector_rows; building
+    the approximate index, memory.vector_ann; the file format, memory.vector_file.
     """
 
-    _vecs: np.ndarray  # (capacity, dim) float32, unit rows
-    _ids: np.ndarray  # (capacity,) int64 caller ids
-    _alive: np.ndarray  # (capacity,) bool; False marks a tombstone
-    _n: int
-    _dead: int
-    _sorted_ids: np.ndarray
-    _sorted_rows: np.ndarray
-    _recent: dict[int, int]
     _ann: Any
     _ann_n: int
     _ann_trained_live: int
@@ -87,7 +73,6 @@ class VectorIndex:
     ) -> None:
         if ann not in ANN_KINDS:
             raise ValueError(f"ann must be one of {ANN_KINDS}")
-        self.dim = dim
         self.exact_threshold = exact_threshold
         self.path = Path(path) if path is not None else None
         self.embedder_name = embedder_name
@@ -99,7 +84,7 @@ class VectorIndex:
         self.background = background
         self.load_status = "new"
 
-        self._lock = threading.RLock()
+        super().__init__(dim)
         self._idle = threading.Condition(self._lock)
         self._reset()
         self._pending: set[str] = set()
@@ -112,10 +97,6 @@ class VectorIndex:
 
     # --- writing ------------------------------------------------------------------------
 
-    def __len__(self) -> int:
-        with self._lock:
-            return self._n - self._dead
-
     def add(self, ids: np.ndarray | Iterable[int], vecs: np.ndarray) -> None:
         """Add vectors under caller-chosen int64 ids; an id already present is replaced."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -126,19 +107,9 @@ class VectorIndex:
             raise ValueError("duplicate ids in one add")
         if not len(ids):
             return
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        vecs = np.divide(vecs, norms, out=np.zeros_like(vecs), where=norms > 0)
+        vecs = unit_rows(vecs)
         with self._lock:
-            self._remove_rows(self._rows_of(ids))
-            self._reserve(self._n + len(ids))
-            lo, hi = self._n, self._n + len(ids)
-            self._vecs[lo:hi] = vecs
-            self._ids[lo:hi] = ids
-            self._alive[lo:hi] = True
-            self._n = hi
-            self._recent.update(zip(ids.tolist(), range(lo, hi), strict=True))
-            if len(self._recent) > 8192:
-                self._merge_lookup()
+            self._append(ids, vecs)
             self._schedule_maintenance()
 
     def remove(self, ids: np.ndarray | Iterable[int]) -> int:
@@ -149,55 +120,6 @@ class VectorIndex:
             removed = self._remove_rows(rows)
             self._schedule_maintenance()
             return removed
-
-    def _remove_rows(self, rows: np.ndarray) -> int:
-        rows = rows[rows >= 0]
-        if not len(rows):
-            return 0
-        for i in self._ids[rows].tolist():
-            self._recent.pop(i, None)
-        self._alive[rows] = False
-        self._dead += len(rows)
-        return len(rows)
-
-    def _reserve(self, n: int) -> None:
-        cap = len(self._ids)
-        if n <= cap:
-            return
-        # doubling growth: appends are amortised O(1); a reader holding the old arrays (the
-        # worker mid-build) keeps a valid snapshot because rows are never rewritten in place
-        new_cap = max(n, 2 * cap)
-        vecs = np.zeros((new_cap, self.dim), dtype=np.float32)
-        vecs[: self._n] = self._vecs[: self._n]
-        ids = np.zeros(new_cap, dtype=np.int64)
-        ids[: self._n] = self._ids[: self._n]
-        alive = np.zeros(new_cap, dtype=bool)
-        alive[: self._n] = self._alive[: self._n]
-        self._vecs, self._ids, self._alive = vecs, ids, alive
-
-    def _rows_of(self, ids: np.ndarray) -> np.ndarray:
-        """Live row of each id, -1 where absent."""
-        rows = np.full(len(ids), -1, dtype=np.int64)
-        if len(self._sorted_ids):
-            pos = np.searchsorted(self._sorted_ids, ids)
-            pos = np.minimum(pos, len(self._sorted_ids) - 1)
-            found = self._sorted_ids[pos] == ids
-            rows[found] = self._sorted_rows[pos[found]]
-        for j, i in enumerate(ids.tolist()):
-            r = self._recent.get(i)
-            if r is not None:
-                rows[j] = r
-        ok = rows >= 0
-        ok[ok] = self._alive[rows[ok]]
-        rows[~ok] = -1
-        return rows
-
-    def _merge_lookup(self) -> None:
-        live = np.flatnonzero(self._alive[: self._n])
-        order = np.argsort(self._ids[live], kind="stable")
-        self._sorted_ids = self._ids[live][order]
-        self._sorted_rows = live[order]
-        self._recent = {}
 
     # --- searching ----------------------------------------------------------------------
 
@@ -212,8 +134,7 @@ class VectorIndex:
         q = np.asarray(query, dtype=np.float32)
         single = q.ndim == 1
         qs = q.reshape(-1, self.dim)
-        norms = np.linalg.norm(qs, axis=1, keepdims=True)
-        qs = np.divide(qs, norms, out=np.zeros_like(qs), where=norms > 0)
+        qs = unit_rows(qs)
         with self._lock:
             allowed_rows = None
             if allowed is not None:
@@ -266,19 +187,6 @@ class VectorIndex:
             return self._exact_rows(q, allowed_rows, k)
         return self._top(rows, scores, k)
 
-    def _exact_rows(self, q: np.ndarray, rows: np.ndarray, k: int) -> list[Hit]:
-        if not len(rows):
-            return []
-        return self._top(rows, self._vecs[rows] @ q, k)
-
-    def _top(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[Hit]:
-        if len(rows) > k:
-            part = np.argpartition(-scores, k - 1)[:k]
-            rows, scores = rows[part], scores[part]
-        order = np.argsort(-scores, kind="stable")
-        ids = self._ids[rows[order]].tolist()
-        return list(zip(ids, scores[order].astype(float).tolist(), strict=True))
-
     # --- background maintenance ---------------------------------------------------------
 
     def _schedule_maintenance(self) -> None:
@@ -294,14 +202,7 @@ class VectorIndex:
         elif self._ann is None and not self._running and self._dead > max(1024, self._n // 2):
             # exact mode never retrains, so tombstones would pile up: compact in place (cheap,
             # fewer than exact_threshold live rows)
-            keep = np.flatnonzero(self._alive[: self._n])
-            vecs, ids = self._vecs[keep], self._ids[keep]
-            self._reset()
-            self._reserve(len(keep))
-            self._vecs[: len(keep)], self._ids[: len(keep)] = vecs, ids
-            self._alive[: len(keep)] = True
-            self._n = len(keep)
-            self._merge_lookup()
+            self._compact()
 
     def rebuild_async(self) -> None:
         """Retrain and rebuild the approximate index from the live vectors, in the background."""
@@ -348,34 +249,6 @@ class VectorIndex:
             self._closed = True
             self._pending.clear()
 
-    def _build_ann(self, x: np.ndarray) -> tuple[Any, int]:
-        m = len(x)
-        index: Any
-        if self.ann_kind == "hnsw":
-            index = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 80
-            index.hnsw.efSearch = self.nprobe or 32
-            index.add(x)
-            return index, 0
-        nlist = min(_default_nlist(m), max(1, m // 39))  # faiss wants >= 39 points a list
-        sub = 4 if self.dim >= 256 else 2
-        codes = {
-            "ivfflat": "Flat",
-            "ivfsq8": "SQ8",
-            # 4-bit PQ over sub-vectors of 4 dims (2 below d=256, where 4 loses too much for
-            # the re-rank to recover); SQ8 when the dimension does not split
-            "ivfpqfs": f"PQ{self.dim // sub}x4fs" if self.dim % sub == 0 else "SQ8",
-        }[self.ann_kind]
-        index = faiss.index_factory(self.dim, f"IVF{nlist},{codes}", faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        sample_n = min(m, max(nlist * 40, 50_000))
-        sample = x if sample_n == m else x[np.sort(rng.choice(m, sample_n, replace=False))]
-        index.train(np.ascontiguousarray(sample))
-        for lo in range(0, m, 65536):  # chunked: bounded temporary memory during encoding
-            index.add(np.ascontiguousarray(x[lo : lo + 65536]))
-        index.nprobe = self.nprobe or max(8, min(256, nlist // 32))
-        return index, nlist
-
     def _train(self) -> None:
         t0 = time.perf_counter()
         with self._lock:
@@ -385,29 +258,14 @@ class VectorIndex:
         live_rows = np.flatnonzero(alive0)
         compact = len(live_rows) < n0
         base = vecs[live_rows] if compact else vecs[:n0]
-        index, nlist = self._build_ann(base)  # the slow part: no lock held
+        # the slow part: no lock held
+        index, nlist = vector_ann.build(base, self.dim, self.ann_kind, self.nprobe)
         with self._lock:
             if self._closed:
                 return
             if compact:
                 # renumber: surviving rows first, then whatever was added during the build
-                tail = self._n - n0
-                m = len(live_rows)
-                new_vecs = np.zeros((max(1024, 2 * (m + tail)), self.dim), dtype=np.float32)
-                new_vecs[:m] = base
-                new_vecs[m : m + tail] = self._vecs[n0 : self._n]
-                new_ids = np.zeros(len(new_vecs), dtype=np.int64)
-                new_ids[:m] = ids[live_rows]
-                new_ids[m : m + tail] = self._ids[n0 : self._n]
-                new_alive = np.zeros(len(new_vecs), dtype=bool)
-                # rows removed while the build ran stay tombstones in the new numbering
-                new_alive[:m] = self._alive[live_rows]
-                new_alive[m : m + tail] = self._alive[n0 : self._n]
-                self._vecs, self._ids, self._alive = new_vecs, new_ids, new_alive
-                self._n = m + tail
-                self._dead = int(self._n - np.count_nonzero(new_alive[: self._n]))
-                self._merge_lookup()
-                n0 = m
+                n0 = self._renumber(live_rows, base, ids, n0)
             self._ann, self._ann_n, self._nlist = index, n0, nlist
             self._ann_trained_live = int(np.count_nonzero(self._alive[:n0]))
             self._builds += 1
@@ -490,17 +348,7 @@ class VectorIndex:
     def _reset(self) -> None:
         """Empty storage and no approximate index."""
         with self._lock:
-            cap = 1024
-            self._vecs = np.zeros((cap, self.dim), dtype=np.float32)
-            self._ids = np.zeros(cap, dtype=np.int64)
-            self._alive = np.zeros(cap, dtype=bool)
-            self._n = 0  # rows used; rows below _n are never rewritten until a compaction
-            self._dead = 0
-            # id -> row: sorted arrays for older rows plus a dict for recent ones, so 1M ids
-            # cost 16 MB rather than a 100 MB dict
-            self._sorted_ids = np.zeros(0, dtype=np.int64)
-            self._sorted_rows = np.zeros(0, dtype=np.int64)
-            self._recent = {}
+            self._reset_rows()
             self._ann = None  # faiss index over rows [0, _ann_n); labels are row numbers
             self._ann_n = 0
             self._ann_trained_live = 0
@@ -541,20 +389,13 @@ class VectorIndex:
                 "ann_rows": self._ann_n if ann is not None else 0,
                 "side_rows": self._n - (self._ann_n if ann is not None else 0),
                 "nlist": self._nlist,
-                "nprobe": self._beam(),
+                "nprobe": vector_ann.beam(ann, self.ann_kind),
                 "rebuilding": self._running or bool(self._pending),
                 "builds": self._builds,
                 "last_build_s": round(self._last_build_s, 3),
                 "last_error": self._last_error,
                 "load_status": self.load_status,
             }
-
-    def _beam(self) -> int:
-        if self._ann is None:
-            return 0
-        if self.ann_kind == "hnsw":
-            return int(self._ann.hnsw.efSearch)
-        return int(self._ann.nprobe)
 
     def set_nprobe(self, nprobe: int) -> None:
         """Change the beam width (IVF lists probed, or HNSW efSearch) of the current index."""
@@ -563,7 +404,4 @@ class VectorIndex:
         with self._lock:
             self.nprobe = nprobe
             if self._ann is not None:
-                if self.ann_kind == "hnsw":
-                    self._ann.hnsw.efSearch = nprobe
-                else:
-                    self._ann.nprobe = nprobe
+                vector_ann.set_beam(self._ann, self.ann_kind, nprobe)

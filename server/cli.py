@@ -1,4 +1,4 @@
-"""The `kenetic` command: serve, doctor, demo, --version."""
+"""The `kenetic` command: serve, doctor, demo, train, memory, --version."""
 
 from __future__ import annotations
 
@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--json", action="store_true", help="print the result as JSON")
     demo.add_argument("--keep", metavar="DIR", help="use this directory as the demo workspace")
 
+    train = sub.add_parser("train", help="train a workspace's TRM ranker from its outcomes now")
+    train.add_argument("--workspace", default=".", help="workspace folder whose store to train")
+    train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.add_argument("--min-outcomes", type=int, help="override trm.minOutcomes")
+    train.add_argument("--time-budget", type=float, help="override trm.trainTimeBudgetS")
+
     sub.add_parser(
         "memory",
         help="store|recall|link|path|stats|export|import against a workspace's memory",
@@ -79,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         from server.doctor import run_doctor
 
         return run_doctor(args.workspace, as_json=args.json)
+    if args.command == "train":
+        from server.train_cli import run_train
+
+        return run_train(
+            args.workspace,
+            as_json=args.json,
+            min_outcomes=args.min_outcomes,
+            time_budget_s=args.time_budget,
+        )
     if args.command == "demo":
         from server.demo import run_demo
 

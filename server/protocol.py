@@ -29,6 +29,8 @@ class EpisodesParams(Params):
     limit: int = Field(50, ge=1, le=10_000)
     kind: Literal["edit", "command", "agent"] | None = None
     uri: str | None = None
+    # with the bulky internals too (an edit's `structural`: both syntax windows, for mining)
+    full: bool = False
 
 
 class DidRunCommandParams(Params):
@@ -113,6 +115,21 @@ class RunPatternParams(Params):
     # fills the pattern template's {task}; a default names the pattern and the document
     task: str | None = Field(None, max_length=100_000)
     range: Range | None = None
+
+
+class RankParams(Params):
+    """kenetic/rank: score candidates as the server would (dicts as trm.features reads them)."""
+
+    context: dict[str, Any] = Field(default_factory=dict)
+    candidates: list[dict[str, Any]] = Field(max_length=10_000)
+    # whose store's ranker (a document or folder URI); default: context.uri, then the first
+    uri: str | None = None
+
+
+class TrainParams(Params):
+    """kenetic.train: train the ranker of this document's or folder's store (default: first)."""
+
+    uri: str | None = None
 
 
 P = TypeVar("P", bound=Params)

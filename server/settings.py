@@ -78,6 +78,9 @@ class MemorySection(_Section):
     graph_hops: int = Field(1, alias="graphHops", ge=0, le=4)
     debounce_min_ms: float = Field(75.0, alias="debounceMinMs", ge=0, le=60_000)
     debounce_max_ms: float = Field(3000.0, alias="debounceMaxMs", ge=0, le=600_000)
+    # rejections in a row (0: never) that silence unasked-for suggestions for quietSeconds
+    quiet_after: int = Field(3, alias="quietAfter", ge=0, le=1000)
+    quiet_s: float = Field(60.0, alias="quietSeconds", ge=0, le=86_400)
 
     def recall_settings(self) -> Any:
         from memory.items import MemorySettings
@@ -101,7 +104,28 @@ class MemorySection(_Section):
         return AlsSettings(
             debounce_min_ms=self.debounce_min_ms,
             debounce_max_ms=max(self.debounce_max_ms, self.debounce_min_ms),
+            quiet_after=self.quiet_after,
+            quiet_s=self.quiet_s,
         )
+
+
+class TrmSettings(_Section):
+    """The TRM ranker (trm/, docs/trm.md): rules until enough outcomes, then a trained model."""
+
+    # off: rank with the rules, record no shown sets, never train or load a model
+    enabled: bool = True
+    # shown sets with an outcome (accepted, rejected or undone) needed before the first training
+    min_outcomes: int = Field(100, alias="minOutcomes", ge=1, le=10_000_000)
+    # new such sets after which the model is trained again (from scratch, on the whole log)
+    retrain_every: int = Field(50, alias="retrainEvery", ge=1, le=10_000_000)
+    # wall-clock budget of one training run (the run stops there and keeps what it has)
+    train_time_budget_s: float = Field(60.0, alias="trainTimeBudgetS", gt=0, le=3600)
+    # torch threads while training: one leaves the other cores to the editor
+    train_threads: int = Field(1, alias="trainThreads", ge=1, le=256)
+    # shown sets kept in the store (the newest); older ones are deleted
+    max_shown_sets: int = Field(20_000, alias="maxShownSets", ge=100, le=10_000_000)
+    # checkpoints kept beside the store (<store dir>/trm/trm-v{N}.pt), newest first
+    keep_checkpoints: int = Field(3, alias="keepCheckpoints", ge=1, le=100)
 
 
 class Settings(_Section):
@@ -110,6 +134,7 @@ class Settings(_Section):
     skills: SkillsSettings = Field(default_factory=SkillsSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     memory: MemorySection = Field(default_factory=MemorySection)
+    trm: TrmSettings = Field(default_factory=TrmSettings)
 
 
 def user_config_path() -> Path:

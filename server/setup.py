@@ -10,11 +10,12 @@ from server.features import (
     memory,
     patterns,
     queries,
+    ranking,
     skills,
 )
 from server.server import KeneticServer
 
-FEATURES = [lifecycle, capture, memory, patterns, agent, commands, queries, skills]
+FEATURES = [lifecycle, capture, memory, patterns, agent, commands, queries, skills, ranking]
 
 
 def create_server() -> KeneticServer:

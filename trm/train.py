@@ -22,7 +22,8 @@ projections, the mask context, the outcome calibration) live in `Objectives`, no
 a checkpoint is a plain TRM.
 
 This module imports torch at import time: import it off the initialize path (the slow clock).
-ModelHolder lives in trm.trm_ranker (no torch) and is re-exported here.
+ModelHolder lives in trm.trm_ranker (no torch), prepare and Objectives in trm.objectives; all are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from trm.features import CANDIDATE_DIM, CONTEXT_DIM, FEATURES_VERSION, featurize
-from trm.layers import EMA, stablemax_cross_entropy
+from trm.features import CANDIDATE_DIM, CONTEXT_DIM, FEATURES_VERSION
+from trm.layers import EMA
 from trm.model import TRM, TRMConfig, save
+from trm.objectives import OBJECTIVES, Objectives, Prepared, prepare
 from trm.trm_ranker import ModelHolder, checkpoint_path, checkpoints
 
 __all__ = [
@@ -59,7 +60,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-OBJECTIVES = ("contrastive", "next_action", "outcome", "masked_action")
 Progress = Callable[[int, int, float], None]
 
 
@@ -120,207 +120,6 @@ class TrainResult:
             "losses": {k: round(v, 4) for k, v in self.losses.items()},
             "features_version": FEATURES_VERSION,
         }
-
-
-# -- data ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Prepared:
-    """An outcome log as padded arrays. N sets, K = the largest set (<= max_candidates)."""
-
-    context: np.ndarray  # (N, Dc)
-    candidates: np.ndarray  # (N, K, Dk)
-    mask: np.ndarray  # (N, K) bool
-    target: np.ndarray  # (N,) int64, -1 when nothing was accepted (or it was undone)
-    prev: np.ndarray  # (N,) index of the previous set with an accepted candidate, -1 if none
-    next: np.ndarray  # (N,) the next such set in the session, -1 if none
-
-    def __len__(self) -> int:
-        return len(self.target)
-
-    def action(self, rows: np.ndarray) -> np.ndarray:
-        """Features of the accepted candidate of each row (rows must have one). (R, Dk)"""
-        return self.candidates[rows, self.target[rows]]
-
-
-def _accepted(outcome: dict[str, Any]) -> int:
-    i = outcome.get("accepted_index")
-    if i is None or outcome.get("undone") or isinstance(i, bool):
-        return -1
-    return int(i)
-
-
-def _cap(features: np.ndarray, target: int, cap: int) -> tuple[np.ndarray, int]:
-    """Keep the accepted candidate and the best others by rule score when a set is too big.
-
-    The ranker pre-selects the same way (trm.trm_ranker), so training sees what inference does.
-    """
-    if len(features) <= cap:
-        return features, target
-    order = [int(i) for i in np.argsort(-features[:, 46], kind="stable")]
-    keep = order[:cap]
-    if target >= 0 and target not in keep:
-        keep[-1] = target
-    keep.sort()
-    return features[keep], (keep.index(target) if target >= 0 else -1)
-
-
-def prepare(outcomes: Sequence[dict[str, Any]], max_candidates: int = 64) -> Prepared:
-    """Featurise an outcome log; sets with no candidates or a bad accepted_index are dropped."""
-    rows: list[tuple[np.ndarray, np.ndarray, int, str, float]] = []
-    for o in outcomes:
-        cands = o.get("candidates") or []
-        accepted = _accepted(o)
-        if not cands or accepted >= len(cands):
-            continue
-        ctx, feats = featurize(o.get("context") or {}, cands)
-        feats, accepted = _cap(feats, accepted, max_candidates)
-        rows.append((ctx, feats, accepted, str(o.get("session") or ""), float(o.get("t") or 0.0)))
-    N = len(rows)
-    K = max((len(r[1]) for r in rows), default=1)
-    context = np.zeros((N, CONTEXT_DIM), dtype=np.float32)
-    candidates = np.zeros((N, K, CANDIDATE_DIM), dtype=np.float32)
-    mask = np.zeros((N, K), dtype=bool)
-    target = np.full(N, -1, dtype=np.int64)
-    for i, (ctx, feats, tgt, _, _) in enumerate(rows):
-        context[i] = ctx
-        candidates[i, : len(feats)] = feats
-        mask[i, : len(feats)] = True
-        target[i] = tgt
-    prev = np.full(N, -1, dtype=np.int64)
-    nxt = np.full(N, -1, dtype=np.int64)
-    sessions: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        if target[i] >= 0 and r[3]:
-            sessions.setdefault(r[3], []).append(i)
-    for members in sessions.values():
-        members.sort(key=lambda i: (rows[i][4], i))
-        for a, b in zip(members, members[1:], strict=False):
-            nxt[a], prev[b] = b, a
-    return Prepared(context, candidates, mask, target, prev, nxt)
-
-
-# -- objectives ------------------------------------------------------------------------------
-
-
-class Objectives(nn.Module):
-    """The TRM plus the small heads the auxiliary objectives need; the loss of a batch."""
-
-    def __init__(self, model: TRM, config: TrainConfig) -> None:
-        super().__init__()
-        self.model = model
-        self.weights = config.weights()
-        Dc, Dk = model.config.context_dim, model.config.candidate_dim
-        # An accepted candidate's features as a context: the previous / next action in a session.
-        self.prev_action = nn.Linear(Dk, Dc, bias=False)
-        self.next_action = nn.Linear(Dk, Dc, bias=False)
-        self.mask_context = nn.Parameter(torch.zeros(Dc))  # stands in for a masked step
-        # Accept probability = sigmoid(a * score + b): a calibration of the ranking score.
-        self.outcome_scale = nn.Parameter(torch.ones(()))
-        self.outcome_bias = nn.Parameter(torch.full((), -1.0))
-        for lin in (self.prev_action, self.next_action):
-            nn.init.normal_(lin.weight, std=0.5 / math.sqrt(Dk))
-
-    def rows(
-        self, data: Prepared, idx: np.ndarray, aux: int, rng: np.random.Generator
-    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """The batch's rows for all four objectives: inputs and per-row objective weights.
-
-        Every set of the batch is a contrastive and an outcome row; up to `aux` of those with a
-        neighbour in their session are also a next-action row and a masked-action row.
-        """
-        w = self.weights
-        t = data.target[idx]
-        has = t >= 0
-        nxt_rows = idx[has & (data.prev[idx] >= 0)] if w["next_action"] > 0 else idx[:0]
-        msk_rows = (
-            idx[has & ((data.prev[idx] >= 0) | (data.next[idx] >= 0))]
-            if w["masked_action"] > 0
-            else idx[:0]
-        )
-        if len(nxt_rows) > aux:
-            nxt_rows = np.sort(rng.choice(nxt_rows, aux, replace=False))
-        if len(msk_rows) > aux:
-            msk_rows = np.sort(rng.choice(msk_rows, aux, replace=False))
-        all_rows = np.concatenate([idx, nxt_rows, msk_rows])
-        K = int(data.mask[all_rows].sum(1).max())
-        cands = torch.from_numpy(data.candidates[all_rows, :K])
-        mask = torch.from_numpy(data.mask[all_rows, :K])
-        target = torch.from_numpy(data.target[all_rows])
-
-        ctx_main = torch.from_numpy(data.context[idx])
-        prev = data.prev[nxt_rows]
-        ctx_next = torch.from_numpy(data.context[prev]) + self.prev_action(
-            torch.from_numpy(data.action(prev))
-        )
-        p, n = data.prev[msk_rows], data.next[msk_rows]
-        has_p = torch.from_numpy(p >= 0).float()[:, None]
-        has_n = torch.from_numpy(n >= 0).float()[:, None]
-        act_p = torch.from_numpy(data.action(np.maximum(p, 0))) * has_p
-        act_n = torch.from_numpy(data.action(np.maximum(n, 0))) * has_n
-        ctx_mask = self.mask_context + self.prev_action(act_p) + self.next_action(act_n)
-        context = torch.cat([ctx_main, ctx_next, ctx_mask])
-
-        B, R = len(idx), len(all_rows)
-        kind = torch.zeros(R, dtype=torch.long)  # 0 main, 1 next action, 2 masked action
-        kind[B : B + len(nxt_rows)] = 1
-        kind[B + len(nxt_rows) :] = 2
-        has_target = (target >= 0).float()
-        ce_weight = (
-            has_target
-            * torch.tensor([w["contrastive"], w["next_action"], w["masked_action"]])[kind]
-        )
-        main = (kind == 0).float()
-        labels = torch.zeros(R, K)
-        rows_with = torch.nonzero(target >= 0).squeeze(1)
-        labels[rows_with, target[rows_with]] = 1.0
-        inputs = {"context": context, "candidates": cands, "mask": mask, "target": target}
-        weights = {"kind": kind, "ce": ce_weight, "main": main, "labels": labels}
-        return inputs, weights
-
-    def forward(
-        self, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Weighted total loss and each objective's loss (mean over its rows and steps)."""
-        model, cfg = self.model, self.model.config
-        mask, target, kind = inputs["mask"], inputs["target"], weights["kind"]
-        safe_target = target.clamp(min=0)  # rows without a target get zero CE weight
-        x, token_mask = model._embed(inputs["context"], inputs["candidates"], mask)
-        y = model.y_init.expand_as(x)
-        z = model.z_init.expand_as(x)
-        R = x.shape[0]
-        halted = torch.zeros(R, dtype=torch.bool)
-        sums = {k: x.new_zeros(()) for k in (*OBJECTIVES, "halt")}
-        counts = {k: x.new_zeros(()) for k in sums}
-        maskf = mask.float()
-        for _ in range(cfg.N_sup):
-            y, z, scores, q = model.step(x, y, z, token_mask, mask)
-            running = (~halted).float()  # (R,)
-            ce = stablemax_cross_entropy(scores, safe_target, mask)  # (R,)
-            for k, name in enumerate(("contrastive", "next_action", "masked_action")):
-                sel = running * (kind == k).float() * (target >= 0).float()
-                sums[name] = sums[name] + (ce * sel).sum()
-                counts[name] = counts[name] + sel.sum()
-            logits = self.outcome_scale * scores.masked_fill(~mask, 0.0) + self.outcome_bias
-            bce = F.binary_cross_entropy_with_logits(logits, weights["labels"], reduction="none")
-            sel = (running * weights["main"])[:, None] * maskf  # (R, K)
-            sums["outcome"] = sums["outcome"] + (bce * sel).sum()
-            counts["outcome"] = counts["outcome"] + sel.sum()
-            with torch.no_grad():
-                correct = (scores.argmax(-1) == target).float()
-            halt = F.binary_cross_entropy_with_logits(q, correct, reduction="none")
-            sel = running * (target >= 0).float()
-            sums["halt"] = sums["halt"] + (halt * sel).sum()
-            counts["halt"] = counts["halt"] + sel.sum()
-            if cfg.halting:
-                halted = halted | (q.detach() > cfg.halt_threshold)
-                if bool(halted.all()):
-                    break
-        losses = {k: sums[k] / counts[k].clamp(min=1.0) for k in sums}
-        total = losses["halt"] + sum(self.weights[k] * losses[k] for k in OBJECTIVES)
-        report = {k: float(v.detach()) for k, v in losses.items() if float(counts[k]) > 0}
-        return total, report
 
 
 def default_config() -> TRMConfig:

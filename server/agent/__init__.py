@@ -9,32 +9,72 @@ The server builds these once per task (see docs/agent.md):
         result = await run_task(task, textDocument=..., range=..., llm=llm, tools=tools,
                                 callbacks=callbacks, budget={"maxSteps": ...})
 
-Nothing here imports an LLM SDK until a provider is first called.
+The package imports lazily: `server.agent.config` (the settings, which server.settings mounts)
+costs pydantic only, and the names below load their module on first use, so starting the server
+imports none of the agent. Nothing here imports an LLM SDK until a provider is first called.
 """
 
-from server.agent.builtins import builtin_tools
-from server.agent.config import AgentSettings, McpServerSettings
-from server.agent.context import Resources
-from server.agent.llm import (
-    AgentConfigError,
-    LLMError,
-    LLMGateway,
-    Message,
-    NoProviderConfigured,
-    RetryPolicy,
-    TaskCancelled,
-    ToolCall,
-)
-from server.agent.loop import Budget, run_task
-from server.agent.mcp_client import McpHub, McpServer
-from server.agent.patterns import (
-    JsonRepairError,
-    mine_patterns,
-    parse_json_loose,
-    patterns_from_llm,
-)
-from server.agent.sandbox import CommandPolicy, PathSandbox, SandboxError
-from server.agent.tools import AgentCallbacks, LexicalRanker, Tool, ToolRegistry, ToolResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.agent.builtins import builtin_tools
+    from server.agent.config import AgentSettings, McpServerSettings
+    from server.agent.context import Resources
+    from server.agent.llm import (
+        AgentConfigError,
+        LLMError,
+        LLMGateway,
+        Message,
+        NoProviderConfigured,
+        RetryPolicy,
+        TaskCancelled,
+        ToolCall,
+    )
+    from server.agent.loop import Budget, run_task
+    from server.agent.mcp_client import McpHub, McpServer
+    from server.agent.patterns import (
+        JsonRepairError,
+        mine_patterns,
+        parse_json_loose,
+        patterns_from_llm,
+    )
+    from server.agent.sandbox import CommandPolicy, PathSandbox, SandboxError
+    from server.agent.tools import AgentCallbacks, LexicalRanker, Tool, ToolRegistry, ToolResult
+
+# public name -> the module that defines it
+_WHERE = {
+    "builtin_tools": "builtins",
+    "AgentSettings": "config",
+    "McpServerSettings": "config",
+    "Resources": "context",
+    "AgentConfigError": "llm",
+    "LLMError": "llm",
+    "LLMGateway": "llm",
+    "Message": "llm",
+    "NoProviderConfigured": "llm",
+    "RetryPolicy": "llm",
+    "TaskCancelled": "llm",
+    "ToolCall": "llm",
+    "Budget": "loop",
+    "run_task": "loop",
+    "McpHub": "mcp_client",
+    "McpServer": "mcp_client",
+    "JsonRepairError": "patterns",
+    "mine_patterns": "patterns",
+    "parse_json_loose": "patterns",
+    "patterns_from_llm": "patterns",
+    "CommandPolicy": "sandbox",
+    "PathSandbox": "sandbox",
+    "SandboxError": "sandbox",
+    "AgentCallbacks": "tools",
+    "LexicalRanker": "tools",
+    "Tool": "tools",
+    "ToolRegistry": "tools",
+    "ToolResult": "tools",
+}
 
 __all__ = [
     "AgentCallbacks",
@@ -66,3 +106,16 @@ __all__ = [
     "patterns_from_llm",
     "run_task",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -1,6 +1,7 @@
 """Agent tasks over LSP: `kenetic/agent/run` and the `kenetic.runPattern` command.
 
-The loop itself (server/agent/) knows nothing of LSP; this module lends it the editor:
+The loop itself (server/agent/) knows nothing of LSP; this module (with
+server.features.agent_editor, which builds the task's callbacks) lends it the editor:
 `workspace/applyEdit` for edits (undoable there), `window/showMessageRequest` before each
 command, `$/progress` per step (cancellable: `window/workDoneProgress/cancel` stops the task at
 its next step), open documents' unsaved text, and memory (ALS, notes, recalled episodes, skills,
@@ -16,15 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from lsprotocol import converters, types
+from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from memory.store import Episode
+from server.features.agent_editor import Progress, UndoWatch, task_callbacks
 from server.features.patterns import service_of
 from server.protocol import AgentRunParams, RunPatternParams, validate, validate_command_args
 from server.server import KeneticServer  # at run time: pygls reads command annotations
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 REQUEST_FAILED = -32803  # LSP ErrorCodes.RequestFailed: well-formed, but it could not be done
 NOTES_CHARS = 20_000
 EDITS = ("edit_file", "apply_skill")
-UNDO_WINDOW_S = 600.0  # an agent edit undone within this is the task's failure
-_converter = converters.get_converter()
 
 
 class AgentUnavailable(JsonRpcException):
@@ -61,111 +60,6 @@ def _unavailable(ls: KeneticServer, message: str) -> AgentUnavailable:
     return AgentUnavailable(message, data={"reason": "noProvider"})
 
 
-def _capability(ls: KeneticServer, *path: str) -> bool:
-    node: Any = ls.client_capabilities
-    for name in path:
-        node = getattr(node, name, None)
-        if node is None:
-            return False
-    return bool(node)
-
-
-class Progress:
-    """Work-done progress for one task; silent when the client cannot show it."""
-
-    def __init__(self, ls: KeneticServer, token: str | int | None, max_steps: int) -> None:
-        self.ls = ls
-        self.given = token is not None
-        self.token = token if token is not None else f"kenetic-agent-{uuid.uuid4().hex[:12]}"
-        self.max_steps = max_steps
-        self.on = False
-
-    async def begin(self, title: str, message: str) -> None:
-        if not self.given:
-            if not _capability(self.ls, "window", "work_done_progress"):
-                return
-            try:
-                await self.ls.work_done_progress.create_async(self.token)
-            except Exception as exc:  # a client that refuses progress still gets its task
-                log.info("work done progress refused: %s", exc)
-                return
-        self.on = True
-        self.ls.work_done_progress.begin(
-            self.token,
-            types.WorkDoneProgressBegin(
-                title=title, message=message[:200], cancellable=True, percentage=0
-            ),
-        )
-
-    def report(self, step: int, message: str) -> None:
-        if self.on:
-            self.ls.work_done_progress.report(
-                self.token,
-                types.WorkDoneProgressReport(
-                    message=f"step {step}: {message}"[:200],
-                    percentage=min(99, step * 100 // max(1, self.max_steps)),
-                ),
-            )
-
-    def cancelled(self) -> bool:
-        future = self.ls.work_done_progress.tokens.get(self.token)
-        return future is not None and future.cancelled()
-
-    def end(self, message: str) -> None:
-        if self.on:
-            self.on = False
-            self.ls.work_done_progress.end(
-                self.token, types.WorkDoneProgressEnd(message=message[:200])
-            )
-        self.ls.work_done_progress.tokens.pop(self.token, None)
-
-
-class UndoWatch:
-    """Agent edits of open documents; one undone back to its text before the task fails it."""
-
-    def __init__(self, ls: KeneticServer) -> None:
-        self.ls = ls
-        # uri -> (text before the task's first edit, episode id, deadline)
-        self.watching: dict[str, tuple[str, int, float]] = {}
-
-    def hook(self) -> None:
-        capture = self.ls.capture
-        on_change = capture.on_change
-
-        def chained(uri: str, version: int, before: str, after: str, change: Any) -> None:
-            on_change(uri, version, before, after, change)
-            self.on_change(uri, after)
-
-        capture.on_change = chained  # type: ignore[method-assign]
-
-    def watch(self, originals: dict[str, str], episode_id: int) -> None:
-        deadline = time.monotonic() + UNDO_WINDOW_S
-        for uri, text in originals.items():
-            self.watching[uri] = (text, episode_id, deadline)
-
-    def on_change(self, uri: str, after: str) -> None:
-        entry = self.watching.get(uri)
-        if entry is None:
-            return
-        original, episode_id, deadline = entry
-        if time.monotonic() > deadline:
-            del self.watching[uri]
-        elif after == original:
-            del self.watching[uri]
-            self.mark_undone(uri, episode_id)
-
-    def mark_undone(self, uri: str, episode_id: int) -> None:
-        folder = self.ls.workspaces.folder_for(uri)
-        if folder is None or folder.store is None:
-            return
-        log.info("agent edit of %s undone: episode %d is a failure", uri, episode_id)
-        folder.store.execute_later(
-            "UPDATE episodes SET data = json_set(data, '$.outcome', 'failure',"
-            " '$.reason', 'undone', '$.undoneAt', ?) WHERE id = ? AND kind = 'agent'",
-            (time.time(), episode_id),
-        )
-
-
 def _notes(folder: Folder) -> dict[str, str]:
     from memory.notes import notes_path
 
@@ -178,16 +72,6 @@ def _notes(folder: Folder) -> dict[str, str]:
         if text.strip():
             out[name] = text[:NOTES_CHARS]
     return out
-
-
-def _brief(hit: dict[str, Any]) -> dict[str, Any]:
-    item = hit.get("item") or {}
-    return {
-        "node": item.get("node"),
-        "kind": item.get("kind"),
-        "text": str(item.get("text", ""))[:600],
-        "score": hit.get("score"),
-    }
 
 
 async def _resources(ls: KeneticServer, folder: Folder, task: str) -> Any:
@@ -208,80 +92,6 @@ async def _resources(ls: KeneticServer, folder: Folder, task: str) -> Any:
     if not res.patterns:
         res.patterns = service_of(ls).cached(folder)[:3]
     return res
-
-
-def _callbacks(ls: KeneticServer, folder: Folder, progress: Progress, originals: dict) -> Any:
-    from server.agent import AgentCallbacks
-
-    def document_text(uri: str) -> str | None:
-        doc = ls.workspace.text_documents.get(unquote(uri))
-        return doc.source if doc is not None else None
-
-    async def apply_edit(edit: dict[str, Any]) -> bool:
-        documents = [
-            c["textDocument"]["uri"]
-            for c in edit.get("documentChanges") or []
-            if "textDocument" in c
-        ]
-        uris = [*(edit.get("changes") or {}), *documents]
-        for uri in uris:
-            text = document_text(uri)
-            if text is not None:
-                originals.setdefault(unquote(uri), text)
-        try:
-            result = await ls.workspace_apply_edit_async(
-                types.ApplyWorkspaceEditParams(
-                    edit=_converter.structure(edit, types.WorkspaceEdit), label="kenetic agent"
-                )
-            )
-        except Exception as exc:
-            log.warning("workspace/applyEdit failed: %s", exc)
-            return False
-        return bool(result and result.applied)
-
-    async def confirm(message: str, actions: list[str]) -> str | None:
-        try:
-            chosen = await ls.window_show_message_request_async(
-                types.ShowMessageRequestParams(
-                    type=types.MessageType.Warning,
-                    message=message,
-                    actions=[types.MessageActionItem(title=a) for a in actions],
-                )
-            )
-        except Exception as exc:  # no answer is "Don't run"
-            log.warning("window/showMessageRequest failed: %s", exc)
-            return None
-        return chosen.title if chosen is not None else None
-
-    async def recall(query: str, k: int) -> list[dict[str, Any]]:
-        found = await ls.memory.call(
-            folder.uri, lambda m: m.recall(query, k, ["episode"], trigger="kenetic/agent/run")
-        )
-        return [_brief(h) for h in found["items"]]
-
-    suggest = getattr(ls, "suggest", None)
-
-    def skills() -> list[dict[str, Any]]:
-        return suggest.list_skills(None, 100) if suggest is not None else []
-
-    async def apply_skill(id: str, uri: str, scope: str = "here") -> dict[str, Any]:  # noqa: A002
-        from server.protocol import ApplySkillParams
-        from server.suggest import apply
-
-        assert suggest is not None
-        params = ApplySkillParams.model_validate({"id": id, "uri": uri, "scope": scope})
-        return await apply.apply_skill(ls, suggest, params)
-
-    return AgentCallbacks(
-        apply_edit=apply_edit if _capability(ls, "workspace", "apply_edit") else None,
-        confirm=confirm,
-        progress=progress.report,
-        is_cancelled=progress.cancelled,
-        recall=recall,
-        skills=skills,
-        apply_skill=apply_skill if suggest is not None else None,
-        document_text=document_text,
-    )
 
 
 def _tracked(tools: Any, calls: list[dict[str, Any]]) -> None:
@@ -368,7 +178,7 @@ async def run_agent(
     progress = Progress(ls, work_done_token, settings.max_steps)
     originals: dict[str, str] = {}
     calls: list[dict[str, Any]] = []
-    callbacks = _callbacks(ls, folder, progress, originals)
+    callbacks = task_callbacks(ls, folder, progress, originals)
     # the task's folder first: relative paths resolve there
     root = folder.path
     assert root is not None  # _folder picks folders with a path

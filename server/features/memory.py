@@ -1,8 +1,11 @@
 """Memory: hybrid recall, links, notes, the active learning state, moments and checkpoints.
 
 Each workspace folder's memory (memory.api.WorkspaceMemory) is built on first use, off the
-event loop, so start-up never waits on notes or vectors. Committed episodes are indexed by one
-worker thread (the medium clock), which counts in `kenetic/stats` `pending` until done.
+event loop, so start-up never waits on notes or vectors. One worker thread (the medium clock)
+does the rest, counted in `kenetic/stats` `pending` until done: it indexes committed episodes
+and every skill the suggestion side saves (created, widened, renamed; a deleted one is
+forgotten), and feeds the developer's decisions on suggestions (server.suggest.outcomes
+`decision_hooks`) to the ALS. The ALS in turn gates unasked-for suggestions: `quiet(uri)`.
 """
 
 from __future__ import annotations
@@ -107,8 +110,11 @@ class MemoryService:
         self.server = server
         self._memories: dict[str, WorkspaceMemory] = {}
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[Folder, Episode] | None] = queue.Queue()
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._pending = 0
+        self._warming: set[str] = set()  # folders whose memory a job is building
+        self._jobs = threading.Lock()  # _pending and _warming: never held while building
+        self._hooked = False
         self._worker = threading.Thread(target=self._run, name="kenetic-memory", daemon=True)
         self._worker.start()
 
@@ -117,36 +123,114 @@ class MemoryService:
         return self._pending
 
     def attach(self, folder: Folder) -> None:
-        """A store was (re)opened: index its new episodes from now on."""
-        assert folder.store is not None
+        """A store was (re)opened: index its new episodes and skills from now on."""
+        store = folder.store
+        assert store is not None
         with self._lock:
             old = self._memories.pop(folder.uri, None)
         if old is not None:
             old.close()
-        folder.store.episode_listeners.append(lambda episode: self._enqueue(folder, episode))
+        store.episode_listeners.append(lambda episode: self._on_episode(folder, episode))
+        store.skill_listeners.append(lambda stored: self._on_skill(folder, stored))
+        self._hook_suggestions()
 
-    def _enqueue(self, folder: Folder, episode: Episode) -> None:
-        with self._lock:
+    def _hook_suggestions(self) -> None:
+        """Hear the developer's decisions on suggestions (the skills feature is set up after
+        this one; stores open at initialize, once every feature is)."""
+        suggest = getattr(self.server, "suggest", None)
+        if not self._hooked and suggest is not None:
+            suggest.suggestions.decision_hooks.append(self.on_decision)
+            self._hooked = True
+
+    def _enqueue(self, job: Callable[[], None]) -> None:
+        with self._jobs:
             self._pending += 1
-        self._queue.put((folder, episode))
+        self._queue.put(job)
 
     def _run(self) -> None:
         while True:
             job = self._queue.get()
             if job is None:
                 return
-            folder, episode = job
             try:
-                mem = self.memory(folder)
-                ingest.index_episode(mem.index, episode, moments=mem.moments, trigger="captured")
+                job()
             except Exception:
-                log.exception("indexing episode %s failed", episode.id)
+                log.exception("memory job failed")
             finally:
-                with self._lock:
+                with self._jobs:
                     self._pending -= 1
+
+    # -- the medium clock: episodes, skills, outcomes ------------------------------------------
+
+    def _on_episode(self, folder: Folder, episode: Episode) -> None:
+        def job() -> None:
+            mem = self.memory(folder)
+            ingest.index_episode(mem.index, episode, moments=mem.moments, trigger="captured")
+
+        self._enqueue(job)
+
+    def _on_skill(self, folder: Folder, stored: Any) -> None:
+        """A skill was saved (on the mining thread): read it now, index it on the worker."""
+        skill = stored.skill
+        skill_id, deleted = skill.id, bool(stored.deleted)
+        text, language = ingest.skill_text(skill), skill.language
+        examples = [e for e in skill.examples if str(e).isdigit()]
+
+        def job() -> None:
+            mem = self.memory(folder)
+            if deleted:
+                ingest.forget_skill(mem.index, skill_id)
+            else:
+                ingest.index_skill(
+                    mem.index, skill_id, text, language=language, examples=examples,
+                    moments=mem.moments, trigger="mined",
+                )  # fmt: skip
+
+        self._enqueue(job)
+
+    def on_decision(self, suggestion: Any, outcome: str) -> None:
+        """An accept, reject or undo of a suggestion (server.suggest.outcomes): the ALS of the
+        suggestion's folder moves on the worker."""
+        folder = self.server.workspaces.folder_for(suggestion.uri)
+        if folder is None or folder.store is None:
+            return
+        sid, skill = suggestion.id, suggestion.skill_id
+        trigger = f"suggestion {suggestion.kind}"
+
+        def job() -> None:
+            self.memory(folder).record_outcome(outcome, sid, skill=skill, trigger=trigger)
+
+        self._enqueue(job)
+
+    def quiet(self, uri: str) -> bool:
+        """Is the ALS of uri's folder in a cool-down (no unasked-for suggestions)? Never waits:
+        a folder whose memory is not built yet is not quiet, and its memory is built on the
+        worker so the next answer knows its saved ALS."""
+        folder = self.server.workspaces.folder_for(uri)
+        if folder is None or folder.store is None:
+            return False
+        mem = self._memories.get(folder.uri)  # no _lock: a build holds it for a while
+        with self._jobs:
+            warm = mem is None and folder.uri not in self._warming
+            if warm:
+                self._warming.add(folder.uri)
+        if mem is not None:
+            return mem.als.quiet()
+        if warm:
+
+            def build() -> None:
+                try:
+                    self.memory(folder)
+                finally:
+                    with self._jobs:
+                        self._warming.discard(folder.uri)
+
+            self._enqueue(build)
+        return False
 
     def memory(self, folder: Folder) -> WorkspaceMemory:
         """The folder's memory, built on first use (reads notes and vectors: not on the loop)."""
+        built: WorkspaceMemory | None = None
         with self._lock:
             mem = self._memories.get(folder.uri)
             if mem is None:
@@ -163,13 +247,21 @@ class MemoryService:
                     embedder=_embedder(section.embedder),
                 )
                 self._memories[folder.uri] = mem
+                built = mem
                 # the vectors file beside the store is rebuilt (re-embedded, on this worker
                 # thread) whenever this changes; the store says which embedder is in use
                 embedder = mem.index.embedder
                 put_state(
                     folder.store, "memory.embedder", {"name": embedder.name, "dim": embedder.dim}
                 )
-            return mem
+        if built is not None:
+            index, moments = built.index, built.moments
+
+            def backfill() -> None:  # skills mined before memory indexed them (older kenetic)
+                ingest.index_missing_skills(index, moments)
+
+            self._enqueue(backfill)
+        return mem
 
     def folder(self, uri: str | None) -> Folder:
         workspaces = self.server.workspaces

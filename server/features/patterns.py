@@ -65,7 +65,7 @@ def minable(episode: dict[str, Any]) -> bool:
 
 
 def read_patterns(store: Any, limit: int = 10_000) -> list[dict[str, Any]]:
-    """A folder's patterns, most supported first (no memory tables yet: none)."""
+    """A folder's patterns, most supported first (none when the store cannot be read)."""
     try:
         rows = store.query(
             "SELECT ref_id, data, created_at FROM memory_items WHERE kind = 'pattern'"

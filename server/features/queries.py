@@ -11,6 +11,16 @@ from server.protocol import EpisodesParams, StatsParams, validate
 if TYPE_CHECKING:
     from server.server import KeneticServer
 
+# episode fields kenetic/episodes leaves out unless asked for `full`: an edit's `structural`
+# (the syntax windows the skill miner reads) is many times the size of the rest
+BULKY = ("structural",)
+
+
+def _slim(episode: dict[str, Any], full: bool) -> dict[str, Any]:
+    if full:
+        return episode
+    return {k: v for k, v in episode.items() if k not in BULKY}
+
 
 def stats(ls: KeneticServer) -> dict[str, Any]:
     folders = ls.workspaces.all()
@@ -34,6 +44,8 @@ def stats(ls: KeneticServer) -> dict[str, Any]:
         "store": stores[0] if stores else None,
         "stores": stores,
         "ranker": skills.get("ranker", "rules"),
+        # the TRM's state: training, outcome sets, model version (server.suggest.ranking)
+        "trm": skills.get("trm"),
         "sessionId": ls.session_id,
         "skipped": len(ls.capture.skipped),
         # the TRM ranker imports torch lazily: clients show whether it has been loaded
@@ -62,7 +74,7 @@ def setup(server: KeneticServer) -> None:
             for folder in folders:
                 if folder.store is not None:
                     found += [
-                        e.to_json()
+                        _slim(e.to_json(), p.full)
                         for e in folder.store.episodes(limit=p.limit, kind=p.kind, uri=p.uri)
                     ]
             found.sort(key=lambda e: (e["endedAt"], e["id"]), reverse=True)

@@ -90,12 +90,16 @@ def setup(server: KeneticServer) -> None:
         ls: KeneticServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
         """The rest of a skill's rewrite the developer has started typing."""
+        if ls.memory.quiet(params.text_document.uri):
+            return None  # the ALS's cool-down after a run of rejections (docs/memory.md)
         return actions.inline_completions(ls.suggest, params)
 
     @server.feature("kenetic/nextEdits")
     async def next_edits(ls: KeneticServer, params: Any) -> dict[str, Any]:
         """The other places the skill just used (or a strong skill) applies, best first."""
         p = validate(NextEditsParams, params)
+        if ls.memory.quiet(p.text_document.uri):
+            return {"edits": [], "quiet": True}  # the ALS's cool-down (docs/memory.md)
         pos = (p.position.line, p.position.character) if p.position else None
         return await scan.next_edits(ls.suggest, p.text_document.uri, pos, p.limit)
 

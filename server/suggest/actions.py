@@ -29,7 +29,7 @@ from server.suggest.documents import (
 from server.suggest.library import Library, copy_skill
 from server.suggest.mining import MiningWorker
 from server.suggest.service import KIND, SuggestService, client_range
-from server.suggest.sites import at_lines, guarded_matches, in_text
+from server.suggest.sites import at_lines, in_text
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -142,10 +142,26 @@ def code_actions(
         return None
     folder = service.server.workspaces.folder_for(uri)
     limit = folder.settings.skills.max_actions if folder else 5
-    codec = doc.position_codec
     batch = service.suggestions.new_batch()
+    ranked = service.rank("codeAction", uri, snap.language, found, lo, batch=batch, snap=snap)
+    try:
+        return _actions(service, files, uri, doc, snap, ranked[:limit], batch, resolve_edit)
+    finally:
+        service.end_batch(batch)
+
+
+def _actions(
+    service: SuggestService,
+    files: FileSites,
+    uri: str,
+    doc: TextDocument,
+    snap: Snapshot,
+    ranked: list[tuple[Library, Match, float]],
+    batch: str,
+    resolve_edit: bool,
+) -> list[types.CodeAction] | None:
+    codec = doc.position_codec
     actions: list[types.CodeAction] = []
-    ranked = service.rank("codeAction", uri, snap.language, found, lo)[:limit]
     for n, (lib, m, score) in enumerate(ranked):
         stored = lib.get(m.skill_id)
         if stored is None:
@@ -164,7 +180,9 @@ def code_actions(
         sites = files.get(uri, snap, lib, m.skill_id)
         if sites is None or len(sites) < 2:
             continue
-        fsug = service.offer(lib, "codeActionFile", uri, snap, doc.version, sites, score, batch)
+        fsug = service.offer(
+            lib, "codeActionFile", uri, snap, doc.version, sites, score, batch, ranked=m
+        )
         action = types.CodeAction(
             title=f"Apply skill in file ({len(sites)} places): {name}",
             kind=KIND,
@@ -275,17 +293,42 @@ def _complete(
     found: list[tuple[Library, Match]] = []
     for lib in libs:
         with lib.lock:
-            hits = guarded_matches(lib.index, snap.language, before, tree, first, first + rows - 1)
+            hits = lib.index.matches_at(snap.language, before, tree, first, first + rows - 1)
         found += [(lib, m) for m in hits]
-    items: list[types.InlineCompletionItem] = []
     batch = service.suggestions.new_batch()
+    try:
+        return _items(service, doc, snap, found, line, char, cursor, current, before, origin, batch)
+    finally:
+        service.end_batch(batch)
+
+
+def _items(
+    service: SuggestService,
+    doc: TextDocument,
+    snap: Snapshot,
+    found: list[tuple[Library, Match]],
+    line: int,
+    char: int,
+    cursor: int,
+    current: str,
+    before: str,
+    origin: list[int],
+    batch: str,
+) -> list[types.InlineCompletionItem]:
+    items: list[types.InlineCompletionItem] = []
     codec = doc.position_codec
 
     def where(offset: int) -> types.Position:
         row, col = _position(current, offset)
         return types.Position(origin[min(row, len(origin) - 1)], col)
 
-    for lib, m, score in service.rank("inline", doc.uri, snap.language, found, line):
+    typed = current[:cursor]
+    # the matches are in the cut's rows: so is the cursor's line for the ranker
+    row = origin.index(line)
+    ranked = service.rank(
+        "inline", doc.uri, snap.language, found, row, batch=batch, snap=snap, cursor_line=line
+    )
+    for lib, m, score in ranked:
         target = apply_match(before, m)
         if not target.startswith(typed):
             continue
@@ -302,7 +345,9 @@ def _complete(
             m.skill_id, site_start.line, site_start.character, site_start.line,
             site_start.character + len(m.old_text), m.old_text, m.new_text,
         )  # fmt: skip
-        sug = service.offer(lib, "inline", doc.uri, snap, doc.version, [site], score, batch)
+        sug = service.offer(
+            lib, "inline", doc.uri, snap, doc.version, [site], score, batch, ranked=m
+        )
         items.append(
             types.InlineCompletionItem(
                 insert_text=insert,

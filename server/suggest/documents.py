@@ -315,3 +315,21 @@ class Baselines:
     def reset(self, uri: str) -> None:
         """The edit is finished (a suggestion was accepted there): start afresh."""
         self._by_uri.pop(uri, None)
+
+
+def cursor_nodes(snap: Snapshot, line: int) -> list[str]:
+    """Named node types at the first non-blank of the cursor's line, innermost first (as the
+    replay in tests/bench/rank.py); none for a view that borrows an older parse."""
+    if snap.stale is not None or not 0 <= line < len(snap.lines):
+        return []
+    text = snap.lines[line]
+    col = len(text[: len(text) - len(text.lstrip())].encode("utf-8", "surrogatepass"))
+    try:
+        node = snap.tree.root_node.named_descendant_for_point_range((line, col), (line, col))
+    except Exception:
+        return []
+    out: list[str] = []
+    while node is not None and len(out) < 8:
+        out.append(node.type)
+        node = node.parent
+    return out

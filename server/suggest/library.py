@@ -44,6 +44,9 @@ class Library:
         self.custom_names: dict[str, str] = {}
         self.recent: dict[str, float] = {}  # skill id -> time.time() of its latest use
         self.totals = dict.fromkeys(OUTCOMES, 0)
+        # the skills the latest hand-made edit was mined into, and when (the TRM's justApplied)
+        self.just_mined: tuple[frozenset[str], float] = (frozenset(), 0.0)
+        self._texts: dict[str, tuple[int, str]] = {}  # skill id -> (support, template text)
         self.lock = threading.RLock()
         self.loaded = False
 
@@ -83,6 +86,8 @@ class Library:
             if replay and known is not None and prior.get(skill.id) == skill.support:
                 continue  # replaying an example the store already has
             out.append(self.adopt(skill, used=not replay))
+        if not replay:
+            self.just_mined = (frozenset(s.id for s in out), time.time())
         return out
 
     def adopt(self, skill: Skill, *, used: bool = True) -> Skill:
@@ -162,13 +167,33 @@ class Library:
         return [sid for _, sid in sorted(fresh, reverse=True) if self.get(sid) is not None]
 
     def candidate(self, skill_id: str) -> dict[str, Any]:
-        """The ranker's view of a skill (see trm.ranker)."""
+        """The ranker's view of a skill (trm.ranker's keys and trm.features' skill keys); the
+        service adds the site's keys (matchText, distance, lineDelta, sameFile)."""
         stored = self.skills[skill_id]
+        skill = stored.skill
         counts: OutcomeCounts = stored.outcomes
+        just, at = self.just_mined
         return {
             "skillId": skill_id,
-            "support": stored.skill.support,
-            "specificity": stored.skill.specificity,
+            "name": skill.name,
+            "templateText": self._template_text(skill),
+            "root": skill.before_template.get("root"),
+            "support": skill.support,
+            "specificity": skill.specificity,
             "lastUsed": counts.last_used,
             **counts.to_json(),
+            "justApplied": skill_id in just and time.time() - at < RECENT_S,
         }
+
+    def _template_text(self, skill: Skill) -> str:
+        """ "before => after" with holes as ${}: rendered once per skill version."""
+        cached = self._texts.get(skill.id)
+        if cached is not None and cached[0] == skill.support:
+            return cached[1]
+        try:
+            with self.lock:
+                text = skill.pattern_text("before") + " => " + skill.pattern_text("after")
+        except Exception:  # an odd template must not fail a ranking
+            text = skill.name
+        self._texts[skill.id] = (skill.support, text)
+        return text

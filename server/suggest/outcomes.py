@@ -12,9 +12,11 @@ action or inline item, and as suggestionId in kenetic/nextEdits). Outcomes:
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,8 @@ from server.suggest.documents import span
 
 if TYPE_CHECKING:
     from server.suggest.library import Library
+
+log = logging.getLogger(__name__)
 
 # (start, old text, new text): code-point offsets in the text the suggestion was made for
 Edit = tuple[int, str, str]
@@ -72,6 +76,21 @@ class Suggestions:
         self._by_key: dict[tuple[object, ...], str] = {}
         self._batches: dict[str, list[str]] = {}
         self._watches: dict[str, list[_Watch]] = {}
+        # told of every accepted, rejected and undone suggestion (the TRM's shown-set log)
+        self.on_outcome: Callable[[Suggestion, str], None] | None = None
+        # told of the developer's own decisions only: an accept, a reject, an undo (not the
+        # alternatives an accept rejects); the memory's ALS listens here (server.features.memory)
+        self.decision_hooks: list[Callable[[Suggestion, str], None]] = []
+
+    def _record(self, sug: Suggestion, outcome: str, *, decided: bool = True) -> None:
+        sug.state = outcome
+        sug.library.record(sug.id, sug.skill_id, outcome)
+        hooks = [self.on_outcome] if self.on_outcome is not None else []
+        for hook in hooks + (self.decision_hooks if decided else []):
+            try:
+                hook(sug, outcome)
+            except Exception:
+                log.exception("outcome listener failed")
 
     def new_batch(self) -> str:
         return new_id("b")
@@ -137,14 +156,12 @@ class Suggestions:
         """Record an acceptance (once) and start watching for an undo; False if already."""
         if sug.state not in ("shown", "rejected"):
             return False
-        sug.state = "accepted"
-        sug.library.record(sug.id, sug.skill_id, "accepted")
+        self._record(sug, "accepted")
         if sug.exclusive:
             for other_id in self._batches.get(sug.batch, []):
                 other = self._by_id.get(other_id)
                 if other is not None and other is not sug and other.state == "shown":
-                    other.state = "rejected"
-                    other.library.record(other.id, other.skill_id, "rejected")
+                    self._record(other, "rejected", decided=False)
         if text_now is not None and sug.edits and self.undo_window_s > 0:
             self._watch(sug, text_now)
         return True
@@ -152,8 +169,7 @@ class Suggestions:
     def reject(self, sug: Suggestion) -> bool:
         if sug.state != "shown":
             return False
-        sug.state = "rejected"
-        sug.library.record(sug.id, sug.skill_id, "rejected")
+        self._record(sug, "rejected")
         return True
 
     def _watch(self, sug: Suggestion, text: str) -> None:
@@ -190,8 +206,7 @@ class Suggestions:
             if now > w.deadline or w.suggestion.state != "accepted":
                 continue
             if self._undone(w, before, after):
-                w.suggestion.state = "undone"
-                w.suggestion.library.record(w.suggestion.id, w.suggestion.skill_id, "undone")
+                self._record(w.suggestion, "undone")
                 undone.append(w.suggestion)
             else:
                 keep.append(w)

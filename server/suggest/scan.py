@@ -123,7 +123,7 @@ def scan(
     return out
 
 
-def _candidates(service: SuggestService, libs: list[Library], language: str, strong: int):
+def _candidates(service: SuggestService, uri: str, libs: list[Library], language: str, strong: int):
     chosen: dict[str, tuple[Library, Skill]] = {}
     for lib in libs:
         for sid in lib.recently_used():
@@ -139,7 +139,7 @@ def _candidates(service: SuggestService, libs: list[Library], language: str, str
     ]
     if pool:
         context = {"kind": "nextEdits", "now": time.time(), "language": language}
-        scores = service.ranker.score(context, [lib.candidate(s.skill.id) for lib, s in pool])
+        scores, _ = service.score(uri, context, [lib.candidate(s.skill.id) for lib, s in pool])
         best = sorted(range(len(pool)), key=lambda k: -scores[k])[:STRONG_LIMIT]
         for k in best:
             lib, s = pool[k]
@@ -158,7 +158,7 @@ async def next_edits(
         return {"edits": []}
     doc, snap, libs = found_doc
     settings = folder.settings.skills
-    chosen = _candidates(service, libs, snap.language, settings.strong_support)
+    chosen = _candidates(service, key, libs, snap.language, settings.strong_support)
     if not chosen:
         return {"edits": []}
     bounds = settings.next_edits
@@ -184,11 +184,28 @@ async def next_edits(
     libs_by_id = {sid: lib for sid, (lib, _) in chosen.items()}
     pairs = [(libs_by_id[f.match.skill_id], f.match) for f in found]
     here = position[0] if position else 0
-    ranked = service.rank("nextEdits", key, snap.language, pairs, here)
+    batch = service.suggestions.new_batch()
+    uris = [f.uri for f in found]
+    ranked = service.rank(
+        "nextEdits", key, snap.language, pairs, here, batch=batch, site_uris=uris,
+        snap=snap if position is not None else None,
+    )  # fmt: skip
+    try:
+        return {"edits": _edits(service, found, ranked, batch, limit or bounds.limit)}
+    finally:
+        service.end_batch(batch)
+
+
+def _edits(
+    service: SuggestService,
+    found: list[Found],
+    ranked: list[tuple[Library, Match, float]],
+    batch: str,
+    limit: int,
+) -> list[dict[str, Any]]:
     where = {id(f.match): f for f in found}
     # same-file sites first among equals is the rank's tie-break; one edit per place
     seen: set[tuple[str, int, int, int, int]] = set()
-    batch = service.suggestions.new_batch()
     codec = service.server.workspace.position_codec
     edits = []
     for lib, m, score in ranked:
@@ -211,9 +228,9 @@ async def next_edits(
                 "score": round(score, 6),
             }
         )
-        if len(edits) >= (limit or bounds.limit):
+        if len(edits) >= limit:
             break
-    return {"edits": edits}
+    return edits
 
 
 def _range_json(r: types.Range) -> dict[str, Any]:

@@ -4,7 +4,8 @@ One Library per store (each workspace folder's, plus the user store when a folde
 `skills.scope` is "user"). Capture's recorder hands every committed edit episode to `on_stored`
 (on the store's writer thread); mining then runs on the mining thread. Request handlers
 (server.suggest.actions, server.suggest.scan) read the libraries' indexes and rank what they find
-with the ranker (trm.ranker: rules until the TRM takes over).
+with the ranker (trm.ranker: rules until the TRM takes over, see server.suggest.ranking) and
+log what they showed as the TRM's training data (server.suggest.shown).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from pygls.workspace import TextDocument
 from memory.matching import Match
 from memory.store import Episode, Store, StoreError, user_store_path
 from memory.syntax import grammar_for
-from server.suggest.documents import Baselines, Snapshot, Trees, offset_of
+from server.suggest.documents import Baselines, Snapshot, Trees, cursor_nodes, offset_of
 from server.suggest.library import Library, copy_skill
 from server.suggest.mining import MiningWorker
 from server.suggest.outcomes import Suggestion, Suggestions
+from server.suggest.ranking import RankingService
+from server.suggest.shown import ShownSet, short
 from server.workspaces import Folder, uri_to_path
-from trm.ranker import Ranker, RuleRanker
 
 if TYPE_CHECKING:
     from server.capture.recorder import DocumentInfo
@@ -41,10 +43,11 @@ KIND = "refactor.rewrite.kenetic"
 class SuggestService:
     def __init__(self, server: KeneticServer) -> None:
         self.server = server
-        self.ranker: Ranker = RuleRanker()
+        self.ranking = RankingService(lambda uri: server.workspaces.folder_for(uri))
         self.trees = Trees()
         self.baselines = Baselines()
         self.suggestions = Suggestions()
+        self.suggestions.on_outcome = lambda sug, outcome: self.ranking.outcome(sug.id, outcome)
         self.libraries: dict[str, Library] = {}
         self._user_store: Store | None = None
         self._lock = threading.Lock()
@@ -188,22 +191,64 @@ class SuggestService:
     # -- ranking --------------------------------------------------------------------------
 
     def rank(
-        self, kind: str, uri: str, language: str, found: list[tuple[Library, Match]], line: int
+        self,
+        kind: str,
+        uri: str,
+        language: str,
+        found: list[tuple[Library, Match]],
+        line: int,
+        *,
+        batch: str | None = None,
+        snap: Snapshot | None = None,
+        site_uris: list[str] | None = None,
+        cursor_line: int | None = None,
     ) -> list[tuple[Library, Match, float]]:
-        """Best first; ties go to the site nearest the cursor."""
-        context = {"kind": kind, "now": time.time(), "uri": uri, "language": language}
-        candidates = [
-            {**lib.candidate(m.skill_id), "distance": abs(m.start_line - line)} for lib, m in found
-        ]
-        try:
-            scores = self.ranker.score(context, candidates)
-        except Exception:
-            log.exception("ranker %s failed; ranking by rules", self.ranker.name)
-            scores = RuleRanker().score(context, candidates)
+        """Best first; ties go to sites in the cursor's file, then to the nearest. With a batch,
+        the ranking is a shown set in the making: offer() notes which candidates were offered
+        and end_batch() logs it (server.suggest.shown)."""
+        state = self.ranking.state_for(uri)
+        context: dict[str, Any] = {"kind": kind, "now": time.time(), "uri": uri}
+        context["language"] = language
+        if state is not None:
+            context.update(state.context())
+        if snap is not None:
+            at = line if cursor_line is None else cursor_line
+            context["cursorNodeTypes"] = cursor_nodes(snap, at)
+        candidates = []
+        for k, (lib, m) in enumerate(found):
+            same = site_uris is None or site_uris[k] == uri
+            c = lib.candidate(m.skill_id)
+            c["matchText"] = short(m.old_text) + " => " + short(m.new_text)
+            c["sameFile"] = same
+            c["distance"] = abs(m.start_line - line) if same else None
+            c["lineDelta"] = m.start_line - line if same else None
+            candidates.append(c)
+        scores, _ = self.ranking.score(state, context, candidates)
         order = sorted(
-            range(len(found)), key=lambda k: (-scores[k], abs(found[k][1].start_line - line))
+            range(len(found)),
+            key=lambda k: (
+                -scores[k],
+                site_uris is not None and site_uris[k] != uri,
+                abs(found[k][1].start_line - line),
+            ),
         )
+        if batch is not None and found:
+            index = {id(m): k for k, (_, m) in enumerate(found)}
+            shown = ShownSet(batch, kind, uri, self.server.session_id, context, candidates, order,
+                             index)  # fmt: skip
+            self.ranking.begin(shown, state)
         return [(found[k][0], found[k][1], scores[k]) for k in order]
+
+    def score(self, uri: str, context: dict[str, Any], candidates: list[dict[str, Any]]):
+        """Scores from the ranker of the uri's store, and which ranker gave them."""
+        return self.ranking.score(self.ranking.state_for(uri), context, candidates)
+
+    def end_batch(self, batch: str) -> None:
+        """The request that ranked under `batch` answered: log its shown set."""
+        try:
+            self.ranking.end(batch)
+        except Exception:  # the log is a side matter: never fail a request for it
+            log.exception("logging a shown set failed")
 
     def offer(
         self,
@@ -218,6 +263,7 @@ class SuggestService:
         *,
         offsets: list[int] | None = None,
         exclusive: bool = True,
+        ranked: Match | None = None,
     ) -> Suggestion:
         offsets = offsets if offsets is not None else snap.offsets if snap else [0]
         edits = [
@@ -227,6 +273,9 @@ class SuggestService:
         sug = self.suggestions.offer(
             lib, matches[0].skill_id, kind, uri, version, edits, score, batch, exclusive=exclusive
         )
+        # the shown set's candidate is the match that was ranked (an inline item's site and a
+        # file-wide action's sites are other Match objects)
+        self.ranking.offered(batch, id(ranked if ranked is not None else matches[0]), sug.id)
         return sug
 
     # -- outcomes and skill management ----------------------------------------------------
@@ -281,7 +330,8 @@ class SuggestService:
             ids.update(s.skill.id for s in lib.live())
             for k in totals:
                 totals[k] += lib.totals.get(k, 0)
-        return {"skills": len(ids), "outcomes": totals, "ranker": self.ranker.name}
+        trm = self.ranking.stats()
+        return {"skills": len(ids), "outcomes": totals, "ranker": trm["ranker"], "trm": trm}
 
     async def card(self, skill_id: str) -> dict[str, Any] | None:
         """A skill's card: its templates, examples (with their text), support and outcomes."""

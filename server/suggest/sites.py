@@ -18,7 +18,7 @@ from memory.templates import words
 from server.suggest.documents import MAX_CHUNK_LINES, Snapshot, chunk_spans, focus, split_lines
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Tree
+    from tree_sitter import Tree
 
 
 def skill_words(skill: Skill) -> list[bytes]:
@@ -42,7 +42,7 @@ def at_lines(index: SkillIndex, snap: Snapshot, lo: int, hi: int) -> list[Match]
     document (see documents.focus) so that no ancestor larger than a definition is tried."""
     cut = focus(snap, lo, hi, MAX_CHUNK_LINES)
     if cut is None:
-        return guarded_matches(index, snap.language, snap.text, snap.tree, lo, hi)
+        return index.matches_at(snap.language, snap.text, snap.tree, lo, hi)
     text, origin, heads = cut
     tree = parse(snap.language, text)
     if tree is None:
@@ -52,67 +52,17 @@ def at_lines(index: SkillIndex, snap: Snapshot, lo: int, hi: int) -> list[Match]
         return []
     return [
         replace(m, start_line=origin[m.start_line], end_line=origin[m.end_line])
-        for m in guarded_matches(index, snap.language, text, tree, local[0], local[-1])
+        for m in index.matches_at(snap.language, text, tree, local[0], local[-1])
         if heads <= m.start_line and m.end_line < len(origin)
     ]
 
 
 def _whole(index: SkillIndex, language: str, text: str) -> list[Match]:
-    """Every site in a small text. Matching always starts at line 0: tree-sitter's
-    first_child_for_byte crashes the process for a byte past a node's last child, which a
-    later start line can hit."""
+    """Every site in a small text."""
     tree = parse(language, text)
     if tree is None or not tree.root_node.child_count:
         return []
     return index.matches_at(language, text, tree, 0, max(0, text.count("\n")))
-
-
-def guarded_matches(
-    index: SkillIndex, language: str, text: str, tree: Tree, lo: int, hi: int
-) -> list[Match]:
-    """matches_at, kept from a crash: the matcher walks the tree with tree-sitter's
-    first_child_for_byte, which kills the process when a node it visits has no child ending
-    after the byte asked for. Such lines are widened to the whole text, or skipped."""
-    root = tree.root_node
-    if not root.child_count or lo > root.children[-1].end_point[0]:
-        return []
-    if not _walk_is_safe(root, _line_start(text, lo), _line_end(text, hi)):
-        if not _walk_is_safe(root, 0, _line_end(text, hi)):
-            return []
-        lo = 0
-    return index.matches_at(language, text, tree, lo, hi)
-
-
-def _walk_is_safe(root: Node, lo: int, hi: int) -> bool:
-    """The matcher's walk over nodes meeting bytes [lo, hi], without the crashing call."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if not node.child_count:
-            continue
-        kids = node.children
-        if not any(c.end_byte > lo for c in kids):
-            return False
-        stack += [c for c in kids if c.start_byte <= hi and c.end_byte >= lo]
-    return True
-
-
-def _line_start(text: str, line: int) -> int:
-    """Byte offset of a line's start."""
-    pos = 0
-    for _ in range(line):
-        nl = text.find("\n", pos)
-        if nl == -1:
-            return len(text.encode("utf-8", "surrogatepass"))
-        pos = nl + 1
-    return len(text[:pos].encode("utf-8", "surrogatepass"))
-
-
-def _line_end(text: str, line: int) -> int:
-    start = _line_start(text, line)
-    data = text.encode("utf-8", "surrogatepass")
-    nl = data.find(b"\n", start)
-    return len(data) if nl == -1 else nl
 
 
 def in_text(

@@ -53,8 +53,26 @@ def test_demo_replays_the_bundled_session(home: Path) -> None:
     assert report["stats"]["episodes"]["command"] == 2
     commands = [e["exitCode"] for e in report["episodes"] if e["kind"] == "command"]
     assert sorted(commands) == [0, 1]
+    # print(x) -> logger.info(x) made twice is mined into a skill
+    [skill] = report["skills"]
+    assert skill["support"] == 2
+    assert skill["before"].startswith("print(") and skill["after"].startswith("logger.info(")
+    # offered at the third print() as a code action, and at both remaining ones as next edits
+    assert [s["at"] for s in report["suggestions"]] == ["inventory.py:18"]
+    assert report["suggestions"][0]["title"].startswith("Apply skill: ")
+    assert sorted(e["at"] for e in report["nextEdits"]) == ["inventory.py:18", "inventory.py:23"]
+    assert all(e["newText"] == "logger.info" for e in report["nextEdits"])
+    # accepted as an editor would: edit applied, outcome recorded and counted
+    applied = report["applied"]
+    assert applied["text"] == 'logger.info("auditing", items)'
+    assert applied["outcome"] == {"recorded": True, "outcome": "accepted"}
+    assert report["final"]["outcomes"]["accepted"] == 1
     text = run(["demo"], home)
+    assert text.returncode == 0, text.stderr
     assert "captured:  3 edit, 2 command" in text.stdout
+    assert "skills learned (kenetic/skills):" in text.stdout
+    assert "Apply skill: " in text.stdout
+    assert "outcome  accepted" in text.stdout
 
 
 def test_serve_over_tcp(workspace: Path, home: Path) -> None:
@@ -118,3 +136,45 @@ def test_memory_subcommand_reaches_the_memory_cli(workspace: Path, home: Path) -
     )
     assert recalled.returncode == 0, recalled.stderr
     assert "logger.info" in recalled.stdout
+
+
+def _seed_outcomes(workspace: Path, count: int) -> None:
+    """Shown sets with outcomes written straight into a workspace store (as the server logs)."""
+    from memory.store import Store
+    from server.suggest.shown import ShownLog, ShownSet
+
+    store = Store(workspace / ".kenetic" / "kenetic.db")
+    log = ShownLog(store)
+    context = {"kind": "codeAction", "now": 1000.0, "language": "python"}
+    for k in range(count):
+        candidates = [
+            {"skillId": f"s{j}", "support": 2 + j, "lineDelta": j - k % 3, "sameFile": True}
+            for j in range(3)
+        ]
+        shown = ShownSet(f"b{k}", "codeAction", "file:///a.py", "s", context, candidates,
+                         [0, 1, 2], {j: j for j in range(3)}, at=1000.0 + k)  # fmt: skip
+        for j in range(3):
+            shown.offered(j, f"sg{k}-{j}")
+        data = shown.row()
+        assert data is not None
+        log.write_set(shown, data)
+        log.write_outcome(f"b{k}", f"sg{k}-{k % 3}", "accepted")
+    store.close()
+
+
+def test_train_from_a_workspace_store(workspace: Path, home: Path) -> None:
+    _seed_outcomes(workspace, 12)
+    few = run(["train", "--workspace", str(workspace)], home)
+    assert few.returncode == 1 and "too few outcomes" in few.stderr and "100" in few.stderr
+    args = ["--workspace", str(workspace), "--min-outcomes", "10", "--time-budget", "2"]
+    result = run(["train", "--json", *args], home)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["trained"] and report["outcomes"] == 12 and report["version"] == 1
+    assert (workspace / ".kenetic" / "trm" / "trm-v1.pt").exists()
+    # (text mode reads the bar's \r as a newline)
+    assert "training [" in result.stderr and "/300 loss" in result.stderr
+    again = run(["train", *args], home)
+    assert again.returncode == 0 and "trained trm v2 on 12 outcomes" in again.stdout
+    missing = run(["train", "--workspace", str(workspace / "nowhere")], home)
+    assert missing.returncode == 1 and "no kenetic store" in missing.stderr

@@ -60,8 +60,11 @@ async def learn(client: Any, doc: Doc) -> dict[str, Any]:
     """Two hand-made print -> logger.info edits, each its own burst."""
     for k in (0, 1):
         doc.edit((site(k), 4), (site(k), 9), "logger.info")
-        await asyncio.sleep(0.45)  # longer than the idle gap and capture's quiet time
-    return await wait_idle(client)
+        # the open burst counts as pending, so this waits until the edit is its own episode
+        # (a loaded machine could otherwise deliver both changes inside one idle gap)
+        await asyncio.sleep(0.05)
+        stats = await wait_idle(client)
+    return stats
 
 
 def _read_code_actions_right(client: Any) -> None:

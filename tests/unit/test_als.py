@@ -77,6 +77,26 @@ def test_a_rejection_streak_starts_a_cool_down(store: Store) -> None:
     assert not als.allows(als.state.min_score - 0.01, now=161)  # below the bar
 
 
+def test_quiet_ends_with_time_or_an_acceptance_and_can_be_switched_off(store: Store) -> None:
+    als = Als(store, AlsSettings(quiet_after=2, quiet_s=30))
+    assert not als.quiet(now=0)
+    als.record_outcome("rejected", now=0)
+    assert not als.quiet(now=0)
+    als.record_outcome("undone", now=0)  # an undo is a rejection in the streak
+    assert als.quiet(now=10) and not als.quiet(now=31)
+    als.record_outcome("rejected", now=40)
+    als.record_outcome("rejected", now=40)
+    assert als.quiet(now=41)
+    als.record_outcome("accepted", now=42)  # taking a suggestion ends the cool-down
+    assert not als.quiet(now=42)
+
+    never = Als(store, AlsSettings(quiet_after=0))
+    for _ in range(10):
+        never.record_outcome("rejected", now=0)
+    assert not never.quiet(now=1)
+    assert never.state.debounce_ms == never.settings.debounce_max_ms  # the knobs still move
+
+
 def test_state_focus_and_bounded_reflections_persist(store: Store) -> None:
     als = Als(store, AlsSettings(max_reflections=3))
     for _ in range(3):
@@ -90,3 +110,13 @@ def test_state_focus_and_bounded_reflections_persist(store: Store) -> None:
     assert [r.text for r in again.state.reflections] == [f"reflection {i}" for i in (2, 3, 4)]
     assert again.state.focus == {"uri": "file:///a.py", "symbol": "parse", "since": 6}
     assert again.state.debounce_ms == pytest.approx(300 * 1.5**3)
+
+
+def test_cool_down_settings_reach_the_als() -> None:
+    from server.settings import MemorySection
+
+    s = MemorySection.model_validate({"quietAfter": 0, "quietSeconds": 5}).als_settings()
+    assert (s.quiet_after, s.quiet_s) == (0, 5.0)
+    assert MemorySection.model_validate({}).als_settings().quiet_after == 3
+    with pytest.raises(ValueError):
+        MemorySection.model_validate({"quietAfter": -1})

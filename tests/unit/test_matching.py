@@ -126,3 +126,23 @@ def test_index_add_remove_and_speed() -> None:
     for line in range(0, 5000, 500):
         index.matches_at("python", big, tree, line, line + 1)
     assert (time.perf_counter() - t0) / 10 < 0.05
+
+
+def test_lines_past_the_last_node_do_not_crash() -> None:
+    """tree-sitter's first_child_for_byte segfaults when no child ends past the byte asked
+    for: lines in trailing blank lines, past the end of the text, or where a node ends exactly
+    (each of these killed the process before the matcher guarded the call)."""
+    skills, _ = _skills(
+        "python", PY, ("print(a)", "logger.info(a)"), ("print(b + 1)", "logger.info(b + 1)")
+    )
+    index = SkillIndex(skills)
+    doc = "print(c)\n\n\n"
+    tree = parse("python", doc)
+    for line in range(6):
+        found = index.matches_at("python", doc, tree, line, line + 2)
+        assert [m.start_line for m in found] == ([0] if line == 0 else [])
+    # the line right after a site: the root's only child ends exactly where the line begins
+    doc = "print(c)\n"
+    assert index.matches_at("python", doc, parse("python", doc), 1, 1) == []
+    assert [m.new_text for m in index.matches_at("python", doc, None, 0, 1)] == ["logger.info"]
+    assert index.matches_at("python", "", parse("python", ""), 0, 3) == []

@@ -114,20 +114,17 @@ def test_novelty_gate_skips_near_duplicates_and_counts_them(store: Store) -> Non
 
 
 def test_pruning_keeps_protected_items(store: Store) -> None:
-    tables = {r[0] for r in store.query("SELECT name FROM sqlite_master")}
     index = MemoryIndex(store, MemorySettings(max_items=7, prune_to=0.86))
     old = time.time() - 100 * DAY  # protected items are the oldest: age alone would prune them
     pinned = [index.add(_note(f"pinned note number {w}", old, pinned=True))[0] for w in "abc"]
     skill, _ = index.add(
         MemoryItem("skill", "replace print with logging", "s-accepted", created_at=old)
     )
-    if "outcomes" in tables:
-        store.execute_later(
-            "INSERT INTO outcomes (suggestion_id, skill_id, outcome, at) VALUES (?, ?, ?, ?)",
-            ("sg1", "s-accepted", "accepted", NOW),
-        )
-    else:
-        index.update(skill, protected=True)
+    # a skill with an accepted suggestion is protected (memory.retention marks it)
+    store.execute_later(
+        "INSERT INTO outcomes (suggestion_id, skill_id, outcome, at) VALUES (?, ?, ?, ?)",
+        ("sg1", "s-accepted", "accepted", NOW),
+    )
     topics = ["kafka consumer lag", "css grid layout", "jwt expiry", "docker layer cache"]
     now = time.time()
     plain = [index.add(_note(t, now - i * DAY))[0] for i, t in enumerate(topics)]
@@ -137,6 +134,7 @@ def test_pruning_keeps_protected_items(store: Store) -> None:
     ids = {r[0] for r in store.query("SELECT id FROM memory_items")}
     assert ids == set(pinned) | {skill} | set(plain[:2])
     assert index.counters["pruned"] == 2
+    assert index.get(skill).protected  # type: ignore[arg-type, union-attr]
     # below the cap nothing more goes, however old
     assert index.prune(now=now + 1000 * DAY) == 0
     assert set(index.vectors_ids()) == ids

@@ -1,0 +1,392 @@
+"""Which ranker ranks, and training the TRM from the shown-set log (docs/trm.md).
+
+One TrmState per workspace store: the store's shown-set log (server.suggest.shown), the count of
+shown sets with an outcome, a trm.trm_ranker.TRMRanker over a ModelHolder, and the training job.
+Rules rank until `trm.minOutcomes` such sets exist; then a training run (trm.train, in a daemon
+thread) writes `<store dir>/trm/trm-v{N}.pt` and swaps the new model into the holder, so the
+next ranking uses it and a ranking in flight finishes with the old one. It trains again after
+`trm.retrainEvery` new sets. On start, the newest checkpoint is loaded in a background thread.
+
+torch is imported only by those threads, never on the initialize path: with no checkpoint and
+too few outcomes it is not imported at all. Any TRM failure ranks with the rules (TRMRanker
+falls back and logs each kind of failure once).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from memory.store import Episode, Store
+from server.suggest.shown import ShownLog, ShownSet, count_outcome_sets, read_outcome_log, short
+from trm.ranker import Ranker, RuleRanker
+from trm.trm_ranker import ModelHolder, TRMRanker, checkpoints
+
+if TYPE_CHECKING:
+    from server.settings import TrmSettings
+    from server.workspaces import Folder
+
+log = logging.getLogger(__name__)
+
+RULES = RuleRanker()
+MEMBERS_MAX = 20_000  # suggestion ids remembered for outcomes (Suggestions.max_live is 5000)
+PENDING_MAX = 64  # rankings whose request has not ended (log_shown) yet
+
+
+class TooFewOutcomes(Exception):
+    def __init__(self, outcomes: int, needed: int) -> None:
+        super().__init__(
+            f"too few outcomes to train the ranker: {outcomes} shown sets with an outcome, "
+            f"trm.minOutcomes is {needed}"
+        )
+        self.outcomes, self.needed = outcomes, needed
+
+
+Progress = Callable[[int, int, float], None]
+
+
+class TrainJob:
+    """One training run: its result (a Future) and its progress, for whoever waits on it."""
+
+    def __init__(self) -> None:
+        self.future: Future[dict[str, Any]] = Future()
+        self.listeners: list[Progress] = []
+        self.step = self.total = 0
+
+    def report(self, step: int, total: int, loss: float) -> None:
+        self.step, self.total = step, total
+        for listener in list(self.listeners):
+            try:
+                listener(step, total, loss)
+            except Exception:
+                log.exception("training progress listener failed")
+
+
+def train_config(settings: TrmSettings) -> Any:
+    from trm.train import TrainConfig  # imports torch
+
+    return TrainConfig(
+        min_outcomes=settings.min_outcomes,
+        time_budget_s=settings.train_time_budget_s,
+        threads=settings.train_threads,
+    )
+
+
+def run_training(
+    directory: Path, holder: ModelHolder, outcomes: list[dict[str, Any]], settings: TrmSettings,
+    progress: Progress | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Train on an outcome log in this thread, save trm-v{N}.pt and swap it into the holder."""
+    if len(outcomes) < settings.min_outcomes:
+        raise TooFewOutcomes(len(outcomes), settings.min_outcomes)
+    from trm.train import BackgroundTrainer  # imports torch
+
+    trainer = BackgroundTrainer(
+        directory, holder, train=train_config(settings), keep=settings.keep_checkpoints,
+        progress=progress,
+    )  # fmt: skip
+    trainer.start(outcomes)
+    trainer.wait()
+    if trainer.last_error is not None:
+        raise trainer.last_error
+    result = trainer.last_result
+    if result is None:
+        raise TooFewOutcomes(len(outcomes), settings.min_outcomes)
+    return {
+        "trained": True,
+        "outcomes": result.outcomes,
+        "loss": round(result.loss, 4),
+        "version": holder.version,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 2),
+        "checkpoint": str(trainer.last_path),
+    }
+
+
+class TrmState:
+    """The ranker and training state of one store."""
+
+    def __init__(self, store: Store, settings: Callable[[], TrmSettings]) -> None:
+        self.store = store
+        self.settings = settings
+        self.directory = store.path.parent / "trm"
+        self.holder = ModelHolder()
+        self.ranker = TRMRanker(self.holder, fallback=RULES)
+        self.shown = ShownLog(store, settings().max_shown_sets)
+        self.outcome_sets = 0
+        self.new_outcomes = 0  # sets with an outcome since the model was trained
+        self.loading = True
+        self.attempted = False  # a training has been started (a failed one is not retried at once)
+        self.job: TrainJob | None = None
+        self.last_result: dict[str, Any] | None = None
+        self.last_error: str | None = None
+        self.edit_shapes: deque[str] = deque(maxlen=5)
+        self.commands: deque[dict[str, Any]] = deque(maxlen=8)
+        self._lock = threading.Lock()
+
+    # -- start --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.store.episode_listeners.append(self.on_episode)
+        threading.Thread(target=self._load, name="kenetic-trm-load", daemon=True).start()
+
+    def _load(self) -> None:
+        """Count the outcome sets and load the newest checkpoint (imports torch if one exists)."""
+        try:
+            self.shown.prune()
+            count = count_outcome_sets(self.store)
+            with self._lock:
+                self.outcome_sets += count
+            found = checkpoints(self.directory) if self.settings().enabled else []
+            if found:
+                version, path = found[-1]
+                model = TRMRanker(path, fallback=RULES).model()
+                self.holder.swap(model, version)
+                trained_on = _meta(path).get("outcomes")
+                if isinstance(trained_on, int):
+                    with self._lock:
+                        self.new_outcomes = max(0, self.outcome_sets - trained_on)
+                log.info("TRM v%d loaded from %s", version, path)
+        except Exception as e:  # a bad checkpoint: the rules rank (logged once)
+            self.last_error = f"checkpoint not loaded: {e}"
+            log.warning("TRM checkpoint in %s not loaded (%s); rules rank", self.directory, e)
+        finally:
+            self.loading = False
+        self.maybe_train()
+
+    # -- what the ranker sees -----------------------------------------------------------------
+
+    def on_episode(self, episode: Episode) -> None:
+        """Store writer thread: keep the last few edits and commands for the context."""
+        data = episode.data
+        if episode.kind == "edit":
+            pair = data.get("structural") or data.get("region") or {}
+            before, after = pair.get("before"), pair.get("after")
+            if isinstance(before, str) and isinstance(after, str):
+                self.edit_shapes.append(short(before) + " => " + short(after))
+        elif episode.kind == "command" and data.get("source") != "editor":
+            code = data.get("exitCode")
+            self.commands.append(
+                {"command": str(data.get("command") or "")[:200], "exitCode": code or 0}
+            )
+
+    def context(self) -> dict[str, Any]:
+        return {"recentEditShapes": list(self.edit_shapes), "recentCommands": list(self.commands)}
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings().enabled
+
+    @property
+    def training(self) -> bool:
+        job = self.job
+        return job is not None and not job.future.done()
+
+    def ranker_name(self) -> str:
+        model, version = self.holder.get_versioned()
+        if model is None or not self.enabled or self.ranker.last_used == RULES.name:
+            return RULES.name
+        return f"trm v{version}"
+
+    def describe(self) -> dict[str, Any]:
+        job = self.job
+        return {
+            "enabled": self.enabled,
+            "ranker": self.ranker_name(),
+            "training": self.training,
+            "loading": self.loading,
+            "outcomes": self.outcome_sets,
+            "newOutcomes": self.new_outcomes,
+            "minOutcomes": self.settings().min_outcomes,
+            "version": self.holder.version if self.holder.get() is not None else 0,
+            "progress": [job.step, job.total] if job is not None and self.training else None,
+            "lastTraining": self.last_result,
+            "lastError": self.last_error,
+        }
+
+    # -- outcomes and training ----------------------------------------------------------------
+
+    def outcome(self, first_for_set: bool) -> None:
+        if first_for_set:
+            with self._lock:
+                self.outcome_sets += 1
+                self.new_outcomes += 1
+            self.maybe_train()
+
+    def maybe_train(self) -> None:
+        s = self.settings()
+        if not s.enabled or self.loading or self.training:
+            return
+        with self._lock:
+            due = self.outcome_sets >= s.min_outcomes and (
+                self.new_outcomes >= s.retrain_every
+                or (self.holder.get() is None and not self.attempted)
+            )
+        if due:
+            self.train()
+
+    def train(self) -> TrainJob:
+        """Start a training run in a daemon thread (or return the one running)."""
+        with self._lock:
+            if self.job is not None and not self.job.future.done():
+                return self.job
+            job = self.job = TrainJob()
+            self.attempted = True
+            self.new_outcomes = 0
+        threading.Thread(
+            target=self._train, args=(job,), name="kenetic-trm-train-job", daemon=True
+        ).start()
+        return job
+
+    def _train(self, job: TrainJob) -> None:
+        settings = self.settings()
+        try:
+            self.store.flush(timeout=5.0)  # the outcome that made the training due, too
+            outcomes = read_outcome_log(self.store, settings.max_shown_sets)
+            with self._lock:
+                self.outcome_sets = max(self.outcome_sets, len(outcomes))
+            result = run_training(self.directory, self.holder, outcomes, settings, job.report)
+            self.ranker.last_used = "none"  # the new model has not failed yet
+            self.last_result, self.last_error = result, None
+            job.future.set_result(result)
+        except BaseException as e:
+            if not isinstance(e, TooFewOutcomes):
+                log.exception("TRM training failed; the current ranker stays")
+                self.last_error = f"training failed: {e}"
+            job.future.set_exception(e)
+
+
+def _meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+class RankingService:
+    """Per-store TRM states, the rankings in progress, and the suggestion -> shown set map."""
+
+    def __init__(self, folder_for: Callable[[str], Folder | None]) -> None:
+        self.folder_for = folder_for
+        self.states: dict[str, TrmState] = {}
+        self._pending: OrderedDict[str, tuple[ShownSet, TrmState]] = OrderedDict()
+        self._members: OrderedDict[str, tuple[TrmState, str]] = OrderedDict()
+        self._acted: OrderedDict[str, None] = OrderedDict()  # batches with an outcome
+        self._last: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
+        self._lock = threading.Lock()
+
+    def attach(self, folder: Folder) -> TrmState | None:
+        """A store opened (workspaces.store_opened): its state, loading in the background."""
+        store = folder.store
+        if store is None:
+            return None
+        with self._lock:
+            key = str(store.path)
+            state = self.states.get(key)
+            if state is not None and state.store is store:
+                return state
+            state = self.states[key] = TrmState(store, lambda: folder.settings.trm)
+        state.start()
+        return state
+
+    def state_for(self, uri: str | None) -> TrmState | None:
+        folder = self.folder_for(uri) if uri else None
+        if folder is None and not uri:
+            states = list(self.states.values())
+            return states[0] if states else None
+        if folder is None or folder.store is None:
+            return None
+        state = self.states.get(str(folder.store.path))
+        if state is None or state.store is not folder.store:
+            state = self.attach(folder)
+        return state
+
+    def ranker_for(self, state: TrmState | None) -> Ranker:
+        return state.ranker if state is not None and state.enabled else RULES
+
+    def score(
+        self, state: TrmState | None, context: dict[str, Any], candidates: list[dict[str, Any]]
+    ) -> tuple[list[float], str]:
+        """Scores and the name of what ranked ("rules" or "trm vN")."""
+        ranker = self.ranker_for(state)
+        try:
+            scores = ranker.score(context, candidates)
+        except Exception:
+            log.exception("ranker %s failed; ranking by rules", ranker.name)
+            return RULES.score(context, candidates), RULES.name
+        if state is None or ranker is RULES:
+            return scores, RULES.name
+        return scores, state.ranker_name()
+
+    # -- shown sets ---------------------------------------------------------------------------
+
+    def begin(self, shown: ShownSet, state: TrmState | None) -> None:
+        if state is None or not state.enabled:
+            return
+        self._pending[shown.batch] = (shown, state)
+        while len(self._pending) > PENDING_MAX:
+            self._pending.popitem(last=False)
+
+    def offered(self, batch: str, match_key: int, suggestion_id: str) -> None:
+        pending = self._pending.get(batch)
+        if pending is not None:
+            pending[0].offered(match_key, suggestion_id)
+
+    def end(self, batch: str) -> None:
+        """The request that ranked under `batch` is done: write its shown set."""
+        pending = self._pending.pop(batch, None)
+        if pending is None:
+            return
+        shown, state = pending
+        row = shown.row()
+        if row is None:
+            return
+        ids = tuple(tuple(group) for group in row["suggestionIds"])
+        key = (shown.kind, shown.uri)
+        if self._last.get(key) == ids:
+            return  # the same suggestions again (the cursor moved within the site)
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = ids
+        state.shown.write_set(shown, row)
+        for group in ids:
+            for sid in group:
+                self._members[sid] = (state, shown.batch)
+                self._members.move_to_end(sid)
+        while len(self._members) > MEMBERS_MAX:
+            self._members.popitem(last=False)
+
+    def outcome(self, suggestion_id: str, outcome: str) -> None:
+        """A suggestion was accepted, rejected or undone: record it against its shown set."""
+        member = self._members.get(suggestion_id)
+        if member is None:
+            return
+        state, batch = member
+        state.shown.write_outcome(batch, suggestion_id, outcome)
+        first = batch not in self._acted
+        if first:
+            self._acted[batch] = None
+            while len(self._acted) > MEMBERS_MAX:
+                self._acted.popitem(last=False)
+        state.outcome(first)
+
+    def stats(self, uri: str | None = None) -> dict[str, Any]:
+        state = self.state_for(uri)
+        if state is None:
+            return {"enabled": True, "ranker": RULES.name, "training": False, "loading": False,
+                    "outcomes": 0, "newOutcomes": 0, "minOutcomes": 0, "version": 0,
+                    "progress": None, "lastTraining": None, "lastError": None}  # fmt: skip
+        return state.describe()
+
+    def wait_loaded(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while any(s.loading for s in list(self.states.values())) and time.monotonic() < deadline:
+            time.sleep(0.01)
