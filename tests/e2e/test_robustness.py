@@ -97,6 +97,9 @@ async def test_bad_documents_are_skipped_and_serving_continues(workspace: Path, 
         change(client, (workspace / "binary.py").as_uri(), 2, (0, 0), (0, 1), "y")
         change(client, "untitled:Untitled-1", 2, (0, 0), (0, 5), "log")
         change(client, (workspace.parent / "outside.py").as_uri(), 2, (0, 0), (0, 1), "y")
+        # the small edits close as their own bursts before the paste arrives;
+        # otherwise the title edit and the paste may share one (truncated) burst
+        await wait_idle(client, timeout=60)
         # a 10 MB paste into a captured document
         paste = "z = 0\n" * (10 * 1024 * 1024 // 6)
         change(client, (workspace / "latin.py").as_uri(), 3, (1, 0), (1, 0), paste)
