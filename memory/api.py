@@ -18,7 +18,7 @@ from memory.embedders import Embedder
 from memory.items import ITEM_KINDS, MemoryItem, MemorySettings
 from memory.moments import Moments
 from memory.recall import MemoryIndex
-from memory.store import Store
+from memory.store import Episode, Store
 
 log = logging.getLogger(__name__)
 METADATA_KEYS = ("ref", "language", "uri", "source", "importance", "pinned", "protected", "data")
@@ -165,13 +165,41 @@ class WorkspaceMemory:
     ) -> dict[str, Any]:
         """A suggestion's outcome moves the ALS knobs and is a moment (linked to the skill that
         was suggested); returns the new ALS."""
+        was_quiet = self.als.quiet()
         state = self.als.record_outcome(outcome)
+        if not was_quiet and self.als.quiet():
+            s = self.als.settings
+            self.als.reflect(
+                f"{s.quiet_after} suggestions in a row turned down: no unasked-for suggestions"
+                f" for {s.quiet_s:g} s",
+                source="outcomes",
+            )
         linked = [graph.node_key("skill", skill)] if skill else []
         data: dict[str, Any] = {"outcome": outcome}
         if suggestion:
             data["suggestion"] = suggestion
         self.moments.record("outcome", linked[0] if linked else None, trigger, linked, data)
         return state.to_json()
+
+    def observe_episode(self, episode: Episode) -> None:
+        """The ALS focus follows the developer: the document and syntax node of the last edit,
+        the task of the last agent run; an agent run's end is also a reflection."""
+        if episode.kind == "edit" and episode.uri:
+            node = (episode.data.get("node") or {}).get("after") or {}
+            lines = str(node.get("text") or "").strip().splitlines()
+            symbol = lines[0].strip()[:80] if lines else None
+            self.als.set_focus(uri=episode.uri, symbol=symbol, now=episode.ended_at)
+        elif episode.kind == "agent":
+            task = str(episode.data.get("task") or "").strip()[:200]
+            self.als.set_focus(uri=episode.uri, task=task or None, now=episode.ended_at)
+            outcome = episode.data.get("outcome")
+            if task and outcome:
+                self.als.reflect(f"agent task {task!r}: {outcome}", "agent", episode.ended_at)
+
+    def learned_skill(self, name: str, support: int, language: str | None) -> None:
+        """A new skill is a reflection: what kenetic has just learned to offer."""
+        where = f" ({language})" if language else ""
+        self.als.reflect(f"learned skill {name}{where} from {support} examples", "mining")
 
     def recent_moments(self, n: int = 20) -> dict[str, Any]:
         self.store.flush()

@@ -117,7 +117,9 @@ def sync_notes(index: MemoryIndex, workspace: Path | None) -> dict[str, int]:
         r["ref_id"]: (r["id"], r["data"])
         for r in index.store.query(
             "SELECT id, ref_id, data FROM memory_items WHERE kind = 'note'"
-            " AND source IN ('project', 'user')"
+            # only sections read from notes files carry a ref: a note stored through
+            # kenetic/memory/store (source "user", no ref) is not the files' to remove
+            " AND source IN ('project', 'user') AND ref_id IS NOT NULL"
         )
     }
     seen: set[str] = set()

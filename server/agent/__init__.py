@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         patterns_from_llm,
     )
     from server.agent.sandbox import CommandPolicy, PathSandbox, SandboxError
+    from server.agent.tool_ranking import ToolRanker
     from server.agent.tools import AgentCallbacks, LexicalRanker, Tool, ToolRegistry, ToolResult
 
 # public name -> the module that defines it
@@ -69,6 +70,7 @@ _WHERE = {
     "CommandPolicy": "sandbox",
     "PathSandbox": "sandbox",
     "SandboxError": "sandbox",
+    "ToolRanker": "tool_ranking",
     "AgentCallbacks": "tools",
     "LexicalRanker": "tools",
     "Tool": "tools",
@@ -98,6 +100,7 @@ __all__ = [
     "TaskCancelled",
     "Tool",
     "ToolCall",
+    "ToolRanker",
     "ToolRegistry",
     "ToolResult",
     "builtin_tools",

@@ -23,9 +23,9 @@ from typing import Any
 from server.agent.context import PERSONA, SUMMARY_PROMPT, Context, Resources, transcript
 from server.agent.llm import LLMError, Message, NoProviderConfigured, TaskCancelled
 from server.agent.sandbox import from_uri
+from server.agent.tool_ranking import ToolRanker, rank_skills
 from server.agent.tools import (
     AgentCallbacks,
-    LexicalRanker,
     Ranker,
     ToolRegistry,
     ToolResult,
@@ -121,9 +121,14 @@ def document_resource(
 
 
 async def _gather_resources(
-    task: str, resources: Resources, cb: AgentCallbacks, budget: Budget
+    task: str,
+    resources: Resources,
+    cb: AgentCallbacks,
+    budget: Budget,
+    ranker: Ranker | None = None,
 ) -> None:
-    """Fill what the caller left empty from the callbacks: recalled episodes, relevant skills."""
+    """Fill what the caller left empty from the callbacks: recalled episodes, relevant skills
+    (those sharing a word with the task; ordered with the project's ranker when one is lent)."""
     if cb.recall is not None and not resources.episodes:
         try:
             resources.episodes = list(await maybe_await(cb.recall(task, budget.recall_k)) or [])
@@ -132,19 +137,8 @@ async def _gather_resources(
     if cb.skills is not None and not resources.skills:
         try:
             skills = list(await maybe_await(cb.skills()) or [])
-            scores = LexicalRanker().score(
-                {"task": task},
-                [
-                    {
-                        "name": s.get("name", ""),
-                        "description": f"{s.get('before', '')} "
-                        f"{s.get('after', '')} {s.get('language', '')}",
-                    }
-                    for s in skills
-                ],
-            )
-            ranked = sorted(zip(scores, range(len(skills)), strict=True), reverse=True)
-            resources.skills = [skills[i] for score, i in ranked[: budget.skills_k] if score > 0]
+            learned = ranker if isinstance(ranker, ToolRanker) else None
+            resources.skills = rank_skills(task, skills, budget.skills_k, learned)
         except Exception as exc:
             log.warning("listing skills for the agent failed: %s", exc)
 
@@ -162,7 +156,11 @@ async def run_task(
     ranker: Ranker | None = None,
     persona: str = PERSONA,
 ) -> dict[str, Any]:
-    """Run one agent task; the dict it returns is the agent episode's payload."""
+    """Run one agent task; the dict it returns is the agent episode's payload.
+
+    `ranker` picks the tools to offer when there are more than the budget's max_tools (the
+    LexicalRanker without one, or when it fails); a `ToolRanker` also orders the skills.
+    """
     if llm is None:
         raise NoProviderConfigured()
     cb = callbacks or AgentCallbacks()
@@ -206,12 +204,14 @@ async def run_task(
         res = resources or Resources()
         if res.document is None:
             res.document = document_resource(textDocument, range, cb)
-        await _gather_resources(task, res, cb, b)
+        await _gather_resources(task, res, cb, b, ranker)
         offered = tools.select(
             {"task": task, "document": str((res.document or {}).get("path", ""))},
             limit=b.max_tools,
             ranker=ranker,
         )
+        if isinstance(ranker, ToolRanker) and ranker.last_ranker and len(tools) > b.max_tools:
+            log.info("agent tools chosen by %s: %s", ranker.last_ranker, ", ".join(offered))
         specs = tools.specs(offered)
         window = b.context_tokens or llm.context_tokens()
         ctx = Context(
@@ -263,6 +263,7 @@ async def run_task(
                 _check(cb)
                 await _progress(cb, step, _describe(call.name, call.arguments))
                 t0 = time.monotonic()
+                refused = bool(call.error) or call.name not in offered
                 if call.error:
                     result = ToolResult(call.error, True)
                 elif call.name not in offered:
@@ -274,6 +275,7 @@ async def run_task(
                         "step": step,
                         "type": "tool",
                         "tool": call.name,
+                        **({"refused": True} if refused else {}),
                         "arguments": _clip(call.arguments),
                         "isError": result.is_error,
                         "result": _clip(result.content),

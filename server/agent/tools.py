@@ -8,7 +8,9 @@ workspace/applyEdit, so the edit can be undone there); `run_command` asks the in
 editor's open buffer (`document_text`) to the disk, so the agent sees unsaved work.
 
 With more tools than a budget allows (MCP servers add many), `select` offers the model the most
-relevant ones, ranked by a `score(context, candidates) -> list[float]` ranker.
+relevant ones, ranked by a `score(context, candidates) -> list[float]` ranker: the server lends
+server.agent.tool_ranking.ToolRanker (the project's ranker over the tools' history), the
+LexicalRanker ranks without one and whenever it fails.
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ server.features.agent_editor, which builds the task's callbacks) lends it the ed
 command, `$/progress` per step (cancellable: `window/workDoneProgress/cancel` stops the task at
 its next step), open documents' unsaved text, and memory (ALS, notes, recalled episodes, skills,
 patterns). `$/cancelRequest` cancels the handler's task at its next await; the partial
-trajectory is still recorded. Every task ends as one `agent` episode.
+trajectory is still recorded. Every task ends as one `agent` episode. With more tools than
+agent.maxTools, the folder's active ranker (rules or the TRM, server.suggest.ranking) helps
+choose them from their history in this store's agent episodes (server.agent.tool_ranking); it
+orders the relevant skills too.
 
 server.agent is imported inside the handlers: initialize never pays for it, and an LLM SDK is
 only imported when a provider is first called.
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 REQUEST_FAILED = -32803  # LSP ErrorCodes.RequestFailed: well-formed, but it could not be done
 NOTES_CHARS = 20_000
+HISTORY_EPISODES = 200  # the newest agent episodes whose tool calls the tool ranker reads
 EDITS = ("edit_file", "apply_skill")
 
 
@@ -92,6 +96,45 @@ async def _resources(ls: KeneticServer, folder: Folder, task: str) -> Any:
     if not res.patterns:
         res.patterns = service_of(ls).cached(folder)[:3]
     return res
+
+
+async def _tool_ranker(
+    ls: KeneticServer, folder: Folder, uri: str | None, with_history: bool
+) -> Any:
+    """The folder's active ranker (rules or TRM, server.suggest.ranking) behind the agent's
+    ToolRanker, with the tools' history in this store's agent episodes when tools are to be
+    chosen (more of them than agent.maxTools); None without a suggestion service."""
+    suggest = getattr(ls, "suggest", None)
+    if suggest is None:
+        return None
+    from server.agent.tool_ranking import ToolRanker, tool_history
+
+    ranking = suggest.ranking
+    base: dict[str, Any] = {"uri": uri or folder.uri}
+    try:
+        state = ranking.state_for(folder.uri)
+        doc = ls.workspace.text_documents.get(unquote(uri)) if uri else None
+        if doc is not None:
+            base["language"] = doc.language_id
+        if state is not None:
+            base.update(state.context())  # recent edits and commands, as for suggestions
+    except Exception as exc:  # the LexicalRanker chooses
+        log.warning("no ranker for the agent's tools: %s", exc)
+        return None
+
+    def learned(context: dict[str, Any], candidates: list[dict[str, Any]]) -> Any:
+        return ranking.score(state, {**base, **context}, candidates)
+
+    history: dict[str, Any] = {}
+    if with_history and folder.store is not None:
+        try:
+            found = await asyncio.to_thread(
+                folder.store.episodes, kind="agent", limit=HISTORY_EPISODES
+            )
+            history = tool_history(e.to_json() for e in found)
+        except Exception as exc:  # no history: the ranker still sees the task's words
+            log.warning("agent tool history not read: %s", exc)
+    return ToolRanker(learned, history)
 
 
 def _tracked(tools: Any, calls: list[dict[str, Any]]) -> None:
@@ -203,6 +246,7 @@ async def run_agent(
                 except Exception as exc:  # MCP tools are extras: the task goes on without
                     log.warning("MCP servers did not start: %s", exc)
             _tracked(tools, calls)
+            ranker = await _tool_ranker(ls, folder, uri, len(tools) > settings.max_tools)
             result = await A.run_task(
                 task,
                 textDocument=text_document,
@@ -212,6 +256,7 @@ async def run_agent(
                 callbacks=callbacks,
                 budget={"maxSteps": settings.max_steps, "maxTools": settings.max_tools},
                 resources=resources,
+                ranker=ranker,
             )
     except asyncio.CancelledError:
         # $/cancelRequest: the await in flight was cancelled (a running command is killed);

@@ -166,6 +166,7 @@ class MemoryService:
         def job() -> None:
             mem = self.memory(folder)
             ingest.index_episode(mem.index, episode, moments=mem.moments, trigger="captured")
+            mem.observe_episode(episode)
 
         self._enqueue(job)
 
@@ -175,6 +176,8 @@ class MemoryService:
         skill_id, deleted = skill.id, bool(stored.deleted)
         text, language = ingest.skill_text(skill), skill.language
         examples = [e for e in skill.examples if str(e).isdigit()]
+        # the first save of a skill (SkillStore.save sets both times then)
+        new = not deleted and stored.created_at == stored.updated_at
 
         def job() -> None:
             mem = self.memory(folder)
@@ -185,6 +188,8 @@ class MemoryService:
                     mem.index, skill_id, text, language=language, examples=examples,
                     moments=mem.moments, trigger="mined",
                 )  # fmt: skip
+                if new:
+                    mem.learned_skill(skill.name, skill.support, language)
 
         self._enqueue(job)
 
@@ -291,7 +296,7 @@ class MemoryService:
         if store is None:
             raise JsonRpcInvalidParams(f"no store for {folder.uri}")
 
-        def work() -> Any:
+        def work() -> tuple[Any, str | None]:
             with self._lock:
                 mem = self._memories.pop(folder.uri, None)
             if mem is not None:
@@ -299,26 +304,34 @@ class MemoryService:
             self.server.capture.flush()
             store.close()
             try:
-                return checkpoints.restore(store.path, checkpoint_id)
+                return checkpoints.restore(store.path, checkpoint_id), None
             except (StoreError, ValueError, OSError) as exc:
                 # the checkpoint was refused: reopen what was there before
                 from memory.store import Store
 
-                self.server.workspaces.replace_store(folder, Store(store.path))
-                raise JsonRpcInvalidParams(str(exc)) from None
+                return Store(store.path), str(exc)
 
-        new_store = await asyncio.to_thread(work)
+        new_store, refused = await asyncio.to_thread(work)
         self.server.workspaces.replace_store(folder, new_store)
+        # open documents write to the store now open, restored or reopened: the old one is
+        # closed either way and an edit sent there would be lost
         self.server.capture.store_replaced(store, new_store)
+        if refused is not None:
+            raise JsonRpcInvalidParams(refused)
         return {"restored": checkpoint_id, "store": str(new_store.path)}
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Index what is queued (episodes committed at shutdown included), then persist."""
+        self._queue.put(None)
+        if self._worker.is_alive() and threading.current_thread() is not self._worker:
+            self._worker.join(timeout)
+            if self._worker.is_alive():
+                log.warning("memory worker still busy after %.0f s; closing anyway", timeout)
         with self._lock:
             memories = list(self._memories.values())
             self._memories.clear()
         for mem in memories:
             mem.close()
-        self._queue.put(None)
 
 
 def setup(server: KeneticServer) -> None:

@@ -458,3 +458,33 @@ async def test_paths_outside_the_workspace_are_refused(
         assert len(results) == 6 and all(r["is_error"] for r in results)
         (episode,) = await episodes(c)
         assert all(e["isError"] for e in episode["trajectory"] if e["type"] == "tool")
+
+
+async def test_tools_are_chosen_with_the_ranker_and_their_history(
+    fake: FakeHTTP, workspace: Path, home: Path
+) -> None:
+    """agent.maxTools 4: read_file, edit_file and search always, and one more slot. A task
+    sharing no word with the other tools fills it in registration order (list_files) until
+    run_command has served a successful task here; then the ranker (rules: no TRM trained)
+    gives it the slot."""
+    project(workspace)
+    ok = f"{sys.executable} -c \"print('ok')\""
+    fake.push(
+        anthropic_stream(text("Looked.")),
+        anthropic_stream(call("t1", "run_command", command=ok)),
+        anthropic_stream(text("It ran.")),
+        anthropic_stream(text("Looked again.")),
+    )
+    init = options(fake, maxTools=4)
+    async with lsp_session([workspace], home, init_options=init, env=WITH_KEY) as c:
+        Editor(c, answers=["Run"])
+        always = ["read_file", "edit_file", "search"]
+        first = await request(c, "kenetic/agent/run", {"task": "tidy up calc"})
+        assert first["outcome"] == "success", first
+        assert [t["name"] for t in fake.bodies()[0]["tools"]] == [*always, "list_files"]
+        ran = await request(c, "kenetic/agent/run", {"task": "run the check command"})
+        assert ran["outcome"] == "success", ran
+        assert [t["name"] for t in fake.bodies()[1]["tools"]] == [*always, "run_command"]
+        again = await request(c, "kenetic/agent/run", {"task": "tidy up calc"})
+        assert again["outcome"] == "success", again
+        assert [t["name"] for t in fake.bodies()[3]["tools"]] == [*always, "run_command"]

@@ -90,6 +90,9 @@ async def test_checkpoint_and_restore(workspace: Path, home: Path) -> None:
         assert (await wait_idle(client))["episodes"]["edit"] == 2
         with pytest.raises(JsonRpcInvalidParams):
             await command(client, "kenetic.restore", {"id": "../../etc/passwd"})
+        # a refused restore reopens the store and capture goes on into it
+        change(client, uri, 5, (0, 4), (0, 5), "5")
+        assert (await wait_idle(client))["episodes"]["edit"] == 3
 
 
 async def _decide(client: Any, doc: Doc, k: int, outcome: str) -> None:
@@ -112,8 +115,13 @@ async def test_outcomes_move_the_als_knobs_and_they_persist(workspace: Path, hom
     async with lsp_session([workspace], home, init_options=FAST) as client:
         doc = Doc(client, uri, SOURCE)
         assert (await learn(client, doc))["skills"] == 1
+        await wait_idle(client)
         start = await request(client, "kenetic/als", {})
         assert start["stage"] == "cold" and start["debounce_ms"] == 300.0
+        # the focus follows the last edit; the new skill is a reflection
+        assert start["focus"]["uri"] == uri and start["focus"]["symbol"]
+        assert [r["source"] for r in start["reflections"]] == ["mining"]
+        assert start["reflections"][0]["text"].startswith("learned skill ")
 
         for k in (2, 3, 4):  # three dismissals in a row: quieter, then a cool-down
             await _decide(client, doc, k, "rejected")
@@ -126,6 +134,7 @@ async def test_outcomes_move_the_als_knobs_and_they_persist(workspace: Path, hom
         assert quiet["min_score"] > start["min_score"]
         assert quiet["max_suggestions"] <= start["max_suggestions"]
         assert quiet["quiet_until"] > time.time()
+        assert [r["source"] for r in quiet["reflections"]] == ["mining", "outcomes"]
         # the cool-down: no unasked-for suggestions (code actions, asked for, still come)
         nxt = await request(client, "kenetic/nextEdits", {"textDocument": {"uri": uri}})
         assert nxt == {"edits": [], "quiet": True}

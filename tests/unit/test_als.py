@@ -50,6 +50,7 @@ def test_knobs_are_clamped_and_undo_counts_double(store: Store) -> None:
     assert als.state.debounce_ms == s.debounce_min_ms
     assert als.state.max_suggestions == s.max_suggestions_cap
     assert als.state.stage == "tuned"
+    store.flush()  # both load the same saved state, not one of them a half-written one
     a, b = Als(store, s), Als(store, s)
     a.state.acceptance = b.state.acceptance = 0.5
     a.record_outcome("rejected", now=0)

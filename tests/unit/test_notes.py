@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from memory import notes
+from memory.items import MemoryItem
 from memory.memory_schema import get_state
 from memory.recall import MemoryIndex
 from memory.store import Store
@@ -123,3 +124,19 @@ def test_nanobot_memory_is_imported_once(workspace: Path, index: MemoryIndex) ->
     assert notes.import_nanobot(index, workspace) == {}
     assert notes.import_nanobot(MemoryIndex(index.store), workspace) == {}  # across reopen
     assert index.recall("pydantic upgrade", k=1)[0].item.source == "nanobot"
+
+
+def test_a_stored_note_without_a_ref_survives_the_notes_sync(
+    workspace: Path, index: MemoryIndex
+) -> None:
+    # kenetic/memory/store keeps a note with source "user" and no ref; the notes files' sync
+    # must neither crash on it nor remove it
+    stored, _ = index.add(MemoryItem(kind="note", text="deploys go through staging", source="user"))
+    user = notes.user_notes_path()
+    user.parent.mkdir(parents=True)
+    user.write_text("# Me\n\nI like short functions.\n")
+    assert notes.sync_notes(index, workspace) == {"added": 1, "changed": 0, "removed": 0}
+    user.write_text("")
+    assert notes.sync_notes(index, workspace) == {"added": 0, "changed": 0, "removed": 1}
+    assert stored is not None
+    assert [h.item.id for h in index.recall("deploys staging", k=1)] == [stored]
