@@ -8,6 +8,7 @@ examples are enough to trust it at sites the developer has not touched.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from memory.mining import WINDOW
@@ -43,10 +44,43 @@ def evidence_needed(
     # a derived hole and a hole that must repeat are constraints as good as a word
     named = sum(_named_words(t) for t in parts) + len(after_template.get("derive") or {})
     named += len(spans) - len({name for _, _, name in spans})
-    # an insertion whose anchor siblings contain holes: where to insert is then a guess
-    anchored = mode == WINDOW and anchors != [0, 0] and bool(spans)
-    general = bool(total) and covered / total > MAX_HOLE_MASS or named == 0 or anchored
+    # an insertion whose anchor siblings contain holes: where to insert is then a guess, unless
+    # one side is a firm anchor (no hole, a named word: insert after `cookies=None,`)
+    anchored = mode == WINDOW and anchors != [0, 0] and bool(spans) and not _firm(parts, anchors)
+    # a rule that takes a word away (`while 1:` -> `while True:`) checks that word at every
+    # site it changes: its holes are the untouched context around it (the loop's body), and
+    # however much text they cover, they do not make the rule guess where it applies
+    massive = (
+        bool(total)
+        and covered / total > MAX_HOLE_MASS
+        and not _removes_a_word(parts, after_template["parts"])
+    )
+    general = massive or named == 0 or anchored
     return 3 if general else 2
+
+
+def _firm(parts: list[Template], anchors: list[int]) -> bool:
+    left, right = anchors
+    sides = [parts[:left], parts[len(parts) - right :] if right else []]
+    return any(
+        side and not any(hole_spans(t, []) for t in side) and sum(_named_words(t) for t in side) > 0
+        for side in sides
+    )
+
+
+def _removes_a_word(before: list[Template], after: list[Template]) -> bool:
+    """Does the before-template check an identifier or literal the after-template drops?"""
+    gone = Counter(w for t in before for w in _words(t))
+    gone.subtract(w for t in after for w in _words(t))
+    return any(n > 0 for n in gone.values())
+
+
+def _words(t: Template) -> list[str]:
+    if t[0] == "c":
+        return [t[2]] if t[1] != t[2] and any(ch.isalnum() for ch in t[2]) else []
+    if t[0] == "n":
+        return [w for c in t[2] for w in _words(c)]
+    return []
 
 
 def _named_words(t: Template) -> int:

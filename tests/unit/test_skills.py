@@ -212,3 +212,52 @@ def test_deletion_with_only_holes_is_refused() -> None:
     assert made == []  # "delete any import" is a guess, not a rule
     miner, made, _ = _mine("python", doc + "import os\n", ("import os\n", ""), ("import os\n", ""))
     assert len(made) == 1 and made[0].describe()["after"] == ""
+
+
+def test_a_rule_that_drops_a_word_is_trusted_on_two_examples() -> None:
+    # `while 1:` -> `while True:`: the loop bodies are a hole covering nearly all of the text,
+    # but the word the rule takes away (`1`) is checked at every site it changes
+    body = "        value_{n}_{i} = compute({n}, {i})\n"
+    doc = "".join(
+        f"def f{n}():\n    while 1:\n"
+        + "".join(body.format(n=n, i=i) for i in range(12))
+        + "        break\n"
+        for n in range(4)
+    )
+    change = ("while 1:", "while True:")
+    _, made, doc2 = _mine("python", doc, change, change)
+    assert len(made) == 1 and made[0].needed_support() == 2
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
+    assert [(m.start_line, m.old_text, m.new_text) for m in found] == [
+        (31, "1", "True"),
+        (46, "1", "True"),
+    ]
+
+
+def test_an_insertion_beside_a_firm_anchor_is_trusted_on_two_examples() -> None:
+    # the parameter lists differ, and so does the right neighbour at every site (a hole); the
+    # left one is the same named parameter: where to insert is not a guess
+    lists = [
+        ["url=None", "headers=None", "cookies=None", "timeout=None", "redirect=False"],
+        ["headers=None", "cookies=None", "auth=None", "timeout=None", "proxies=None", "hooks=None"],
+        ["cookies=None", "verify=None"],
+        ["data=None", "files=None", "cookies=None", "stream=None", "cert=None"],
+    ]
+    doc = "".join(
+        f"def f{n}(self,\n" + "".join(f"        {p},\n" for p in params) + "    ):\n    pass\n\n"
+        for n, params in enumerate(lists)
+    )
+    changes = [
+        (
+            f"cookies=None,\n        {nxt}",
+            f"cookies=None,\n        store_cookies=True,\n        {nxt}",
+        )
+        for nxt in ("timeout", "auth")
+    ]
+    _, made, doc2 = _mine("python", doc, *changes)
+    assert len(made) == 1 and made[0].mode == "window" and made[0].needed_support() == 2
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
+    assert [apply_match(doc2, m).splitlines()[m.start_line] for m in found] == [
+        "        store_cookies=True,",
+        "        store_cookies=True,",
+    ]
