@@ -82,9 +82,17 @@ def _span(a: bytes, b: bytes) -> tuple[int, int]:
     return p, s
 
 
-def _cover(root: Node, start: int, end: int) -> Node:
-    """Smallest named node covering [start, end), an empty range included."""
-    node = root.named_descendant_for_byte_range(start, max(start, end - 1)) or root
+def _cover(root: Node, start: int, end: int, data: bytes) -> Node:
+    """Smallest named node covering [start, end), an empty range included. An empty range just
+    after a token (`return data|` where `, data` was deleted) belongs to that token: otherwise
+    the node found depends on what follows (an `if` or an `elif`), and two alike edits would not
+    meet."""
+    lo = hi = start
+    if start == end and start > 0 and not data[start - 1 : start].isspace():
+        lo = hi = start - 1
+    else:
+        hi = max(start, end - 1)
+    node = root.named_descendant_for_byte_range(lo, hi) or root
     while node.parent is not None and not (node.start_byte <= start and node.end_byte >= end):
         node = node.parent
     return node
@@ -183,8 +191,8 @@ def structural_edit(
         return None
     if has_error(ta) and not has_error(tb):
         return None
-    nb = _cover(tb.root_node, p, len(db) - s)
-    na = _cover(ta.root_node, p, len(da) - s)
+    nb = _cover(tb.root_node, p, len(db) - s, db)
+    na = _cover(ta.root_node, p, len(da) - s, da)
     aligned = _align(nb, na, len(db), len(da))
     if aligned is None:
         return None

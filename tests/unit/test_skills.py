@@ -261,3 +261,20 @@ def test_an_insertion_beside_a_firm_anchor_is_trusted_on_two_examples() -> None:
         "        store_cookies=True,",
         "        store_cookies=True,",
     ]
+
+
+def test_a_deletion_at_the_end_of_a_statement_meets_its_twin() -> None:
+    # `return data, data` -> `return data` before an `if` and before an `elif`: the deletion
+    # point belongs to the statement, not to whatever follows it
+    doc = (
+        "def encode(data):\n"
+        "    if isinstance(data, bytes):\n        return data, data\n"
+        "    if isinstance(data, str):\n        return data, data\n"
+        "    elif hasattr(data, 'read'):\n        return data, data\n"
+        "    else:\n        return data, data\n"
+    )
+    change = ("return data, data", "return data")
+    _, made, doc2 = _mine("python", doc, change, change)
+    assert len(made) == 1 and made[0].support == 2
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
+    assert [(m.start_line, m.old_text) for m in found] == [(6, ", data"), (8, ", data")]
