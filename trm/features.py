@@ -8,9 +8,13 @@ server builds one pair of dicts for either ranker. Every key is optional; a miss
       "kind": "codeAction" | "inline" | "nextEdits" | "apply",
       "now": epoch seconds (ages are measured from it; 0/missing: ages unknown),
       "language": str,
+      "uri": str                    the cursor's document
       "cursorNodeTypes": [str]      syntax node types at the cursor, innermost first
       "recentEditShapes": [str]     the last few edits, newest last, e.g. "old text => new text"
       "recentCommands": [{"command": str, "exitCode": int}]   newest last
+      "cursorLine": int             the cursor's line (0-based)
+      "recentEditLines": [int]      lines of the last few edits in the cursor's document, oldest
+                                    first, where they are now (later edits' line shifts applied)
     }
     candidate {
       "skillId": str, "name": str,
@@ -23,12 +27,16 @@ server builds one pair of dicts for either ranker. Every key is optional; a miss
       "distance": lines from the cursor (abs)  "lineDelta": signed (site line - cursor line)
       "sameFile": bool              the site is in the document the cursor is in
       "justApplied": bool           the developer just made this rewrite by hand
+      "uri": str, "siteLine": int   the site's document, and its line (0-based) there
+      "shownInSession": int         how often this session showed this site (same document,
+                                    skill and rewrite) without it being accepted
     }
 
 The vectors are numpy float32: context (CONTEXT_DIM,), candidates (K, CANDIDATE_DIM). Bag-of-
 token parts use feature hashing (memory.embedders.HashedEmbedder: CRC-32 buckets, the same in
 every process), so the features are deterministic. Set-level features (the nearest site below
-the cursor, the rule score's rank) are computed over the candidates of one request.
+the cursor, the rule score's rank, a site's order among its skill's sites) are computed over the
+candidates of one request.
 
 No torch here: the ranker featurizes on the request path before it touches the model.
 """
@@ -54,9 +62,10 @@ __all__ = [
     "candidate_features",
     "context_features",
     "featurize",
+    "preselect",
 ]
 
-FEATURES_VERSION = 1  # bump when a feature changes meaning: old checkpoints then mis-rank
+FEATURES_VERSION = 2  # bump when a feature changes meaning: old checkpoints then mis-rank
 CONTEXT_DIM = 64
 CANDIDATE_DIM = 64
 
@@ -76,7 +85,8 @@ CONTEXT_FEATURES: list[tuple[str, int, int]] = [
     ("failed fraction of recent commands", 51, 1),
     ("last command failed", 52, 1),
     ("constant 1", 53, 1),
-    ("reserved (0)", 54, 10),
+    ("recent edits in this file: moving down, moving up (shares of steps)", 54, 2),
+    ("reserved (0)", 56, 8),
 ]
 CANDIDATE_FEATURES: list[tuple[str, int, int]] = [
     ("skill template (hashed embedding)", 0, 24),
@@ -101,7 +111,13 @@ CANDIDATE_FEATURES: list[tuple[str, int, int]] = [
     ("set size (log)", 51, 1),
     ("share of the set from this skill", 52, 1),
     ("constant 1", 53, 1),
-    ("reserved (0)", 54, 10),
+    ("order among the skill's sites in the file, from the cursor down, wrapping", 54, 2),
+    ("first of the skill's sites in the other files (path order from the cursor's)", 56, 1),
+    ("passed over: between two recent edits, the later one below", 57, 1),
+    ("shown in this session and not accepted (log); shown before", 58, 2),
+    ("other file: 1 / its place in path order after the cursor's file", 60, 1),
+    ("shown in this session (log) minus the most of the skill's sites", 61, 1),
+    ("reserved (0)", 62, 2),
 ]
 
 _RULES = RuleRanker()
@@ -170,6 +186,25 @@ def context_features(context: dict[str, Any]) -> np.ndarray:
     out[51] = failed / len(commands) if commands else 0.0
     out[52] = float(bool(commands) and _num(commands[-1], "exitCode") != 0)
     out[53] = 1.0
+    steps = np.diff(_lines(context.get("recentEditLines"), 5))
+    if len(steps):
+        out[54] = float((steps > 0).mean())
+        out[55] = float((steps < 0).mean())
+    return out
+
+
+def _lines(v: Any, limit: int) -> list[float]:
+    """The finite numbers of a list (the last `limit`), e.g. recentEditLines."""
+    if not isinstance(v, (list, tuple)):
+        return []
+    out = []
+    for x in v[-limit:]:
+        try:
+            f = float(x)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            out.append(f)
     return out
 
 
@@ -238,7 +273,11 @@ def candidate_features(context: dict[str, Any], candidates: Sequence[dict[str, A
         row[45] = float(bool(c.get("justApplied")))
         row[46] = rules[i]
         row[53] = 1.0
+        shown_here = max(0.0, _num(c, "shownInSession"))
+        row[58] = math.log1p(shown_here) / 3.0
+        row[59] = float(shown_here > 0)
     _set_features(candidates, out, rules)
+    _site_order(context, candidates, out)
     return out
 
 
@@ -285,6 +324,72 @@ def _set_features(candidates: Sequence[dict[str, Any]], out: np.ndarray, rules: 
     for s in ids:
         counts[s] = counts.get(s, 0) + 1
     out[:, 52] = [counts[s] / K for s in ids]
+
+
+def _site_order(
+    context: dict[str, Any], candidates: Sequence[dict[str, Any]], out: np.ndarray
+) -> None:
+    """Where each site stands among its skill's sites: the order a developer working down the
+    file from the cursor (and wrapping round to the top) reaches them, whether the session's
+    recent edits went past it, the first site in the other files (the documents after the
+    cursor's in path order first), and whether this session showed it less than the others."""
+    cursor = context.get("cursorLine")
+    edits = _lines(context.get("recentEditLines"), 5)
+    jumps = [(a, b) for a, b in zip(edits, edits[1:], strict=False) if b > a]
+    same: dict[str, list[tuple[bool, float, float, int]]] = {}
+    other: dict[str, list[tuple[int, float, int]]] = {}
+    here = str(context.get("uri") or "")
+    docs = sorted({here, *(str(c["uri"]) for c in candidates if c.get("uri"))})
+    at = docs.index(here)
+    shown: dict[str, list[tuple[float, int]]] = {}
+    for i, c in enumerate(candidates):
+        sid = str(c.get("skillId") or "")
+        if c.get("lineDelta") is not None and c.get("sameFile") is not False:
+            delta = _num(c, "lineDelta")
+            line = (
+                _num(c, "siteLine") if c.get("siteLine") is not None
+                else _num(context, "cursorLine") + delta if cursor is not None
+                else None
+            )  # fmt: skip
+            passed = line is not None and any(a < line < b for a, b in jumps)
+            out[i, 57] = float(passed)
+            same.setdefault(sid, []).append((delta < 0, delta, float(passed), i))
+        elif c.get("sameFile") is False:
+            doc = (docs.index(str(c["uri"])) - at) % len(docs) if c.get("uri") and here else 0
+            if doc:
+                out[i, 60] = 1.0 / doc
+            other.setdefault(sid, []).append((doc, _num(c, "siteLine", math.inf), i))
+        shown.setdefault(sid, []).append((math.log1p(max(0.0, _num(c, "shownInSession"))), i))
+    for sites in same.values():
+        sites.sort()
+        first_open = True
+        for rank, (_, _, skipped, i) in enumerate(sites):
+            out[i, 54] = 1.0 / (1.0 + rank)
+            if first_open and not skipped:
+                out[i, 55] = 1.0
+                first_open = False
+    for others in other.values():
+        first = min(others)
+        if math.isfinite(first[1]) or first[0]:  # a line or a document order to go by
+            out[first[2], 56] = 1.0
+    for counts in shown.values():
+        most = max(n for n, _ in counts)
+        for n, i in counts:
+            out[i, 61] = n - most
+
+
+def preselect(features: np.ndarray, cap: int, keep: int = -1) -> np.ndarray:
+    """The indices (sorted) of the `cap` candidates the model ranks when a set has more: the
+    best by rule score, ties to the nearest site (the server's tie-break), plus `keep` (the
+    accepted candidate, in training) if it would be left out."""
+    if len(features) <= cap:
+        return np.arange(len(features))
+    dist = np.where(features[:, 41] > 0, np.inf, features[:, 40])
+    order = np.lexsort((dist, -features[:, 46]))  # rule score first, then distance
+    chosen = order[:cap].copy()
+    if keep >= 0 and keep not in chosen:
+        chosen[-1] = keep
+    return np.sort(chosen)
 
 
 def featurize(

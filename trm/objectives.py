@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trm.features import CANDIDATE_DIM, CONTEXT_DIM, featurize
+from trm.features import CANDIDATE_DIM, CONTEXT_DIM, featurize, preselect
 from trm.layers import stablemax_cross_entropy
 from trm.model import TRM
 
@@ -58,17 +58,14 @@ def _accepted(outcome: dict[str, Any]) -> int:
 
 
 def _cap(features: np.ndarray, target: int, cap: int) -> tuple[np.ndarray, int]:
-    """Keep the accepted candidate and the best others by rule score when a set is too big.
+    """Keep the accepted candidate and the best others by rule score, ties to the nearest site,
+    when a set is too big (trm.features.preselect).
 
     The ranker pre-selects the same way (trm.trm_ranker), so training sees what inference does.
     """
     if len(features) <= cap:
         return features, target
-    order = [int(i) for i in np.argsort(-features[:, 46], kind="stable")]
-    keep = order[:cap]
-    if target >= 0 and target not in keep:
-        keep[-1] = target
-    keep.sort()
+    keep = [int(i) for i in preselect(features, cap, target)]
     return features[keep], (keep.index(target) if target >= 0 else -1)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from trm.features import CANDIDATE_DIM, CONTEXT_DIM, FEATURES_VERSION, featurize
+from trm.features import CANDIDATE_DIM, CONTEXT_DIM, FEATURES_VERSION, featurize, preselect
 from trm.ranker import Ranker, RuleRanker
 
 __all__ = ["ModelHolder", "TRMRanker", "checkpoint_path", "checkpoints", "latest_checkpoint"]
@@ -206,11 +206,10 @@ class TRMRanker:
 
         ctx, feats = featurize(context, candidates)
         count = len(candidates)
-        # More candidates than the model takes: the best by rule score are ranked by the model
-        # (training capped its sets the same way); the rest follow in rule order.
-        keep = np.arange(count)
-        if count > cfg.max_candidates:
-            keep = np.sort(np.argsort(-feats[:, 46], kind="stable")[: cfg.max_candidates])
+        # More candidates than the model takes: the best by rule score (ties to the nearest
+        # site) are ranked by the model (training capped its sets the same way); the rest follow
+        # in rule order.
+        keep = preselect(feats, cfg.max_candidates)
         raw = model.score(
             torch.from_numpy(ctx)[None], torch.from_numpy(np.ascontiguousarray(feats[keep]))[None]
         )[0]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memory.store import Episode, Store
+from server.suggest.session import EditLines, SiteCounts, SiteKey
 from server.suggest.shown import ShownLog, ShownSet, count_outcome_sets, read_outcome_log, short
 from trm.ranker import Ranker, RuleRanker
 from trm.trm_ranker import ModelHolder, TRMRanker, checkpoints
@@ -129,6 +130,8 @@ class TrmState:
         self.last_error: str | None = None
         self.edit_shapes: deque[str] = deque(maxlen=5)
         self.commands: deque[dict[str, Any]] = deque(maxlen=8)
+        self.edit_lines = EditLines()  # context recentEditLines
+        self.sites = SiteCounts()  # candidate shownInSession
         self._lock = threading.Lock()
 
     # -- start --------------------------------------------------------------------------------
@@ -171,14 +174,20 @@ class TrmState:
             before, after = pair.get("before"), pair.get("after")
             if isinstance(before, str) and isinstance(after, str):
                 self.edit_shapes.append(short(before) + " => " + short(after))
+            if episode.uri:
+                self.edit_lines.region(episode.uri, data.get("region"))
         elif episode.kind == "command" and data.get("source") != "editor":
             code = data.get("exitCode")
             self.commands.append(
                 {"command": str(data.get("command") or "")[:200], "exitCode": code or 0}
             )
 
-    def context(self) -> dict[str, Any]:
-        return {"recentEditShapes": list(self.edit_shapes), "recentCommands": list(self.commands)}
+    def context(self, uri: str = "") -> dict[str, Any]:
+        return {
+            "recentEditShapes": list(self.edit_shapes),
+            "recentCommands": list(self.commands),
+            "recentEditLines": self.edit_lines.of(uri),
+        }
 
     @property
     def enabled(self) -> bool:
@@ -278,7 +287,7 @@ class RankingService:
         self.folder_for = folder_for
         self.states: dict[str, TrmState] = {}
         self._pending: OrderedDict[str, tuple[ShownSet, TrmState]] = OrderedDict()
-        self._members: OrderedDict[str, tuple[TrmState, str]] = OrderedDict()
+        self._members: OrderedDict[str, tuple[TrmState, str, SiteKey | None]] = OrderedDict()
         self._acted: OrderedDict[str, None] = OrderedDict()  # batches with an outcome
         self._last: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
         self._lock = threading.Lock()
@@ -357,9 +366,11 @@ class RankingService:
             self._last.clear()
         self._last[key] = ids
         state.shown.write_set(shown, row)
-        for group in ids:
+        offered = shown.offered_keys()
+        state.sites.shown([site for site, _ in offered if site is not None])
+        for site, group in offered:
             for sid in group:
-                self._members[sid] = (state, shown.batch)
+                self._members[sid] = (state, shown.batch, site)
                 self._members.move_to_end(sid)
         while len(self._members) > MEMBERS_MAX:
             self._members.popitem(last=False)
@@ -369,8 +380,10 @@ class RankingService:
         member = self._members.get(suggestion_id)
         if member is None:
             return
-        state, batch = member
+        state, batch, key = member
         state.shown.write_outcome(batch, suggestion_id, outcome)
+        if outcome == "accepted" and key is not None:
+            state.sites.accepted(key)
         first = batch not in self._acted
         if first:
             self._acted[batch] = None

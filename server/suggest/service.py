@@ -28,6 +28,7 @@ from server.suggest.library import Library, copy_skill
 from server.suggest.mining import MiningWorker
 from server.suggest.outcomes import Suggestion, Suggestions
 from server.suggest.ranking import RankingService
+from server.suggest.session import site_key
 from server.suggest.shown import ShownSet, short
 from server.workspaces import Folder, uri_to_path
 
@@ -210,11 +211,13 @@ class SuggestService:
         context: dict[str, Any] = {"kind": kind, "now": time.time(), "uri": uri}
         context["language"] = language
         if state is not None:
-            context.update(state.context())
+            context.update(state.context(uri))
+        at = line if cursor_line is None else cursor_line
         if snap is not None:
-            at = line if cursor_line is None else cursor_line
             context["cursorNodeTypes"] = cursor_nodes(snap, at)
-        candidates = []
+        context["cursorLine"] = at
+        shift = at - line  # an inline request's matches are in its cut's rows
+        candidates, keys = [], []
         for k, (lib, m) in enumerate(found):
             same = site_uris is None or site_uris[k] == uri
             c = lib.candidate(m.skill_id)
@@ -222,7 +225,12 @@ class SuggestService:
             c["sameFile"] = same
             c["distance"] = abs(m.start_line - line) if same else None
             c["lineDelta"] = m.start_line - line if same else None
+            c["uri"] = uri if site_uris is None else site_uris[k]
+            c["siteLine"] = m.start_line + shift if same else m.start_line
+            key = site_key(c["uri"], c)
+            c["shownInSession"] = state.sites.get(key) if state is not None else 0
             candidates.append(c)
+            keys.append(key)
         scores, _ = self.ranking.score(state, context, candidates)
         order = sorted(
             range(len(found)),
@@ -235,7 +243,7 @@ class SuggestService:
         if batch is not None and found:
             index = {id(m): k for k, (_, m) in enumerate(found)}
             shown = ShownSet(batch, kind, uri, self.server.session_id, context, candidates, order,
-                             index)  # fmt: skip
+                             index, keys=keys)  # fmt: skip
             self.ranking.begin(shown, state)
         return [(found[k][0], found[k][1], scores[k]) for k in order]
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memory.store import Store
+from server.suggest.session import SiteKey
 
 __all__ = ["ShownLog", "ShownSet", "count_outcome_sets", "outcome_log", "read_outcome_log", "short"]
 
@@ -47,6 +48,7 @@ class ShownSet:
     index: dict[int, int]  # id(Match) ranked -> candidate index (valid while the request runs)
     ids: dict[int, list[str]] = field(default_factory=dict)  # candidate index -> suggestion ids
     at: float = field(default_factory=time.time)
+    keys: list[SiteKey] = field(default_factory=list)  # candidate index -> site (if known)
 
     def offered(self, match_key: int, suggestion_id: str) -> bool:
         i = self.index.get(match_key)
@@ -56,6 +58,14 @@ class ShownSet:
         if suggestion_id not in ids:
             ids.append(suggestion_id)
         return True
+
+    def offered_keys(self) -> list[tuple[SiteKey | None, list[str]]]:
+        """(site key, suggestion ids) of each candidate offered, best first."""
+        return [
+            (self.keys[i] if i < len(self.keys) else None, self.ids[i])
+            for i in self.order
+            if i in self.ids
+        ]
 
     def row(self) -> dict[str, Any] | None:
         """The JSON kept in the store: only the candidates offered, best first; None if none."""

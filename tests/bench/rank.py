@@ -6,23 +6,15 @@ Prints one JSON object. Parts:
   halting head never fires: every call runs N_sup_infer steps, the worst case) and a model
   briefly trained on a toy task (halting learned), plus the eager path and the paper's
   configuration (one supervision step, a few calls) for contrast.
-- quality (--quality): outcome logs replayed from /work/shared/data/edit_replay_dev.jsonl (read
-  in place, never copied; the replayed logs are cached under $KENETIC_BENCH_CACHE, default
-  /tmp/kenetic-rank-cache). Each case (one commit, one change made at >= 3 sites) is replayed
-  edit by edit through the real engine (memory.edits.structural_edit, memory.skills.SkillMiner
-  with min_examples=2, memory.matching.SkillIndex.matches_in). After each edit from the 2nd on,
-  the developer is shown every site of every skill in the case's files: the skills mined from
-  the edits so far and, as distractors, the skills mined from the other cases of the same
-  repository (last used 1+ days before). The ground-truth next edit is the accepted suggestion
-  when a suggestion's rewrite yields exactly the document with that edit applied; the rest are
-  rejected (outcome counts per skill carry over within a repository). Each case is replayed in
-  its natural (file) order and in up to --rotations-1 rotations of it (the developer starts at
-  another site and works down, wrapping round): one pass gives only ~590 shown sets.
-  The TRM (trm.train.Trainer, default settings, --seeds trainings averaged) is trained on rich,
-  numpy, flask and pip and evaluated on requests, pydantic and scrapy against trm.ranker's
-  RuleRanker; both are ranked with the server's tie-break (same file, then nearest site). MRR and
-  top-1 of the accepted suggestion over sets that have one; the learning curve (MRR vs training
-  outcomes) is drawn into docs/trm_learning_curve.png (matplotlib, Agg).
+- quality (--quality): outcome logs replayed from /work/shared/data/edit_replay_dev.jsonl
+  through the real skill miner and matcher, a simulated developer accepting the ground-truth
+  next edit (tests/bench/rank_data.py; cached under $KENETIC_BENCH_CACHE, default
+  /tmp/kenetic-rank-cache). The TRM (trm.train.Trainer, default settings, --seeds trainings
+  averaged) is trained on rich, numpy, flask and pip and evaluated on requests, pydantic and
+  scrapy against trm.ranker's RuleRanker; both are ranked with the server's tie-break (same
+  file, then nearest site). MRR and top-1 of the accepted suggestion over sets that have one; the
+  learning curve (MRR vs training outcomes) is drawn into docs/trm_learning_curve.png
+  (matplotlib, Agg).
   --time-5000 times the default training schedule on 5,000 outcomes.
 
     .venv/bin/python tests/bench/rank.py [--calls 2000] [--no-train] [--no-latency]
@@ -32,10 +24,7 @@ Prints one JSON object. Parts:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import math
-import os
 import platform
 import random
 import statistics
@@ -47,11 +36,16 @@ from typing import Any
 
 import torch
 
-from memory.edits import structural_edit
-from memory.matching import SkillIndex, apply_match
-from memory.skills import Skill, SkillMiner
-from memory.syntax import byte_offset, enclosing_named_node, parse
 from trm.model import EMA, TRM, TRMConfig, train_step
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench.rank_data import (  # noqa: E402
+    DATA,
+    EVAL_REPOS,
+    TRAIN_REPOS,
+    evaluate,
+    outcome_logs,
+)
 
 BUDGET_P95_MS = 5.0
 # The paper's Sudoku configuration, for contrast only.
@@ -141,6 +135,48 @@ def paper_single_pass(k: int, calls: int) -> dict[str, Any]:
     }
 
 
+def request_dicts(k: int, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A ranking request with every key the server fills: k sites of a few skills."""
+    rng = random.Random(seed)
+    context = {
+        "kind": "nextEdits", "now": 1e9, "language": "python", "cursorLine": 120,
+        "cursorNodeTypes": ["call", "expression_statement", "block", "function_definition"],
+        "recentEditShapes": [f"print(x{i}) => log.info(x{i})" for i in range(5)],
+        "recentCommands": [{"command": "pytest -x", "exitCode": 1}],
+        "recentEditLines": [40, 62, 80, 101, 120],
+    }  # fmt: skip
+    candidates = []
+    for i in range(k):
+        line = rng.randrange(400)
+        skill = f"sk_{i % 5}"
+        candidates.append({
+            "skillId": skill, "name": skill, "templateText": f"print(${i % 5}) => log.info($)",
+            "root": "call", "matchText": f"print(v{i}) => log.info(v{i})", "support": 3 + i % 4,
+            "specificity": 0.6, "lastUsed": 1e9 - 3600 * i, "accepted": i % 3, "rejected": i % 2,
+            "undone": 0, "shown": 4, "distance": abs(line - 120), "lineDelta": line - 120,
+            "sameFile": i % 7 != 0, "justApplied": i % 5 == 0, "siteLine": line,
+            "shownInSession": i % 4,
+        })  # fmt: skip
+    return context, candidates
+
+
+def time_featurize(k: int, calls: int, warmup: int) -> dict[str, Any]:
+    """Latency of trm.features.featurize on k candidates, the part of a ranking before the model
+    (64 requests cycled: their texts' embeddings are cached, as for a server asked again)."""
+    from trm.features import featurize
+
+    pool = [request_dicts(k, seed) for seed in range(64)]
+    for i in range(warmup):
+        featurize(*pool[i % len(pool)])
+    samples = []
+    for i in range(calls):
+        context, candidates = pool[i % len(pool)]
+        t0 = time.perf_counter_ns()
+        featurize(context, candidates)
+        samples.append((time.perf_counter_ns() - t0) / 1e6)
+    return {"calls": calls, **percentiles(samples)}
+
+
 def latency(args: argparse.Namespace) -> dict[str, Any]:
     config = TRMConfig()
     k = args.candidates
@@ -166,299 +202,17 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
     if args.train_steps > 0:
         model, training = toy_trained(config, k, args.train_steps)
         result["toy_trained"] = {**training, **time_scoring(model, k, args.calls, args.warmup)}
+    result["featurize"] = time_featurize(k, args.calls, args.warmup)
     worst = result["untrained"]["p95_ms"]
+    result["featurize_plus_untrained_p95_ms"] = round(worst + result["featurize"]["p95_ms"], 3)
     result["meets_budget"] = worst <= BUDGET_P95_MS
     result["paper_config"] = paper_single_pass(k, args.paper_calls)
     return result
 
 
-# -- quality: replayed outcomes, TRM vs rules ------------------------------------------------
+# -- quality: replayed outcomes, TRM vs rules (the replay: tests/bench/rank_data.py) --------
 
-DATA = Path("/work/shared/data/edit_replay_dev.jsonl")
-CACHE = Path(os.environ.get("KENETIC_BENCH_CACHE", "/tmp/kenetic-rank-cache"))
-TRAIN_REPOS = ("Textualize/rich", "numpy/numpy", "pallets/flask", "pypa/pip")
-EVAL_REPOS = ("psf/requests", "pydantic/pydantic", "scrapy/scrapy")
 CURVE_SIZES = (50, 100, 200, 500, 1000, 2000)
-STEP_S = 20.0  # simulated seconds between two edits of one case
-REPLAY_VERSION = 1  # bump when the replay changes: the cache key includes it
-
-
-def _norm(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.rstrip().split("\n"))
-
-
-def _apply_lines(text: str, start: int, end: int, new: str) -> str:
-    lines = text.splitlines(keepends=True)
-    return "".join(lines[:start]) + new + "".join(lines[end:])
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text[:limit]
-
-
-def _orders(n: int, rotations: int) -> list[list[int]]:
-    """The natural (file) order, then rotations of it: the developer starts at another site
-    and works down, wrapping around; every rotation is a plausible session of its own."""
-    out = [list(range(n))]
-    for r in range(1, min(n, rotations)):
-        start = (r * n) // min(n, rotations)
-        out.append([(start + i) % n for i in range(n)])
-    return out
-
-
-def _cursor_nodes(language: str, text: str, line: int) -> list[str]:
-    tree = parse(language, text)
-    if tree is None:
-        return []
-    lines = text.split("\n")
-    col = len(lines[line]) - len(lines[line].lstrip()) if line < len(lines) else 0
-    pos = byte_offset(text, line, col)
-    node = enclosing_named_node(tree, pos, pos + 1)
-    out: list[str] = []
-    while node is not None and len(out) < 8:
-        out.append(node.type)
-        node = node.parent
-    return out
-
-
-def _case_library(case: dict[str, Any]) -> list[Skill]:
-    """Skills mined from all of one case's edits: the distractors other cases see."""
-    miner = SkillMiner(min_examples=2)
-    docs = dict(case["files"])
-    shift: dict[str, int] = {}
-    for n, e in enumerate(case["edits"]):
-        path = e["path"]
-        d = shift.get(path, 0)
-        before = docs[path]
-        after = _apply_lines(before, e["start"][0] + d, e["end"][0] + d, e["new"])
-        se = structural_edit(case["language"], before, after)
-        if se is not None:
-            miner.add(f"{case['id']}#{n}", se)
-        docs[path] = after
-        shift[path] = d + e["new"].count("\n") - e["old"].count("\n")
-    return miner.skills()
-
-
-class _History:
-    """Outcome counts per skill, as the server's skill store keeps them, over one replay pass."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, dict[str, float]] = {}
-
-    def of(self, skill_id: str) -> dict[str, float]:
-        return self.counts.setdefault(
-            skill_id, {"accepted": 0, "rejected": 0, "undone": 0, "shown": 0, "lastUsed": 0.0}
-        )
-
-    def record(self, ids: list[str], accepted: str | None, now: float) -> None:
-        for sid in set(ids):
-            c = self.of(sid)
-            c["shown"] += 1
-            if accepted is not None and sid != accepted:
-                c["rejected"] += 1
-        if accepted is not None:
-            c = self.of(accepted)
-            c["accepted"] += 1
-            c["lastUsed"] = now
-
-
-def replay_case(
-    case: dict[str, Any],
-    order: list[int],
-    library: list[tuple[Skill, float]],
-    history: _History,
-    t0: float,
-    session: str,
-) -> list[dict[str, Any]]:
-    """Replay one case's edits in `order`; one shown set per step from the 2nd edit on."""
-    lang = case["language"]
-    edits = case["edits"]
-    docs = dict(case["files"])
-    applied: set[int] = set()
-    deltas: dict[int, int] = {}
-    miner = SkillMiner(min_examples=2)
-    recent: list[str] = []
-    last_used: dict[str, float] = {}
-    out: list[dict[str, Any]] = []
-
-    def current(i: int) -> tuple[int, int]:
-        e = edits[i]
-        d = sum(
-            deltas[j]
-            for j in applied
-            if edits[j]["path"] == e["path"] and edits[j]["start"][0] < e["start"][0]
-        )
-        return e["start"][0] + d, e["end"][0] + d
-
-    for step, i in enumerate(order):
-        e = edits[i]
-        path = e["path"]
-        start, end = current(i)
-        before = docs[path]
-        after = _apply_lines(before, start, end, e["new"])
-        now = t0 + STEP_S * step
-        se = structural_edit(lang, before, after)
-        just = {s.id for s in miner.add(f"{session}#{i}", se)} if se is not None else set()
-        for sid in just:
-            last_used[sid] = now
-        docs[path] = after
-        applied.add(i)
-        deltas[i] = e["new"].count("\n") - e["old"].count("\n")
-        recent = [*recent[-2:], _short(e["old"]) + " => " + _short(e["new"])]
-        if step == 0 or step + 1 >= len(order):
-            continue
-        # what the developer is shown now: every site of every known skill in the open files
-        own = miner.skills()
-        skills: dict[str, tuple[Skill, float]] = {s.id: (s, last_used.get(s.id, now)) for s in own}
-        for s, used in library:
-            skills.setdefault(s.id, (s, used))
-        index = SkillIndex([s for s, _ in skills.values()])
-        cursor = start
-        nxt = order[step + 1]
-        n_start, n_end = current(nxt)
-        n_path = edits[nxt]["path"]
-        want = _norm(_apply_lines(docs[n_path], n_start, n_end, edits[nxt]["new"]))
-        candidates: list[dict[str, Any]] = []
-        accepted: int | None = None
-        for p, text in docs.items():
-            tree = parse(lang, text)
-            for sid, (s, used) in skills.items():
-                for m in index.matches_in(sid, lang, text, tree):
-                    same = p == path
-                    if (
-                        accepted is None
-                        and p == n_path
-                        and n_start - 2 <= m.start_line <= n_end + 2
-                        and _norm(apply_match(text, m)) == want
-                    ):
-                        accepted = len(candidates)
-                    h = history.of(sid)
-                    candidates.append(
-                        {
-                            "skillId": sid,
-                            "name": s.name,
-                            "templateText": s.pattern_text("before") + " => "
-                            + s.pattern_text("after"),
-                            "root": s.root,
-                            "matchText": _short(m.old_text) + " => " + _short(m.new_text),
-                            "support": s.support,
-                            "specificity": s.specificity,
-                            "lastUsed": max(used, h["lastUsed"]),
-                            "accepted": h["accepted"],
-                            "rejected": h["rejected"],
-                            "undone": h["undone"],
-                            "shown": h["shown"],
-                            "distance": abs(m.start_line - cursor) if same else None,
-                            "lineDelta": m.start_line - cursor if same else None,
-                            "sameFile": same,
-                            "justApplied": sid in just,
-                        }
-                    )  # fmt: skip
-        if not candidates:
-            continue
-        context = {
-            "kind": "nextEdits",
-            "now": now,
-            "language": lang,
-            "cursorNodeTypes": _cursor_nodes(lang, after, start),
-            "recentEditShapes": list(recent),
-            "recentCommands": [],
-        }
-        history.record(
-            [c["skillId"] for c in candidates],
-            candidates[accepted]["skillId"] if accepted is not None else None,
-            now,
-        )
-        out.append(
-            {
-                "context": context,
-                "candidates": candidates,
-                "accepted_index": accepted,
-                "session": session,
-                "t": now,
-                "repo": case["repo"],
-                "case": case["id"],
-            }
-        )
-    return out
-
-
-def replay_repo(cases: list[dict[str, Any]], rotations: int) -> list[dict[str, Any]]:
-    """Every case of one repository, each in its natural order and up to rotations-1 more."""
-    libraries = [_case_library(c) for c in cases]
-    out: list[dict[str, Any]] = []
-    n_orders = max(len(_orders(len(c["edits"]), rotations)) for c in cases)
-    for r in range(n_orders):
-        history = _History()  # each pass is a separate developer history
-        for ci, case in enumerate(cases):
-            orders = _orders(len(case["edits"]), rotations)
-            if r >= len(orders):
-                continue
-            t0 = 1.0e9 + ci * DAY_S
-            # other cases' skills, last used the day (or days) before this session
-            library = [
-                (s, t0 - DAY_S * (1 + abs(cj - ci)))
-                for cj, skills in enumerate(libraries)
-                if cj != ci
-                for s in skills
-            ]
-            out += replay_case(case, orders[r], library, history, t0, f"{case['id']}/r{r}")
-    return out
-
-
-DAY_S = 24 * 3600.0
-
-
-def outcome_logs(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
-    """Outcome logs per repository, replayed once and cached outside the repository."""
-    key = hashlib.sha1(
-        f"{REPLAY_VERSION}:{args.rotations}:{args.data}:{args.data.stat().st_mtime}".encode()
-    ).hexdigest()[:12]
-    cache = CACHE / f"outcomes-{key}.json"
-    if cache.exists() and not args.no_cache:
-        logs: dict[str, list[dict[str, Any]]] = json.loads(cache.read_text())
-        return logs
-    cases = [json.loads(line) for line in args.data.open()]
-    by_repo: dict[str, list[dict[str, Any]]] = {}
-    for c in cases:
-        by_repo.setdefault(c["repo"], []).append(c)
-    logs = {}
-    for repo, group in sorted(by_repo.items()):
-        t = time.perf_counter()
-        logs[repo] = replay_repo(group, args.rotations)
-        print(f"replayed {repo}: {len(logs[repo])} shown sets, "
-              f"{time.perf_counter() - t:.0f} s", file=sys.stderr)  # fmt: skip
-    CACHE.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(logs))
-    return logs
-
-
-def _tiebreak(c: dict[str, Any]) -> tuple[int, float]:
-    # The server's tie-break (server.suggest.service.rank): the site nearest the cursor.
-    d = c.get("distance")
-    return (0 if c.get("sameFile") else 1, float(d) if d is not None else math.inf)
-
-
-def rank_of_accepted(scores: list[float], outcome: dict[str, Any]) -> int:
-    cands = outcome["candidates"]
-    order = sorted(range(len(cands)), key=lambda k: (-scores[k], *_tiebreak(cands[k]), k))
-    return order.index(outcome["accepted_index"]) + 1
-
-
-def evaluate(ranker: Any, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-    ranks = [
-        rank_of_accepted(ranker.score(o["context"], o["candidates"]), o)
-        for o in outcomes
-        if o["accepted_index"] is not None
-    ]
-    if not ranks:
-        return {"sets": 0, "mrr": None, "top1": None}
-    return {
-        "sets": len(ranks),
-        "mrr": round(statistics.fmean(1.0 / r for r in ranks), 4),
-        "top1": round(statistics.fmean(float(r == 1) for r in ranks), 4),
-    }
 
 
 def _train(outcomes: list[dict[str, Any]], seed: int, budget_s: float) -> Any:
@@ -502,7 +256,7 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
     from trm.ranker import RuleRanker
     from trm.trm_ranker import TRMRanker
 
-    logs = outcome_logs(args)
+    logs = outcome_logs(args.data, args.rotations, args.no_cache)
     train = [o for r in TRAIN_REPOS for o in logs.get(r, [])]
     held = [o for r in EVAL_REPOS for o in logs.get(r, [])]
     natural = [o for o in held if o["session"].endswith("/r0")]

@@ -151,3 +151,32 @@ def test_log_feeds_trm_training_data() -> None:
     data = prepare(outcome_log(sets, outcomes))
     assert data.target.tolist() == [1, 2, -1, -1]  # undone and none accepted: no target
     assert data.prev.tolist() == [-1, 0, -1, -1]
+
+
+def test_ranking_service_counts_sites_shown_and_not_accepted(store: Store) -> None:
+    settings = Settings.model_validate({"trm": {"minOutcomes": 1000}})
+    folder = SimpleNamespace(store=store, settings=settings)
+    service = RankingService(lambda uri: folder)  # type: ignore[arg-type,return-value]
+    state = service.attach(folder)  # type: ignore[arg-type]
+    assert state is not None
+    service.wait_loaded()
+    matches = [object(), object(), object()]
+    keys = [("file:///a.py", "x", f"{n} => m") for n in "abc"]
+
+    def show(batch: str, ids: list[str]) -> None:
+        service.begin(
+            ShownSet(batch, "codeAction", "file:///a.py", "s", CTX, [cand("x", 0)] * 3, [0, 1, 2],
+                     {id(m): k for k, m in enumerate(matches)}, keys=keys),
+            state,
+        )  # fmt: skip
+        for m, sid in zip(matches, ids, strict=False):  # the third site is ranked, not offered
+            service.offered(batch, id(m), sid)
+        service.end(batch)
+
+    show("b1", ["s1", "s2"])
+    show("b2", ["s1", "s2"])  # the same set again: not logged, not counted
+    show("b3", ["s3", "s4"])
+    assert [state.sites.get(k) for k in keys] == [2, 2, 0]
+    service.outcome("s3", "accepted")  # taken from b3: only b1 showed it without taking it
+    service.outcome("s4", "rejected")
+    assert [state.sites.get(k) for k in keys] == [1, 2, 0]

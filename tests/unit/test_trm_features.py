@@ -138,3 +138,64 @@ def test_features_say_what_they_mean() -> None:
 def test_importing_features_does_not_import_torch() -> None:
     code = "import sys, trm.features; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_site_order_wraps_round_and_skips_sites_passed_over() -> None:
+    # cursor on line 50; recent edits went 10 -> 30 -> 50 (down), skipping line 20
+    context = {"cursorLine": 50, "recentEditLines": [10, 30, 50]}
+
+    def site(skill: str, line: int, same: bool = True) -> dict[str, Any]:
+        if not same:
+            return {"skillId": skill, "sameFile": False, "siteLine": line}
+        return {"skillId": skill, "sameFile": True, "siteLine": line, "lineDelta": line - 50,
+                "distance": abs(line - 50)}  # fmt: skip
+
+    cands = candidate_features(
+        context,
+        [site("a", 5), site("a", 20), site("a", 60), site("a", 90), site("b", 70),
+         site("a", 7, same=False), site("a", 3, same=False), site("b", 9, same=False)],
+    )  # fmt: skip
+    # skill a from the cursor down, then from the top: 60, 90, 5, 20
+    assert [round(float(x), 3) for x in cands[:4, 54]] == [0.333, 0.25, 1.0, 0.5]
+    assert cands[4, 54] == 1.0  # skill b's only site in the file
+    assert cands[1, 57] == 1.0 and cands[[0, 2, 3, 4], 57].sum() == 0  # line 20 was passed over
+    # the first site not passed over, per skill
+    assert cands[:5, 55].tolist() == [0.0, 0.0, 1.0, 0.0, 1.0]
+    # the first site in the other files, per skill: a's line 3 and b's line 9
+    assert cands[5:, 56].tolist() == [0.0, 1.0, 1.0] and cands[:5, 56].sum() == 0
+    # with documents: the next one after the cursor's in path order first, wrapping round
+    uris = ["c.py", "a.py", "d.py", "a.py"]
+    others = [{"skillId": "a", "sameFile": False, "uri": u, "siteLine": n, "shownInSession": s}
+              for u, n, s in zip(uris, (30, 1, 2, 3), (2, 2, 0, 7), strict=True)]  # fmt: skip
+    cands = candidate_features({"uri": "b.py"}, others)
+    assert cands[:, 56].tolist() == [1.0, 0.0, 0.0, 0.0]  # c.py comes after b.py
+    assert [round(float(x), 3) for x in cands[:, 60]] == [1.0, 0.333, 0.5, 0.333]
+    cands = candidate_features({"uri": "e.py"}, others)
+    assert cands[:, 56].tolist() == [0.0, 1.0, 0.0, 0.0]  # from e.py round to a.py
+    assert [round(float(x), 3) for x in cands[:, 60]] == [0.5, 1.0, 0.333, 1.0]
+    # shown less than the skill's most shown site: log(1 + n) - log(1 + 7)
+    assert np.allclose(cands[:, 61], [math.log(3 / 8), math.log(3 / 8), -math.log(8), 0.0])
+    # without the session's edits nothing counts as passed over; without lines, no order
+    plain = candidate_features({}, [site("a", 20), {"skillId": "a"}])
+    assert plain[0, 57] == 0.0 and plain[0, 55] == 1.0 and plain[1, 54:58].sum() == 0.0
+
+
+def test_direction_of_recent_edits_and_shown_in_session() -> None:
+    down = context_features({"recentEditLines": [3, 8, 20, 12]})
+    assert (round(float(down[54]), 3), round(float(down[55]), 3)) == (0.667, 0.333)
+    assert context_features({"recentEditLines": [4]})[54:56].tolist() == [0.0, 0.0]
+    cands = candidate_features({}, [{"shownInSession": 3}, {"shownInSession": 0}, {}])
+    assert cands[0, 58] == np.float32(math.log1p(3) / 3.0) and cands[0, 59] == 1.0
+    assert cands[1:, 58:60].sum() == 0.0
+
+
+def test_preselect_breaks_rule_ties_by_distance() -> None:
+    from trm.features import preselect
+
+    same = {"skillId": "a", "support": 3, "specificity": 0.5, "sameFile": True}
+    cands = [{**same, "distance": d, "lineDelta": d} for d in (40, 30, 2, 1, 20)]
+    cands.append({"skillId": "b", "support": 9, "specificity": 0.9, "distance": 50})
+    feats = candidate_features({"now": 10.0}, cands)
+    assert preselect(feats, 3).tolist() == [2, 3, 5]  # b scores best, then the nearest two
+    assert preselect(feats, 3, keep=0).tolist() == [0, 3, 5]  # the accepted one is kept
+    assert preselect(feats, 10).tolist() == list(range(6))
