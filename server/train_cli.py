@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 from memory.store import Store, StoreError, project_store_path
 from server.settings import read_toml, resolve, user_config_path
-from server.suggest.ranking import TooFewOutcomes, run_training
 from server.suggest.shown import read_outcome_log
+from server.suggest.training import TooFewOutcomes, run_training
 from trm.trm_ranker import ModelHolder
 
 

@@ -19,7 +19,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from server.protocol import RankParams, TrainParams, validate, validate_command_args
 from server.server import KeneticServer  # at run time: pygls reads command annotations
-from server.suggest.ranking import TooFewOutcomes
+from server.suggest.training import TooFewOutcomes
 from server.workspaces import Folder
 
 log = logging.getLogger(__name__)

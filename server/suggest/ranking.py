@@ -1,4 +1,4 @@
-"""Which ranker ranks, and training the TRM from the shown-set log (docs/trm.md).
+"""Which ranker ranks, and when the TRM trains from the shown-set log (docs/trm.md).
 
 One TrmState per workspace store: the store's shown-set log (server.suggest.shown), the count of
 shown sets with an outcome, a trm.trm_ranker.TRMRanker over a ModelHolder, and the training job.
@@ -20,13 +20,13 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memory.store import Episode, Store
 from server.suggest.session import EditLines, SiteCounts, SiteKey
 from server.suggest.shown import ShownLog, ShownSet, count_outcome_sets, read_outcome_log, short
+from server.suggest.training import TooFewOutcomes, TrainJob, run_training
 from trm.ranker import Ranker, RuleRanker
 from trm.trm_ranker import ModelHolder, TRMRanker, checkpoints
 
@@ -37,78 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RULES = RuleRanker()
+CHECK_NEWER_S = 30.0  # how often a ranking looks for a checkpoint another process wrote
 MEMBERS_MAX = 20_000  # suggestion ids remembered for outcomes (Suggestions.max_live is 5000)
 PENDING_MAX = 64  # rankings whose request has not ended (log_shown) yet
-
-
-class TooFewOutcomes(Exception):
-    def __init__(self, outcomes: int, needed: int) -> None:
-        super().__init__(
-            f"too few outcomes to train the ranker: {outcomes} shown sets with an outcome, "
-            f"trm.minOutcomes is {needed}"
-        )
-        self.outcomes, self.needed = outcomes, needed
-
-
-Progress = Callable[[int, int, float], None]
-
-
-class TrainJob:
-    """One training run: its result (a Future) and its progress, for whoever waits on it."""
-
-    def __init__(self) -> None:
-        self.future: Future[dict[str, Any]] = Future()
-        self.listeners: list[Progress] = []
-        self.step = self.total = 0
-
-    def report(self, step: int, total: int, loss: float) -> None:
-        self.step, self.total = step, total
-        for listener in list(self.listeners):
-            try:
-                listener(step, total, loss)
-            except Exception:
-                log.exception("training progress listener failed")
-
-
-def train_config(settings: TrmSettings) -> Any:
-    from trm.train import TrainConfig  # imports torch
-
-    return TrainConfig(
-        min_outcomes=settings.min_outcomes,
-        time_budget_s=settings.train_time_budget_s,
-        threads=settings.train_threads,
-    )
-
-
-def run_training(
-    directory: Path, holder: ModelHolder, outcomes: list[dict[str, Any]], settings: TrmSettings,
-    progress: Progress | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    """Train on an outcome log in this thread, save trm-v{N}.pt and swap it into the holder."""
-    if len(outcomes) < settings.min_outcomes:
-        raise TooFewOutcomes(len(outcomes), settings.min_outcomes)
-    from trm.train import BackgroundTrainer  # imports torch
-
-    trainer = BackgroundTrainer(
-        directory, holder, train=train_config(settings), keep=settings.keep_checkpoints,
-        progress=progress,
-    )  # fmt: skip
-    trainer.start(outcomes)
-    trainer.wait()
-    if trainer.last_error is not None:
-        raise trainer.last_error
-    result = trainer.last_result
-    if result is None:
-        raise TooFewOutcomes(len(outcomes), settings.min_outcomes)
-    return {
-        "trained": True,
-        "outcomes": result.outcomes,
-        "loss": round(result.loss, 4),
-        "version": holder.version,
-        "steps": result.steps,
-        "seconds": round(result.seconds, 2),
-        "checkpoint": str(trainer.last_path),
-    }
 
 
 class TrmState:
@@ -133,6 +64,8 @@ class TrmState:
         self.edit_lines = EditLines()  # context recentEditLines
         self.sites = SiteCounts()  # candidate shownInSession
         self._lock = threading.Lock()
+        self._checked = 0.0  # when the checkpoint folder was last looked at (monotonic)
+        self._refused: set[int] = set()  # checkpoint versions that failed to load
 
     # -- start --------------------------------------------------------------------------------
 
@@ -147,22 +80,56 @@ class TrmState:
             count = count_outcome_sets(self.store)
             with self._lock:
                 self.outcome_sets += count
-            found = checkpoints(self.directory) if self.settings().enabled else []
-            if found:
-                version, path = found[-1]
-                model = TRMRanker(path, fallback=RULES).model()
-                self.holder.swap(model, version)
-                trained_on = _meta(path).get("outcomes")
-                if isinstance(trained_on, int):
-                    with self._lock:
-                        self.new_outcomes = max(0, self.outcome_sets - trained_on)
-                log.info("TRM v%d loaded from %s", version, path)
+            self._load_newest()
         except Exception as e:  # a bad checkpoint: the rules rank (logged once)
             self.last_error = f"checkpoint not loaded: {e}"
             log.warning("TRM checkpoint in %s not loaded (%s); rules rank", self.directory, e)
         finally:
             self.loading = False
+            self._checked = time.monotonic()
         self.maybe_train()
+
+    def _load_newest(self) -> bool:
+        """Swap in the newest checkpoint when it is newer than the model serving."""
+        found = checkpoints(self.directory) if self.settings().enabled else []
+        if not found or found[-1][0] <= self.holder.version and self.holder.get() is not None:
+            return False
+        version, path = found[-1]
+        model = TRMRanker(path, fallback=RULES).model()
+        self.holder.swap(model, version)
+        self.ranker.last_used = "none"  # the new model has not failed yet
+        trained_on = _meta(path).get("outcomes")
+        if isinstance(trained_on, int):
+            with self._lock:
+                self.new_outcomes = max(0, self.outcome_sets - trained_on)
+        log.info("TRM v%d loaded from %s", version, path)
+        return True
+
+    def look_for_newer(self) -> None:
+        """A checkpoint written by another process (`kenetic train`) is adopted without a
+        restart: at most every CHECK_NEWER_S, a glob of the checkpoint folder (on the request
+        path, cheap); loading one happens on a thread."""
+        now = time.monotonic()
+        if self.loading or self.training or now - self._checked < CHECK_NEWER_S:
+            return
+        self._checked = now
+        found = checkpoints(self.directory) if self.settings().enabled else []
+        newest = found[-1][0] if found else 0
+        if newest in self._refused or newest <= self.holder.version:
+            return
+        self.loading = True
+
+        def load() -> None:
+            try:
+                self._load_newest()
+            except Exception as e:  # logged once per checkpoint: it is not tried again
+                self._refused.add(newest)
+                self.last_error = f"checkpoint not loaded: {e}"
+                log.warning("newer TRM checkpoint in %s not loaded (%s)", self.directory, e)
+            finally:
+                self.loading = False
+
+        threading.Thread(target=load, name="kenetic-trm-load", daemon=True).start()
 
     # -- what the ranker sees -----------------------------------------------------------------
 
@@ -326,6 +293,8 @@ class RankingService:
     ) -> tuple[list[float], str]:
         """Scores and the name of what ranked ("rules" or "trm vN")."""
         ranker = self.ranker_for(state)
+        if state is not None and ranker is not RULES:
+            state.look_for_newer()
         try:
             scores = ranker.score(context, candidates)
         except Exception:

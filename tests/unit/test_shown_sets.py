@@ -180,3 +180,47 @@ def test_ranking_service_counts_sites_shown_and_not_accepted(store: Store) -> No
     service.outcome("s3", "accepted")  # taken from b3: only b1 showed it without taking it
     service.outcome("s4", "rejected")
     assert [state.sites.get(k) for k in keys] == [1, 2, 0]
+
+
+def test_a_checkpoint_another_process_wrote_is_adopted_without_a_restart(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("torch")
+    import time
+
+    from server.suggest import ranking
+    from trm.model import TRM, TRMConfig, save
+
+    monkeypatch.setattr(ranking, "CHECK_NEWER_S", 0.0)
+    settings = Settings.model_validate({"trm": {"minOutcomes": 1000}})
+    folder = SimpleNamespace(store=store, settings=settings)
+    service = RankingService(lambda uri: folder)  # type: ignore[arg-type,return-value]
+    state = service.attach(folder)  # type: ignore[arg-type]
+    assert state is not None
+    service.wait_loaded()
+    candidates = [cand("x", 0), cand("y", 3)]
+    assert service.score(state, CTX, candidates)[1] == "rules"
+
+    def settle(version: int) -> str:
+        deadline = time.monotonic() + 30
+        while state.holder.version != version or state.loading:
+            assert time.monotonic() < deadline, "the checkpoint was not loaded"
+            service.score(state, CTX, candidates)
+            time.sleep(0.05)
+        return service.score(state, CTX, candidates)[1]
+
+    state.directory.mkdir(parents=True, exist_ok=True)
+    save(TRM(TRMConfig()), state.directory / "trm-v1.pt")  # as `kenetic train` would
+    assert settle(1) == "trm v1"
+    # a broken newer one is refused once, logged once, and v1 keeps serving
+    (state.directory / "trm-v2.pt").write_bytes(b"not a checkpoint" * 64)
+    with caplog.at_level("WARNING", logger="server.suggest.ranking"):
+        for _ in range(5):
+            service.score(state, CTX, candidates)
+            time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while state.loading and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.score(state, CTX, candidates)[1] == "trm v1"
+    refused = [r for r in caplog.records if "not loaded" in r.getMessage()]
+    assert len(refused) == 1 and "trm" in refused[0].getMessage()
