@@ -75,9 +75,14 @@ def _removes_a_word(before: list[Template], after: list[Template]) -> bool:
     return any(n > 0 for n in gone.values())
 
 
+def _is_word(t: Template) -> bool:
+    """A constant leaf that is an identifier or literal (typed by more than its own text)."""
+    return t[1] != t[2] and any(ch.isalnum() for ch in t[2])
+
+
 def _words(t: Template) -> list[str]:
     if t[0] == "c":
-        return [t[2]] if t[1] != t[2] and any(ch.isalnum() for ch in t[2]) else []
+        return [t[2]] if _is_word(t) else []
     if t[0] == "n":
         return [w for c in t[2] for w in _words(c)]
     return []
@@ -88,7 +93,7 @@ def _named_words(t: Template) -> int:
     their own text and say little about where a rule applies, unless one is all a named node
     holds (`any` in a TypeScript predefined_type)."""
     if t[0] == "c":
-        return int(t[1] != t[2] and any(ch.isalnum() for ch in t[2]))
+        return int(_is_word(t))
     if t[0] == "n":
         if len(t[2]) == 1 and t[2][0][0] == "c" and any(ch.isalnum() for ch in t[2][0][2]):
             return 1

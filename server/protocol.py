@@ -168,3 +168,60 @@ def validate_command_args(model: type[P], arguments: list[Any] | None) -> P:
     if len(args) > 1:
         raise JsonRpcInvalidParams("expected at most one argument object")
     return validate(model, args[0] if args else {})
+
+
+# -- memory (server.features.memory) --------------------------------------------------------
+
+ITEM_KIND = Literal["episode", "skill", "pattern", "note"]
+
+
+class FolderParams(Params):
+    """Params of a memory method: which workspace folder it is about."""
+
+    # which workspace folder's memory; the first folder when absent
+    folder: str | None = None
+
+
+class RecallParams(FolderParams):
+    query: str = Field(min_length=1, max_length=20_000)
+    k: int = Field(10, ge=1, le=200)
+    kinds: list[ITEM_KIND] | None = None
+    language: str | None = None
+    uri: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+class StoreParams(FolderParams):
+    text: str = Field(min_length=1, max_length=100_000)
+    kind: ITEM_KIND
+    metadata: dict[str, Any] | None = None
+
+
+class LinkParams(FolderParams):
+    from_: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+
+
+class PathParams(FolderParams):
+    from_: str = Field(alias="from", min_length=1)
+    to: str = Field(min_length=1)
+
+
+class MomentsParams(FolderParams):
+    n: int = Field(20, ge=1, le=1000)
+
+
+class RememberParams(FolderParams):
+    text: str = Field(min_length=1, max_length=20_000)
+    heading: str | None = Field(None, max_length=200)
+    scope: Literal["project", "user"] = "project"
+
+
+class CheckpointParams(FolderParams):
+    description: str = Field("", max_length=1000)
+
+
+class RestoreParams(FolderParams):
+    id: str = Field(min_length=1, max_length=200)

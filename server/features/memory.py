@@ -15,16 +15,27 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import Field
 from pygls.exceptions import JsonRpcInvalidParams
 
 from memory import checkpoints, ingest
 from memory.api import WorkspaceMemory
 from memory.memory_schema import put_state
 from memory.store import Episode, StoreError
-from server.protocol import Params, validate, validate_command_args
+from server.protocol import (
+    CheckpointParams,
+    FolderParams,
+    LinkParams,
+    MomentsParams,
+    PathParams,
+    RecallParams,
+    RememberParams,
+    RestoreParams,
+    StoreParams,
+    validate,
+    validate_command_args,
+)
 
 # imported at run time: pygls reads command handlers' annotations with get_type_hints
 from server.server import KeneticServer  # noqa: E402
@@ -34,57 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-ITEM_KIND = Literal["episode", "skill", "pattern", "note"]
-
-
-class _Scoped(Params):
-    # which workspace folder's memory; the first folder when absent
-    folder: str | None = None
-
-
-class RecallParams(_Scoped):
-    query: str = Field(min_length=1, max_length=20_000)
-    k: int = Field(10, ge=1, le=200)
-    kinds: list[ITEM_KIND] | None = None
-    language: str | None = None
-    uri: str | None = None
-    since: float | None = None
-    until: float | None = None
-
-
-class StoreParams(_Scoped):
-    text: str = Field(min_length=1, max_length=100_000)
-    kind: ITEM_KIND
-    metadata: dict[str, Any] | None = None
-
-
-class LinkParams(_Scoped):
-    from_: str = Field(alias="from", min_length=1)
-    to: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-
-
-class PathParams(_Scoped):
-    from_: str = Field(alias="from", min_length=1)
-    to: str = Field(min_length=1)
-
-
-class MomentsParams(_Scoped):
-    n: int = Field(20, ge=1, le=1000)
-
-
-class RememberParams(_Scoped):
-    text: str = Field(min_length=1, max_length=20_000)
-    heading: str | None = Field(None, max_length=200)
-    scope: Literal["project", "user"] = "project"
-
-
-class CheckpointParams(_Scoped):
-    description: str = Field("", max_length=1000)
-
-
-class RestoreParams(_Scoped):
-    id: str = Field(min_length=1, max_length=200)
 
 
 def _embedder(kind: str) -> Any:
@@ -376,7 +336,7 @@ def setup(server: KeneticServer) -> None:
     @server.feature("kenetic/als")
     async def als(ls: KeneticServer, params: Any) -> Any:
         """The active learning state: focus, reflections, stage and the self-tuned knobs."""
-        p = validate(_Scoped, params)
+        p = validate(FolderParams, params)
         return await ls.memory.call(p.folder, lambda m: m.als_state())
 
     @server.feature("kenetic/moments")
@@ -388,7 +348,7 @@ def setup(server: KeneticServer) -> None:
     @server.feature("kenetic/checkpoints")
     async def list_checkpoints(ls: KeneticServer, params: Any) -> Any:
         """Checkpoints of the store, newest first."""
-        p = validate(_Scoped, params)
+        p = validate(FolderParams, params)
         return await ls.memory.call(p.folder, lambda m: m.list_checkpoints())
 
     @server.command("kenetic.remember")

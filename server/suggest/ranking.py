@@ -80,7 +80,9 @@ class TrmState:
             count = count_outcome_sets(self.store)
             with self._lock:
                 self.outcome_sets += count
-            self._load_newest()
+            newer = self._newer()
+            if newer is not None:
+                self._adopt(*newer)
         except Exception as e:  # a bad checkpoint: the rules rank (logged once)
             self.last_error = f"checkpoint not loaded: {e}"
             log.warning("TRM checkpoint in %s not loaded (%s); rules rank", self.directory, e)
@@ -89,13 +91,23 @@ class TrmState:
             self._checked = time.monotonic()
         self.maybe_train()
 
-    def _load_newest(self) -> bool:
-        """Swap in the newest checkpoint when it is newer than the model serving."""
+    def _newer(self) -> tuple[int, Path] | None:
+        """The newest checkpoint, when it is newer than the model serving and not refused."""
         found = checkpoints(self.directory) if self.settings().enabled else []
-        if not found or found[-1][0] <= self.holder.version and self.holder.get() is not None:
-            return False
+        if not found:
+            return None
         version, path = found[-1]
-        model = TRMRanker(path, fallback=RULES).model()
+        if version in self._refused or version <= self.holder.version:
+            return None
+        return version, path
+
+    def _adopt(self, version: int, path: Path) -> None:
+        """Load a checkpoint and swap it in (imports torch); one that fails is not tried again."""
+        try:
+            model = TRMRanker(path, fallback=RULES).model()
+        except Exception:
+            self._refused.add(version)
+            raise
         self.holder.swap(model, version)
         self.ranker.last_used = "none"  # the new model has not failed yet
         trained_on = _meta(path).get("outcomes")
@@ -103,7 +115,6 @@ class TrmState:
             with self._lock:
                 self.new_outcomes = max(0, self.outcome_sets - trained_on)
         log.info("TRM v%d loaded from %s", version, path)
-        return True
 
     def look_for_newer(self) -> None:
         """A checkpoint written by another process (`kenetic train`) is adopted without a
@@ -113,17 +124,15 @@ class TrmState:
         if self.loading or self.training or now - self._checked < CHECK_NEWER_S:
             return
         self._checked = now
-        found = checkpoints(self.directory) if self.settings().enabled else []
-        newest = found[-1][0] if found else 0
-        if newest in self._refused or newest <= self.holder.version:
+        newer = self._newer()
+        if newer is None:
             return
         self.loading = True
 
         def load() -> None:
             try:
-                self._load_newest()
-            except Exception as e:  # logged once per checkpoint: it is not tried again
-                self._refused.add(newest)
+                self._adopt(*newer)
+            except Exception as e:  # logged once: _adopt refuses it from now on
                 self.last_error = f"checkpoint not loaded: {e}"
                 log.warning("newer TRM checkpoint in %s not loaded (%s)", self.directory, e)
             finally:

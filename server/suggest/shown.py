@@ -30,7 +30,8 @@ PRUNE_EVERY = 256  # sets written between two prunes of one store
 
 
 def short(text: str, limit: int = 200) -> str:
-    """Whitespace-collapsed and cut, as the replay (tests/bench/rank.py) writes edit shapes."""
+    """Whitespace-collapsed and cut: edit shapes and match texts (the replay of
+    tests/bench/rank_data.py writes them with this too)."""
     return " ".join(text.split())[:limit]
 
 

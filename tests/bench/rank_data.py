@@ -38,6 +38,7 @@ from memory.edits import structural_edit
 from memory.matching import SkillIndex, apply_match
 from memory.skills import Skill, SkillMiner
 from memory.syntax import byte_offset, enclosing_named_node, parse
+from server.suggest.shown import short
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path("/work/shared/data/edit_replay_dev.jsonl")
@@ -46,7 +47,7 @@ TRAIN_REPOS = ("Textualize/rich", "numpy/numpy", "pallets/flask", "pypa/pip")
 EVAL_REPOS = ("psf/requests", "pydantic/pydantic", "scrapy/scrapy")
 STEP_S = 20.0  # simulated seconds between two edits of one case
 DAY_S = 24 * 3600.0
-EDIT_LINES = 5  # recentEditLines kept, as server.suggest.ranking.EditLines
+EDIT_LINES = 5  # recentEditLines kept, as server.suggest.session.EditLines
 REPLAY_VERSION = 3  # bump when the replay changes: the cache key includes it
 
 
@@ -57,11 +58,6 @@ def _norm(text: str) -> str:
 def _apply_lines(text: str, start: int, end: int, new: str) -> str:
     lines = text.splitlines(keepends=True)
     return "".join(lines[:start]) + new + "".join(lines[end:])
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text[:limit]
 
 
 def orders(n: int, rotations: int) -> list[list[int]]:
@@ -174,7 +170,7 @@ def replay_case(
         docs[path] = after
         applied.add(i)
         deltas[i] = e["new"].count("\n") - e["old"].count("\n")
-        recent = [*recent[-2:], _short(e["old"]) + " => " + _short(e["new"])]
+        recent = [*recent[-2:], short(e["old"]) + " => " + short(e["new"])]
         if step == 0 or step + 1 >= len(order):
             continue
         # what the developer is shown now: every site of every known skill in the open files
@@ -204,7 +200,7 @@ def replay_case(
                     ):
                         accepted = len(candidates)
                     h = history.of(sid)
-                    match_text = _short(m.old_text) + " => " + _short(m.new_text)
+                    match_text = short(m.old_text) + " => " + short(m.new_text)
                     keys.append((p, sid, match_text))
                     candidates.append(
                         {

@@ -9,10 +9,7 @@ import json
 import os
 import sys
 import time
-from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Union
 
 import pytest
 from lsprotocol import types
@@ -23,117 +20,24 @@ from tests.agent.conftest import (
     FakeHTTP,
     anthropic_error,
     anthropic_stream,
-    apply_to_disk,
     ollama_stream,
     text,
-    tool_use,
 )
-from tests.e2e.conftest import lsp_session, open_doc, request, wait_idle
+from tests.e2e.agent_support import (
+    CHECK,
+    NO_PROVIDER,
+    WITH_KEY,
+    Editor,
+    call,
+    code_actions_keep_commands,
+    episodes,
+    fake,
+    options,
+    project,
+)
+from tests.e2e.conftest import lsp_session, request, wait_idle
 
-CALC = "def add(a, b):\n    return a - b\n"
-CHECK = f"{sys.executable} -c \"import calc; assert calc.add(2, 3) == 5; print('ok')\""
-WITH_KEY = {"ANTHROPIC_API_KEY": "test", "OLLAMA_HOST": ""}
-NO_PROVIDER = {"ANTHROPIC_API_KEY": "", "OLLAMA_HOST": ""}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeHTTP]:
-    """The loopback LLM server of tests/agent (its own fixture is local to that folder)."""
-    server = FakeHTTP()
-    server.thread.start()
-    try:
-        yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-        server.thread.join(5)
-
-
-def call(id_: str, name: str, **args: Any) -> tuple[str, ...]:
-    raw = json.dumps(args)
-    return tool_use(id_, name, raw[:5], raw[5:])
-
-
-def options(fake: FakeHTTP, **agent: Any) -> dict[str, Any]:
-    return {
-        "capture": {"idleGapMs": 100},
-        "agent": {"anthropic": {"baseUrl": fake.url}, "retries": 0, **agent},
-    }
-
-
-class Editor:
-    """The client's side of the agent: applies edits (open copy via didChange, and disk)."""
-
-    def __init__(self, client: Any, answers: list[str | None] | None = None) -> None:
-        self.client = client
-        self.answers: deque[str | None] = deque(answers or [])
-        self.edits: list[dict[str, Any]] = []
-        self.confirms: list[str] = []
-        self.docs: dict[str, list[Any]] = {}  # uri -> [path, version]
-        self.on_confirm: Any = None
-
-        @client.feature(types.WORKSPACE_APPLY_EDIT)
-        def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-            edit = client.protocol._converter.unstructure(params.edit)
-            self.edits.append(edit)
-            apply_to_disk(edit)  # the editor saves what it applied
-            touched = set(edit.get("changes") or {}) | {
-                d["textDocument"]["uri"] for d in edit.get("documentChanges") or [] if "edits" in d
-            }
-            for uri, doc in self.docs.items():
-                if uri not in touched:
-                    continue
-                doc[1] += 1
-                client.text_document_did_change(
-                    types.DidChangeTextDocumentParams(
-                        text_document=types.VersionedTextDocumentIdentifier(
-                            uri=uri, version=doc[1]
-                        ),
-                        content_changes=[
-                            types.TextDocumentContentChangeWholeDocument(text=doc[0].read_text())
-                        ],
-                    )
-                )
-            return types.ApplyWorkspaceEditResult(applied=True)
-
-        @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
-        def confirm(params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
-            self.confirms.append(params.message)
-            if self.on_confirm is not None:
-                self.on_confirm()
-            answer = self.answers.popleft() if self.answers else None
-            return types.MessageActionItem(title=answer) if answer else None
-
-    def open(self, path: Path) -> str:
-        uri = path.as_uri()
-        open_doc(self.client, uri, path.read_text())
-        self.docs[uri] = [path, 1]
-        return uri
-
-
-def project(workspace: Path) -> Path:
-    (workspace / "pkg").mkdir()
-    calc = workspace / "pkg" / "calc.py"
-    calc.write_text(CALC)
-    (workspace / "KENETIC.md").write_text("# Notes\n\nRun the calc check after every edit.\n")
-    return calc
-
-
-def _code_actions_keep_commands(client: Any) -> None:
-    """lsprotocol's client hook reads a code action carrying a `command` as a bare Command;
-    a bare Command is the one whose `command` is a string."""
-    conv = client.protocol._converter
-
-    def hook(obj: Any, _: Any) -> Any:
-        kind = types.Command if isinstance(obj.get("command"), str) else types.CodeAction
-        return conv.structure(obj, kind)
-
-    conv.register_structure_hook(Union[types.Command, types.CodeAction], hook)  # noqa: UP007
-
-
-async def episodes(client: Any) -> list[dict[str, Any]]:
-    await wait_idle(client)
-    return (await request(client, "kenetic/episodes", {"kind": "agent"}))["episodes"]
+__all__ = ["fake"]  # the fixture, imported for pytest
 
 
 async def test_task_reads_edits_runs_is_recorded_and_becomes_a_pattern(
@@ -228,7 +132,7 @@ async def test_task_reads_edits_runs_is_recorded_and_becomes_a_pattern(
         one = await request(c, "kenetic/pattern", {"id": mined["id"]})
         assert one["steps"] == mined["steps"] and one["template"] == mined["template"]
 
-        _code_actions_keep_commands(c)
+        code_actions_keep_commands(c)
         actions = c.protocol._converter.unstructure(
             await c.text_document_code_action_async(
                 types.CodeActionParams(
@@ -426,65 +330,3 @@ async def test_falls_back_from_an_overloaded_provider(
         assert [r["path"] for r in fake.requests] == ["/v1/messages", "/api/chat"]
         (episode,) = await episodes(c)
         assert [u["provider"] for u in episode["usage"]] == ["ollama"]
-
-
-async def test_paths_outside_the_workspace_are_refused(
-    fake: FakeHTTP, workspace: Path, home: Path
-) -> None:
-    project(workspace)
-    outside = workspace.parent / "secret.txt"
-    outside.write_text("TOP-SECRET-OUTSIDE")
-    (workspace / ".env").write_text("API_KEY=TOP-SECRET-ENV")
-    (workspace / "link").symlink_to(workspace.parent)
-    fake.push(
-        anthropic_stream(
-            call("t1", "read_file", path="../secret.txt"),
-            call("t2", "read_file", path=str(outside)),
-            call("t3", "read_file", path="link/secret.txt"),
-            call("t4", "read_file", path=".env"),
-            call("t5", "edit_file", path="../evil.py", newText="print('pwned')\n"),
-            call("t6", "list_files", path=".."),
-        ),
-        anthropic_stream(text("I cannot read those.")),
-    )
-    async with lsp_session([workspace], home, init_options=options(fake), env=WITH_KEY) as c:
-        editor = Editor(c)
-        result = await request(c, "kenetic/agent/run", {"task": "read the secrets"})
-        assert result["editsApplied"] == 0 and editor.edits == []
-        assert not (workspace.parent / "evil.py").exists()
-        sent = json.dumps(fake.bodies())
-        assert "TOP-SECRET" not in sent
-        results = fake.bodies()[1]["messages"][-1]["content"]
-        assert len(results) == 6 and all(r["is_error"] for r in results)
-        (episode,) = await episodes(c)
-        assert all(e["isError"] for e in episode["trajectory"] if e["type"] == "tool")
-
-
-async def test_tools_are_chosen_with_the_ranker_and_their_history(
-    fake: FakeHTTP, workspace: Path, home: Path
-) -> None:
-    """agent.maxTools 4: read_file, edit_file and search always, and one more slot. A task
-    sharing no word with the other tools fills it in registration order (list_files) until
-    run_command has served a successful task here; then the ranker (rules: no TRM trained)
-    gives it the slot."""
-    project(workspace)
-    ok = f"{sys.executable} -c \"print('ok')\""
-    fake.push(
-        anthropic_stream(text("Looked.")),
-        anthropic_stream(call("t1", "run_command", command=ok)),
-        anthropic_stream(text("It ran.")),
-        anthropic_stream(text("Looked again.")),
-    )
-    init = options(fake, maxTools=4)
-    async with lsp_session([workspace], home, init_options=init, env=WITH_KEY) as c:
-        Editor(c, answers=["Run"])
-        always = ["read_file", "edit_file", "search"]
-        first = await request(c, "kenetic/agent/run", {"task": "tidy up calc"})
-        assert first["outcome"] == "success", first
-        assert [t["name"] for t in fake.bodies()[0]["tools"]] == [*always, "list_files"]
-        ran = await request(c, "kenetic/agent/run", {"task": "run the check command"})
-        assert ran["outcome"] == "success", ran
-        assert [t["name"] for t in fake.bodies()[1]["tools"]] == [*always, "run_command"]
-        again = await request(c, "kenetic/agent/run", {"task": "tidy up calc"})
-        assert again["outcome"] == "success", again
-        assert [t["name"] for t in fake.bodies()[3]["tools"]] == [*always, "run_command"]

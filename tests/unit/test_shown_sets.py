@@ -11,7 +11,7 @@ import pytest
 
 from memory.store import Store
 from server.settings import Settings
-from server.suggest.ranking import RankingService
+from server.suggest.ranking import RankingService, TrmState
 from server.suggest.shown import (
     ShownLog,
     ShownSet,
@@ -84,6 +84,17 @@ def store(tmp_path: Path) -> Any:
     s.close()
 
 
+def _service(store: Store) -> tuple[RankingService, TrmState]:
+    """A ranking service over one folder's store, its start-up load done."""
+    settings = Settings.model_validate({"trm": {"minOutcomes": 1000}})
+    folder = SimpleNamespace(store=store, settings=settings)
+    service = RankingService(lambda uri: folder)  # type: ignore[arg-type,return-value]
+    state = service.attach(folder)  # type: ignore[arg-type]
+    assert state is not None
+    service.wait_loaded()
+    return service, state
+
+
 def test_store_round_trip_and_bound(store: Store) -> None:
     log = ShownLog(store, max_sets=100)
     for k in range(130):
@@ -106,12 +117,7 @@ def test_store_round_trip_and_bound(store: Store) -> None:
 
 
 def test_ranking_service_logs_each_set_once_and_counts_outcomes(store: Store) -> None:
-    settings = Settings.model_validate({"trm": {"minOutcomes": 1000}})
-    folder = SimpleNamespace(store=store, settings=settings)
-    service = RankingService(lambda uri: folder)  # type: ignore[arg-type,return-value]
-    state = service.attach(folder)  # type: ignore[arg-type]
-    assert state is not None
-    service.wait_loaded()
+    service, state = _service(store)
     matches = [object(), object()]
 
     def show(batch: str, ids: list[str]) -> None:
@@ -154,12 +160,7 @@ def test_log_feeds_trm_training_data() -> None:
 
 
 def test_ranking_service_counts_sites_shown_and_not_accepted(store: Store) -> None:
-    settings = Settings.model_validate({"trm": {"minOutcomes": 1000}})
-    folder = SimpleNamespace(store=store, settings=settings)
-    service = RankingService(lambda uri: folder)  # type: ignore[arg-type,return-value]
-    state = service.attach(folder)  # type: ignore[arg-type]
-    assert state is not None
-    service.wait_loaded()
+    service, state = _service(store)
     matches = [object(), object(), object()]
     keys = [("file:///a.py", "x", f"{n} => m") for n in "abc"]
 
@@ -192,12 +193,7 @@ def test_a_checkpoint_another_process_wrote_is_adopted_without_a_restart(
     from trm.model import TRM, TRMConfig, save
 
     monkeypatch.setattr(ranking, "CHECK_NEWER_S", 0.0)
-    settings = Settings.model_validate({"trm": {"minOutcomes": 1000}})
-    folder = SimpleNamespace(store=store, settings=settings)
-    service = RankingService(lambda uri: folder)  # type: ignore[arg-type,return-value]
-    state = service.attach(folder)  # type: ignore[arg-type]
-    assert state is not None
-    service.wait_loaded()
+    service, state = _service(store)
     candidates = [cand("x", 0), cand("y", 3)]
     assert service.score(state, CTX, candidates)[1] == "rules"
 
