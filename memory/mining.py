@@ -58,6 +58,20 @@ def _line_indent(skel: str, pos: int, base: str) -> str:
     return head[: len(head) - len(head.lstrip())]
 
 
+def focus_spans(lvl: Level, node: bool) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Where the change is in the level's before and after skeletons (empty for none)."""
+
+    def span(parts: list[Syn], focus: tuple[list[int], int, int] | None) -> tuple[int, int]:
+        if focus is None:
+            return (parts[0].start, parts[-1].end) if parts else (0, 0)
+        path, lo, hi = focus
+        kids = at(parts[0], path).children if path or node else parts
+        seg = kids[lo:hi]
+        return (seg[0].start, seg[-1].end) if seg else (0, 0)
+
+    return span(lvl.before, lvl.focus_b), span(lvl.after, lvl.focus_a)
+
+
 def anchors_of(edit: StructuralEdit) -> list[int]:
     """Siblings to keep around an insertion: up to the nearest named one on each side."""
     i, jb, _ = edit.window
@@ -289,7 +303,7 @@ def syn_texts(parts: list[Template], syns: list[Syn], skel: str) -> dict[str, st
     return out
 
 
-_OPS = ("case", "affix", "replace", "tokens")  # simplest first: preferred when several fit
+_OPS = ("case", "affix", "replace", "slot", "tokens")  # simplest first: preferred when several fit
 
 
 def derive(

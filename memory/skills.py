@@ -25,6 +25,7 @@ from typing import Any
 
 from memory import mining, transforms, validity
 from memory.edits import StructuralEdit
+from memory.loosen import loosen
 from memory.mining import NODE, WINDOW, Level
 from memory.templates import (
     AntiUnifier,
@@ -245,8 +246,34 @@ def generalise(first: StructuralEdit, second: StructuralEdit, examples: list[str
         if derived is not None and validity.valid(before, after, derived):
             skill = _make(first, mode, height, anchors, a, before, after, examples, derived)
             skill.uses = mining.uses(before, after, [a.before, b.before])
-            return skill
+            return _loosened(skill, first, mode, height, anchors, a, b) or skill
     return None
+
+
+def _loosened(
+    skill: Skill,
+    first: StructuralEdit,
+    mode: str,
+    height: int,
+    anchors: list[int],
+    a: Level,
+    b: Level,
+) -> Skill | None:
+    """The skill with the words its examples merely shared as holes (memory.loosen), when that
+    is still valid and trusted on two examples."""
+    focus = mining.focus_spans(a, mode == NODE)
+    loose = loosen(skill.before_template["parts"], skill.after_template["parts"], focus)
+    if loose is None:
+        return None
+    before, after = loose
+    derived = _derive(before, after, a, b)
+    if derived is None or not validity.valid(before, after, derived):
+        return None
+    made = _make(first, mode, height, anchors, a, before, after, skill.examples, derived)
+    if made.needed_support() > 2:
+        return None
+    made.uses = mining.uses(before, after, [a.before, b.before])
+    return made
 
 
 def single(edit: StructuralEdit, episode_id: str) -> Skill | None:

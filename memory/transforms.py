@@ -13,6 +13,9 @@ Transforms are JSON lists so they serialise with the skill:
   ["replace", old, new]                  x with its one occurrence of old replaced by new
   ["tokens", i, j]                       source text from word/punctuation token i to token j
                                          (a negative index counts from the end)
+  ["slot", head, tail]                   the word between head and tail, when the source text
+                                         is exactly head + word + tail: the example's comment
+                                         with one word left open, so the rest is still checked
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ _CASES: dict[str, Callable[[str], str]] = {
     "capitalize": lambda x: x[:1].upper() + x[1:],
     "uncapitalize": lambda x: x[:1].lower() + x[1:],
 }
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9.]*")
 MAX_TEXT = 200  # longer hole texts are code, not words: never transformed
 
 
@@ -54,6 +58,12 @@ def apply(t: Transform, x: str) -> str | None:
         if x.count(t[1]) != 1:
             return None  # ambiguous or absent: the examples each had exactly one
         return x.replace(t[1], t[2])
+    if op == "slot":
+        head, tail = t[1], t[2]
+        if len(x) <= len(head) + len(tail) or not (x.startswith(head) and x.endswith(tail)):
+            return None
+        word = x[len(head) : len(x) - len(tail)]
+        return word if _WORD.fullmatch(word) else None
     if op == "tokens":
         toks = tokens(x)
         n = len(toks)
@@ -83,10 +93,14 @@ def _candidates(x: str, y: str) -> Iterator[Transform]:
         s += 1
     old, new = x[p : len(x) - s], y[p : len(y) - s]
     # one word for another, never a phrase: a phrase swap is a different shape, not a rename
-    if old and not any(c.isspace() for c in old + new):
+    # (and inside it: swapping the whole word is a constant, not a transform of the site's word)
+    if old and old != x and not any(c.isspace() for c in old + new):
         yield ["replace", old, new]
     toks = tokens(x)
     n = len(toks)
+    for a, b in toks:
+        if x[a:b] == y and _WORD.fullmatch(y):
+            yield ["slot", x[:a], x[b:]]
     if n > 1:
         for i, (a, _) in enumerate(toks):
             for j in range(i, n):
@@ -120,4 +134,6 @@ def describe(t: Transform, name: str) -> str:
         return "".join([f"{t[1]!r} + " if t[1] else "", name, f" + {t[2]!r}" if t[2] else ""])
     if op == "replace":
         return f"{name}.replace({t[1]!r}, {t[2]!r})"
+    if op == "slot":
+        return f"word of {name} at {t[1] + '…' + t[2]!r}"
     return f"{name}[{t[1]}:{t[2]}]"

@@ -43,16 +43,22 @@ def evidence_needed(
     covered = sum(sum(1 for c in skel[a:b] if not c.isspace()) for a, b, _ in spans)
     # a derived hole and a hole that must repeat are constraints as good as a word
     named = sum(_named_words(t) for t in parts) + len(after_template.get("derive") or {})
-    named += len(spans) - len({name for _, _, name in spans})
+    repeats = len(spans) - len({name for _, _, name in spans})
+    named += repeats
     # an insertion whose anchor siblings contain holes: where to insert is then a guess, unless
     # one side is a firm anchor (no hole, a named word: insert after `cookies=None,`)
     anchored = mode == WINDOW and anchors != [0, 0] and bool(spans) and not _firm(parts, anchors)
     # a rule that takes a word away (`while 1:` -> `while True:`) checks that word at every
-    # site it changes: its holes are the untouched context around it (the loop's body), and
-    # however much text they cover, they do not make the rule guess where it applies
+    # site it changes, one whose hole must repeat (`f: $t) -> $t`) checks that the two agree,
+    # and one that takes a word out of a comment checks the rest of the comment (`# type: ($t)
+    # -> None`): their holes are then the untouched context around what they check (the loop's
+    # body), and however much text they cover, they do not make the rule guess where it applies
+    slot = any(tr[0] == "slot" for _, tr in (after_template.get("derive") or {}).values())
     massive = (
         bool(total)
         and covered / total > MAX_HOLE_MASS
+        and not repeats
+        and not slot
         and not _removes_a_word(parts, after_template["parts"])
     )
     general = massive or named == 0 or anchored

@@ -165,6 +165,29 @@ def test_general_skills_wait_for_a_third_example() -> None:
     assert made[0].needed_support() == 2
 
 
+def test_repeated_hole_is_trusted_beside_a_large_body() -> None:
+    # `f: $t) -> $t` checks that two types agree: the body around it does not make it a guess
+    def body(n: int) -> str:
+        return "".join(f"        v{k} = compute_something_long({k}, {n})\n" for k in range(12))
+
+    doc = "".join(
+        f"class C{n}:\n    def m{n}(self, f: {t}) -> {t}:\n" + body(n)
+        for n, t in enumerate(["TeardownCallable", "AfterCallable", "BeforeCallable", "Other"])
+    )
+    doc += "class D:\n    def m(self, f: Input) -> Output:\n" + body(9)
+    changes = [
+        (f"m{n}(self, f: {t}) -> {t}:", f"m{n}(self, f: ft.{t}) -> ft.{t}:")
+        for n, t in enumerate(["TeardownCallable", "AfterCallable"])
+    ]
+    _, made, doc = _mine("python", doc, *changes)
+    assert len(made) == 1 and made[0].needed_support() == 2
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc, None)
+    assert [apply_match(doc, m).splitlines()[m.start_line].strip() for m in found] == [
+        "def m2(self, f: ft.BeforeCallable) -> ft.BeforeCallable:",
+        "def m3(self, f: ft.Other) -> ft.Other:",
+    ]
+
+
 def test_third_example_widens_or_joins() -> None:
     doc = PY + "    print(x)\n"
     miner, made, _ = _mine(

@@ -1,0 +1,124 @@
+"""Loosening: the words two examples happened to share need not be words the rule needs.
+
+Anti-unification keeps every token two examples share, so when a developer's first two edits
+both touch `req` (`def f(self, req):  # type: (InstallRequirement) -> None` in two methods),
+the skill learned is about `req: InstallRequirement` and fires nowhere else, though the commit
+goes on to `candidate: Candidate`. A word the edit carries across unchanged (an identifier in
+the before-text that is also in the after-text), or moves out of a comment or string into the
+code, is the site's own text, not the change: loosening makes it a hole in both templates (the
+moved word then a derived hole, see memory.transforms). The miner keeps the loosened skill only
+when it is still trustworthy on two examples (memory.validity.evidence_needed), else the
+specific one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from memory import transforms
+from memory.templates import Template, holes
+
+# leaves whose text is prose or data around code: a word inside one may move into the code
+_TEXT_LEAVES = ("comment", "string_content", "string_fragment")
+
+
+def _ident(t: Template) -> bool:
+    # field_identifier, property_identifier: member names, which pick what code does
+    return t[0] == "c" and t[1] in ("identifier", "type_identifier")
+
+
+# a name that picks what code does (a called function, an attribute, a keyword argument) is
+# part of the rule even when carried: `os.path.join(a, b)` -> `join(a, b)` is about join
+_NAMERS = {
+    "attribute": 1,
+    "member_expression": 1,
+    "selector_expression": 1,
+    "field_expression": 1,
+    "scoped_identifier": 1,
+    "keyword_argument": 0,
+    "call": 0,
+    "call_expression": 0,
+}
+
+
+def _role(parent: str, k: int) -> str:
+    """'name' for the child of parent at k when it names an operation, else ''."""
+    at = _NAMERS.get(parent)
+    return "name" if at is not None and (k == 0 if at == 0 else k >= at) else ""
+
+
+def _leaves(t: Template, out: list[tuple[Template, str]], role: str = "") -> list[Any]:
+    """Constant leaves with their role ('name' when they name an operation, see _role)."""
+    if t[0] == "c":
+        out.append((t, role))
+    elif t[0] == "n":
+        for k, c in enumerate(t[2]):
+            _leaves(c, out, _role(t[1], k))
+    return out
+
+
+def _words(text: str) -> set[str]:
+    return {text[a:b] for a, b in transforms.tokens(text)}
+
+
+def loosen(
+    before: list[Template],
+    after: list[Template],
+    focus: tuple[tuple[int, int], tuple[int, int]],
+) -> tuple[list[Template], list[Template]] | None:
+    """The templates with carried and moved words inside the change (focus: its spans in the
+    before and after skeletons) as holes, or None when there are none. Words around the change
+    stay: they are where the developer chose to make it (`ensure_ascii: bool = True`)."""
+    (b0, b1), (a0, a1) = focus
+    b_leaves = [x for t in before for x in _leaves(t, []) if b0 <= x[0][3] and x[0][4] <= b1]
+    a_leaves = [x for t in after for x in _leaves(t, []) if a0 <= x[0][3] and x[0][4] <= a1]
+    b_ids = Counter(x[2] for x, _ in b_leaves if _ident(x))
+    a_ids = Counter(x[2] for x, _ in a_leaves if _ident(x))
+    named = {x[2] for x, role in [*b_leaves, *a_leaves] if role}
+    # carried: every occurrence survives (a word also removed or added is the change), and
+    # none of them names an operation
+    carried = {w for w, n in b_ids.items() if a_ids.get(w) == n and w not in named}
+    # moved: a new identifier that was a token of one comment or string the edit removed
+    kept = {x[2] for x, _ in a_leaves}
+    texts = [x[2] for x, _ in b_leaves if x[1] in _TEXT_LEAVES and x[2] not in kept]
+    moved: dict[str, str] = {}
+    for w in a_ids:
+        if w in b_ids or w in named:
+            continue
+        found = [x for x in texts if w in _words(x)]
+        if len(found) == 1:
+            moved[w] = found[0]
+    if not carried and not moved:
+        return None
+    used: set[str] = set()
+    for t in [*before, *after]:
+        used.update(holes(t))
+    names: dict[str, str] = {}
+
+    def name(key: str) -> str:
+        if key not in names:
+            i = len(used)
+            while f"h{i}" in used:
+                i += 1
+            names[key] = f"h{i}"
+            used.add(names[key])
+        return names[key]
+
+    homes = set(moved.values())
+
+    def swap(t: Template, side: str) -> Template:
+        if t[0] == "n":
+            return ["n", t[1], [swap(c, side) for c in t[2]], t[3], t[4]]
+        lo, hi = (b0, b1) if side == "b" else (a0, a1)
+        if t[0] != "c" or not (lo <= t[3] and t[4] <= hi):
+            return t
+        if _ident(t) and t[2] in carried:
+            return ["h", name("w" + t[2]), t[1], t[3], t[4]]
+        if side == "b" and t[1] in _TEXT_LEAVES and t[2] in homes:
+            return ["h", name("t" + t[2]), t[1], t[3], t[4]]
+        if side == "a" and _ident(t) and t[2] in moved:
+            return ["h", name("m" + t[2]), t[1], t[3], t[4]]
+        return t
+
+    return [swap(t, "b") for t in before], [swap(t, "a") for t in after]
