@@ -94,12 +94,13 @@ def in_text(
     for k, (a, b) in enumerate(spans):
         if deadline is not None and time.monotonic() > deadline:
             return out, False
-        raw = data[starts[a] : starts[min(b, len(lines))]]
+        # one neighbour each side: window skills anchor on siblings, so their words may lie
+        # partly in a neighbour (`import b` then `from m import c`)
+        ca, cb = spans[max(0, k - 1)][0], spans[min(len(spans) - 1, k + 1)][1]
+        raw = data[starts[ca] : starts[min(cb, len(lines))]]
         here = [s for s, ws in wanted if all(w in raw for w in ws)]
         if not here:
             continue
-        # one neighbour each side: window skills anchor on siblings
-        ca, cb = spans[max(0, k - 1)][0], spans[min(len(spans) - 1, k + 1)][1]
         key = tuple(s.id for s in here)
         index = indexes.get(key) or indexes.setdefault(key, SkillIndex(here))
         if cb - ca > MAX_SCAN_LINES:
@@ -114,7 +115,10 @@ def in_text(
             found = _shift(_whole(index, language, "".join(lines[ca:cb])), ca)
         for m in found:
             at = (m.skill_id, m.start_line, m.start_char)
-            if a <= m.start_line < b and at not in seen:
+            # an insertion after this chunk's last line starts on the next chunk's first line,
+            # whose own text need not hold the skill's words: it is found from here
+            mine = a <= m.start_line < b or (m.start_line == b and m.old_text == "")
+            if mine and at not in seen:
                 seen.add(at)
                 out.append(m)
     return out, True

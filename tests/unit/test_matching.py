@@ -146,3 +146,23 @@ def test_lines_past_the_last_node_do_not_crash() -> None:
     assert index.matches_at("python", doc, parse("python", doc), 1, 1) == []
     assert [m.new_text for m in index.matches_at("python", doc, None, 0, 1)] == ["logger.info"]
     assert index.matches_at("python", "", parse("python", ""), 0, 3) == []
+
+
+def test_scan_finds_an_insertion_on_the_next_chunks_first_line() -> None:
+    # the import is inserted after `import b`; the insertion point is the first line of the
+    # next top-level statement, whose own text holds none of the skill's words
+    from server.suggest.sites import in_text
+
+    files = [f"import b\nfrom m import c{n}\n\n\nclass K{n}:\n    pass\n" for n in range(3)]
+    miner = SkillMiner()
+    for n in range(2):
+        before = files[n]
+        after = before.replace("import b\n", "import b\nimport new_dep\n", 1)
+        edit = structural_edit("python", before, after)
+        assert edit is not None
+        miner.add(f"e{n}", edit)
+    skills = miner.skills()
+    assert len(skills) == 1
+    found, complete = in_text(skills, "python", files[2])
+    assert complete and [(m.start_line, m.new_text) for m in found] == [(1, "import new_dep\n")]
+    assert apply_match(files[2], found[0]).startswith("import b\nimport new_dep\nfrom m import c2")
