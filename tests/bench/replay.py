@@ -12,7 +12,8 @@ applied (trailing whitespace ignored). k = 1 runs with skills.minExamples = 1.
         [--case ID] [--rows FILE]
 
 Prints one JSON report: precision, recall, hit rate per k and per kind, and the p50/p95 round
-trip of codeAction and nextEdits.
+trip of codeAction and nextEdits. precision_at_changed_sites counts only suggestions at a site
+the commit changed, since the data leaves unchanged sites unlabelled.
 """
 
 from __future__ import annotations
@@ -203,13 +204,16 @@ async def _replay(
         "position": {"line": last[1], "character": 0}, "limit": 1000})  # fmt: skip
     timings["nextEdits"].append(time.perf_counter() - t0)
     by_uri = {u: p for p, u in uri.items()}
-    correct = 0
+    correct = at_sites = 0
     for edit in nxt["edits"]:
         path = by_uri.get(edit["uri"])
         ok = judge(path, [edit]) if path else []
         if ok:
             correct += 1
             hit_sites.update(ok)
+        line = edit["range"]["start"]["line"]
+        # at a site the commit changed (labelled), as opposed to one the developer left alone
+        at_sites += any(p == path and a <= line <= max(a, b - 1) for p, a, b, _ in remaining)
     action_hits = 0
     for i, (path, start, end, _) in enumerate(remaining):
         params = types.CodeActionParams(
@@ -232,6 +236,7 @@ async def _replay(
         "kind": case["kind"],
         "suggestions": len(nxt["edits"]),
         "correct": correct,
+        "at_sites": at_sites,
         "sites": len(remaining),
         "sites_hit": len(hit_sites),
         "action_hits": action_hits,
@@ -241,12 +246,16 @@ async def _replay(
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     sugg = sum(r["suggestions"] for r in rows)
     corr = sum(r["correct"] for r in rows)
+    labelled = sum(r.get("at_sites", 0) for r in rows)
     sites = sum(r["sites"] for r in rows)
     hit = sum(r["sites_hit"] for r in rows)
     return {
         "cases": len(rows),
         "suggestions": sugg,
         "precision": round(corr / sugg, 3) if sugg else None,
+        # precision over suggestions at sites the commit changed: how often the rewrite itself
+        # is right where a rewrite was wanted (the rest fell at sites left unchanged)
+        "precision_at_changed_sites": round(corr / labelled, 3) if labelled else None,
         "recall": round(hit / sites, 3) if sites else None,
         "hit": round(sum(1 for r in rows if r["sites_hit"] or r["correct"]) / len(rows), 3)
         if rows
@@ -281,7 +290,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     return await run_case(case, k, timings)
                 except Exception as exc:  # a failed case is reported, not fatal
                     return {"id": case["id"], "kind": case["kind"], "suggestions": 0,
-                            "correct": 0, "sites": len(case["edits"]) - k, "sites_hit": 0,
+                            "correct": 0, "at_sites": 0, "sites": len(case["edits"]) - k,
+                            "sites_hit": 0,
                             "action_hits": 0, "error": f"{type(exc).__name__}: {exc}"}  # fmt: skip
 
         t0 = time.monotonic()
