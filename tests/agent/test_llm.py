@@ -17,10 +17,8 @@ from server.agent.llm import (
     mask,
 )
 from server.agent.providers import AnthropicProvider, OllamaProvider
-from tests.agent.conftest import (
-    FAST_RETRY,
-    KEY,
-    FakeHTTP,
+from tests.agent.conftest import FAST_RETRY, KEY, FakeHTTP
+from tests.agent.wire import (
     anthropic_error,
     anthropic_message,
     anthropic_stream,

@@ -17,18 +17,8 @@ from server.agent.loop import run_task
 from server.agent.providers import AnthropicProvider, OllamaProvider
 from server.agent.sandbox import PathSandbox
 from server.agent.tools import ToolRegistry
-from tests.agent.conftest import (
-    FAST_RETRY,
-    KEY,
-    FakeEditor,
-    FakeHTTP,
-    anthropic_error,
-    anthropic_stream,
-    ollama_stream,
-    send,
-    text,
-    tool_use,
-)
+from tests.agent.conftest import FAST_RETRY, KEY, FakeEditor, FakeHTTP
+from tests.agent.wire import anthropic_error, anthropic_stream, ollama_stream, send, text, tool_use
 
 CHECK = f"{sys.executable} -c \"import calc; assert calc.add(2, 3) == 5; print('ok')\""
 

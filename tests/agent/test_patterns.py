@@ -15,7 +15,8 @@ from server.agent.patterns import (
     patterns_from_llm,
 )
 from server.agent.providers import AnthropicProvider
-from tests.agent.conftest import FAST_RETRY, KEY, FakeHTTP, anthropic_stream, text
+from tests.agent.conftest import FAST_RETRY, KEY, FakeHTTP
+from tests.agent.wire import anthropic_stream, text
 
 
 def agent(id_: int, *steps: tuple[str, dict[str, Any]]) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from memory.store import Episode, Store
 from server.agent.loop import run_task
 from server.agent.tool_ranking import ToolRanker, rank_skills, tool_history
 from server.agent.tools import Tool, ToolRegistry, ToolResult
-from tests.agent.conftest import FakeEditor, FakeHTTP, anthropic_stream, text
+from tests.agent.conftest import FakeEditor, FakeHTTP
 from tests.agent.test_loop import setup as llm_and_tools
+from tests.agent.wire import anthropic_stream, text
 from trm.ranker import RuleRanker
 
 NOW = time.time()

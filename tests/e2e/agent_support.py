@@ -13,7 +13,8 @@ from typing import Any, Union
 import pytest
 from lsprotocol import types
 
-from tests.agent.conftest import FakeHTTP, apply_to_disk, tool_use
+from tests.agent.conftest import FakeHTTP, apply_to_disk
+from tests.agent.wire import tool_use
 from tests.e2e.conftest import open_doc, request, wait_idle
 
 CALC = "def add(a, b):\n    return a - b\n"

@@ -16,13 +16,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from server.protocol import to_plain
-from tests.agent.conftest import (
-    FakeHTTP,
-    anthropic_error,
-    anthropic_stream,
-    ollama_stream,
-    text,
-)
+from tests.agent.conftest import FakeHTTP
+from tests.agent.wire import anthropic_error, anthropic_stream, ollama_stream, text
 from tests.e2e.agent_support import (
     CHECK,
     NO_PROVIDER,

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from tests.agent.conftest import FakeHTTP, anthropic_stream, text
+from tests.agent.conftest import FakeHTTP
+from tests.agent.wire import anthropic_stream, text
 from tests.e2e.agent_support import WITH_KEY, Editor, call, episodes, fake, options, project
 from tests.e2e.conftest import lsp_session, request
 
