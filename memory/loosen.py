@@ -48,13 +48,31 @@ def _role(parent: str, k: int) -> str:
     return "name" if at is not None and (k == 0 if at == 0 else k >= at) else ""
 
 
+# a definition's own name says which definition: two edits of `get_base_rev_args` in two
+# classes are about that method's overrides, not every classmethod
+_DEFINITIONS = {
+    "function_definition",
+    "class_definition",
+    "function_declaration",
+    "class_declaration",
+    "method_definition",
+    "function_item",
+    "struct_item",
+}
+
+
 def _leaves(t: Template, out: list[tuple[Template, str]], role: str = "") -> list[Any]:
-    """Constant leaves with their role ('name' when they name an operation, see _role)."""
+    """Constant leaves with their role ('name' when they name an operation or a definition)."""
     if t[0] == "c":
         out.append((t, role))
     elif t[0] == "n":
+        named = t[1] in _DEFINITIONS
         for k, c in enumerate(t[2]):
-            _leaves(c, out, _role(t[1], k))
+            if named and (c[0] == "h" or _ident(c)):
+                _leaves(c, out, "name")  # the first word child is the name (a hole stays one)
+                named = False
+            else:
+                _leaves(c, out, _role(t[1], k))
     return out
 
 

@@ -93,3 +93,17 @@ def test_slot_transform_keeps_the_rest_of_the_text() -> None:
     assert transforms.find(pairs) == ["tokens", 4, 4]
     # swapping a whole word is a constant, not a transform of the site's word
     assert transforms.find([("self", "Req"), ("self", "Req")]) is None
+
+
+def test_a_definitions_own_name_stays() -> None:
+    # two overrides of get_base_rev_args become static methods: not every classmethod does
+    doc = "".join(
+        f"class V{n}:\n    @classmethod\n    def {name}(cls, rev):\n        return [rev]\n"
+        for n, name in enumerate(["get_base_rev_args", "get_base_rev_args", "get_base_rev_args"])
+    )
+    doc += "class W:\n    @classmethod\n    def get_remote_url(cls, location):\n        return 1\n"
+    old = "    @classmethod\n    def get_base_rev_args(cls, rev):\n"
+    new = "    @staticmethod\n    def get_base_rev_args(rev):\n"
+    _, made, doc = _mine("python", doc, (old, new), (old, new))
+    assert made[0].describe()["before"].startswith("@classmethod\n    def get_base_rev_args(cls, ")
+    assert _sites(made, "python", doc) == ["@staticmethod"]
