@@ -31,8 +31,12 @@ def stats(ls: KeneticServer) -> dict[str, Any]:
             for kind, count in folder.store.stats.episodes.items():
                 episodes[kind] += count
             pending += folder.store.pending
-    stores = [f.describe() for f in folders]
     suggest = getattr(ls, "suggest", None)
+    # each folder's own ranker state beside its store (the top-level `trm` is the first's)
+    stores = [
+        {**f.describe(), **({"trm": suggest.ranking.store_stats(f)} if suggest else {})}
+        for f in folders
+    ]
     skills = suggest.stats() if suggest is not None else {}
     if suggest is not None:
         pending += suggest.pending

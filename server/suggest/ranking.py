@@ -37,6 +37,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RULES = RuleRanker()
+# the ranker state of a folder nothing has been ranked in yet
+_NO_STATE: dict[str, Any] = {"enabled": True, "ranker": RULES.name, "training": False,
+                             "loading": False, "outcomes": 0, "newOutcomes": 0, "minOutcomes": 0,
+                             "version": 0, "progress": None, "lastTraining": None,
+                             "lastError": None}  # fmt: skip
 CHECK_NEWER_S = 30.0  # how often a ranking looks for a checkpoint another process wrote
 MEMBERS_MAX = 20_000  # suggestion ids remembered for outcomes (Suggestions.max_live is 5000)
 PENDING_MAX = 64  # rankings whose request has not ended (log_shown) yet
@@ -371,11 +376,12 @@ class RankingService:
 
     def stats(self, uri: str | None = None) -> dict[str, Any]:
         state = self.state_for(uri)
-        if state is None:
-            return {"enabled": True, "ranker": RULES.name, "training": False, "loading": False,
-                    "outcomes": 0, "newOutcomes": 0, "minOutcomes": 0, "version": 0,
-                    "progress": None, "lastTraining": None, "lastError": None}  # fmt: skip
-        return state.describe()
+        return state.describe() if state is not None else _NO_STATE.copy()
+
+    def store_stats(self, folder: Folder) -> dict[str, Any]:
+        """One folder's ranker state, without attaching one: stats must not start a load."""
+        state = self.states.get(str(folder.store.path)) if folder.store is not None else None
+        return state.describe() if state is not None else _NO_STATE.copy()
 
     def wait_loaded(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

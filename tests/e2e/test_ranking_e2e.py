@@ -135,3 +135,26 @@ async def test_corrupt_checkpoint_falls_back_to_rules(workspace: Path, home: Pat
         await learn(client, doc)
         assert await code_actions(client, path.as_uri(), site(3))
         assert (await wait_idle(client))["ranker"] == "rules"
+
+
+async def test_each_folder_reports_its_own_ranker(tmp_path: Path, home: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    path = two / "app.py"
+    path.write_text(SOURCE)
+    async with lsp_session([one, two], home, init_options=OPTIONS) as client:
+        doc = Doc(client, path.as_uri(), SOURCE)
+        await learn(client, doc)
+        for k in (2, 3):
+            actions = await code_actions(client, doc.uri, site(k))
+            here = [a for a in actions if a["title"].startswith("Apply skill: ")]
+            args = {**here[0]["command"]["arguments"][0], "outcome": "rejected"}
+            await execute(client, "kenetic.recordOutcome", args)
+
+        def by_folder(s: dict[str, Any]) -> dict[str, int]:
+            return {Path(x["path"]).parents[1].name: x["trm"]["outcomes"] for x in s["stores"]}
+
+        s = await until(client, lambda s: by_folder(s)["two"] == 2)
+        assert by_folder(s) == {"one": 0, "two": 2}
+        assert all(x["trm"]["ranker"] == "rules" for x in s["stores"])
