@@ -97,7 +97,9 @@ def _entry(skill: Skill) -> _Entry:
 class SkillIndex:
     """Skills by (language, root node type), ready to match against live trees."""
 
-    def __init__(self, skills: list[Skill]) -> None:
+    def __init__(self, skills: list[Skill], *, held_back: bool = False) -> None:
+        # held_back: index only the skills still waiting for examples (offered at the cursor)
+        self.held_back = held_back
         self._by_root: dict[tuple[str, str], dict[str, _Entry]] = {}
         self._by_id: dict[str, _Entry] = {}
         for s in skills:
@@ -110,7 +112,7 @@ class SkillIndex:
         """Index a skill; one without enough examples for how general it is (see
         Skill.needed_support) is not suggested until it is added again with more support."""
         self.remove(skill.id)
-        if skill.support < skill.needed_support():
+        if (skill.support < skill.needed_support()) != self.held_back:
             return
         entry = _entry(skill)
         self._by_id[skill.id] = entry

@@ -130,10 +130,13 @@ def code_actions(
         hi -= 1  # a selection of whole lines ends at column 0 of the next line
     found: list[tuple[Library, Match]] = []
     seen: set[tuple[str, int, int]] = set()
+    held: set[str] = set()
     for lib in libs:
         with lib.lock:
             matches = at_lines(lib.index, snap, lo, hi)
-        for m in matches:
+            waiting = at_lines(lib.held_back, snap, lo, hi)
+        held.update(m.skill_id for m in waiting)
+        for m in [*matches, *waiting]:
             key = (m.skill_id, m.start_line, m.start_char)
             if key not in seen:
                 seen.add(key)
@@ -144,6 +147,8 @@ def code_actions(
     limit = folder.settings.skills.max_actions if folder else 5
     batch = service.suggestions.new_batch()
     ranked = service.rank("codeAction", uri, snap.language, found, lo, batch=batch, snap=snap)
+    # a skill still waiting for examples comes after every trusted one
+    ranked.sort(key=lambda r: r[1].skill_id in held)
     try:
         return _actions(service, files, uri, doc, snap, ranked[:limit], batch, resolve_edit)
     finally:
@@ -166,7 +171,10 @@ def _actions(
         stored = lib.get(m.skill_id)
         if stored is None:
             continue
-        name = stored.skill.name
+        skill = stored.skill
+        needed = skill.needed_support()
+        waiting = skill.support < needed
+        name = f"{skill.name} ({skill.support} of {needed} examples)" if waiting else skill.name
         sug = service.offer(lib, "codeAction", uri, snap, doc.version, [m], score, batch)
         actions.append(
             types.CodeAction(
@@ -174,9 +182,11 @@ def _actions(
                 kind=KIND,
                 edit=workspace_edit(uri, snap.lines, codec, [m]),
                 command=record_command(sug.id),
-                is_preferred=n == 0,
+                is_preferred=n == 0 and not waiting,
             )
         )
+        if waiting:
+            continue  # here only: its other sites are exactly what it cannot yet tell apart
         sites = files.get(uri, snap, lib, m.skill_id)
         if sites is None or len(sites) < 2:
             continue

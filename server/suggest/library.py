@@ -39,6 +39,9 @@ class Library:
         self.skill_store = SkillStore(store)
         self.miner = SkillMiner(min_examples)
         self.index = SkillIndex([])
+        # skills too general to trust yet (Skill.needed_support): only a code action under the
+        # cursor offers them, never nextEdits, inline completions or a whole file
+        self.held_back = SkillIndex([], held_back=True)
         self.skills: dict[str, StoredSkill] = {}
         self.words: dict[str, list[bytes]] = {}
         self.custom_names: dict[str, str] = {}
@@ -111,9 +114,11 @@ class Library:
         sid = stored.skill.id
         if stored.deleted:
             self.index.remove(sid)
+            self.held_back.remove(sid)
             self.words.pop(sid, None)
             return
         self.index.add(copy_skill(stored.skill))
+        self.held_back.add(copy_skill(stored.skill))
         self.words[sid] = skill_words(stored.skill)
 
     # -- event loop ---------------------------------------------------------------------------
