@@ -29,7 +29,7 @@ from server.suggest.documents import (
 from server.suggest.library import Library, copy_skill
 from server.suggest.mining import MiningWorker
 from server.suggest.service import KIND, SuggestService, client_range
-from server.suggest.sites import at_lines, in_text
+from server.suggest.sites import at_lines_each, in_text
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -133,8 +133,7 @@ def code_actions(
     held: set[str] = set()
     for lib in libs:
         with lib.lock:
-            matches = at_lines(lib.index, snap, lo, hi)
-            waiting = at_lines(lib.held_back, snap, lo, hi)
+            matches, waiting = at_lines_each([lib.index, lib.held_back], snap, lo, hi)
         held.update(m.skill_id for m in waiting)
         for m in [*matches, *waiting]:
             key = (m.skill_id, m.start_line, m.start_char)
@@ -150,7 +149,7 @@ def code_actions(
     # a skill still waiting for examples comes after every trusted one
     ranked.sort(key=lambda r: r[1].skill_id in held)
     try:
-        return _actions(service, files, uri, doc, snap, ranked[:limit], batch, resolve_edit)
+        return _actions(service, files, uri, doc, snap, ranked[:limit], batch, resolve_edit, held)
     finally:
         service.end_batch(batch)
 
@@ -164,6 +163,7 @@ def _actions(
     ranked: list[tuple[Library, Match, float]],
     batch: str,
     resolve_edit: bool,
+    held: set[str],
 ) -> list[types.CodeAction] | None:
     codec = doc.position_codec
     actions: list[types.CodeAction] = []
@@ -172,9 +172,10 @@ def _actions(
         if stored is None:
             continue
         skill = stored.skill
-        needed = skill.needed_support()
-        waiting = skill.support < needed
-        name = f"{skill.name} ({skill.support} of {needed} examples)" if waiting else skill.name
+        waiting = m.skill_id in held
+        name = skill.name
+        if waiting:
+            name += f" ({skill.support} of {skill.needed_support()} examples)"
         sug = service.offer(lib, "codeAction", uri, snap, doc.version, [m], score, batch)
         actions.append(
             types.CodeAction(

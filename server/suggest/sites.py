@@ -40,20 +40,33 @@ def _shift(matches: list[Match], lines: int) -> list[Match]:
 def at_lines(index: SkillIndex, snap: Snapshot, lo: int, hi: int) -> list[Match]:
     """Sites whose change meets lines lo..hi (inclusive), matched in a focused cut of the
     document (see documents.focus) so that no ancestor larger than a definition is tried."""
+    return at_lines_each([index], snap, lo, hi)[0]
+
+
+def at_lines_each(indexes: list[SkillIndex], snap: Snapshot, lo: int, hi: int) -> list[list[Match]]:
+    """at_lines for several indexes, cutting and parsing once (none at all when all are empty)."""
+    out: list[list[Match]] = [[] for _ in indexes]
+    if not any(len(ix) for ix in indexes):
+        return out
     cut = focus(snap, lo, hi, MAX_CHUNK_LINES)
     if cut is None:
-        return index.matches_at(snap.language, snap.text, snap.tree, lo, hi)
+        return [ix.matches_at(snap.language, snap.text, snap.tree, lo, hi) for ix in indexes]
     text, origin, heads = cut
     tree = parse(snap.language, text)
     if tree is None:
-        return []
+        return out
     local = [k for k, n in enumerate(origin) if lo <= n <= hi and k >= heads]
     if not local:
-        return []
+        return out
     return [
-        replace(m, start_line=origin[m.start_line], end_line=origin[m.end_line])
-        for m in index.matches_at(snap.language, text, tree, local[0], local[-1])
-        if heads <= m.start_line and m.end_line < len(origin)
+        [
+            replace(m, start_line=origin[m.start_line], end_line=origin[m.end_line])
+            for m in ix.matches_at(snap.language, text, tree, local[0], local[-1])
+            if heads <= m.start_line and m.end_line < len(origin)
+        ]
+        if len(ix)
+        else []
+        for ix in indexes
     ]
 
 
