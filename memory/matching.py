@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from memory import transforms
+from memory.mining import NODE
 from memory.rewrites import apply_match, byte_offset, parses, rewrite_parses
-from memory.skills import NODE, Skill
+from memory.skills import Skill
 from memory.syntax import parse
 from memory.templates import Template, match, render, words
 

@@ -1,6 +1,6 @@
 """Mining internals: one edit seen at one context level, and generalising two of them.
 
-memory.skills decides which levels to try and what makes a skill; this module does the work at one
+memory.miner decides which levels to try and what makes a skill; this module does the work at one
 level: cutting an edit down to the parts a skill would hold (`level`), anti-unifying parts deeply
 along the change and as whole subtrees in the context around it (`gen_parts`), the usage
 constraints every example agrees on (`uses`), and the derived holes whose after-text is a small

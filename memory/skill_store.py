@@ -1,6 +1,6 @@
 """Skills, suggestions and their outcomes, persisted in a kenetic store.
 
-Skills are mined in memory (memory.skills.SkillMiner) on a background thread; this module writes
+Skills are mined in memory (memory.miner.SkillMiner) on a background thread; this module writes
 them through the store's writer queue, so neither the miner nor a request handler ever waits on
 SQLite, and reads them back once when a workspace folder opens. Suggestions and outcomes are
 append-only events: per-skill counts live in memory (OutcomeCounts) and are rebuilt from the

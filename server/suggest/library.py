@@ -15,8 +15,9 @@ from typing import Any
 
 from memory.edits import StructuralEdit
 from memory.matching import SkillIndex
+from memory.miner import SkillMiner
 from memory.skill_store import OUTCOMES, OutcomeCounts, SkillStore, StoredSkill
-from memory.skills import Skill, SkillMiner
+from memory.skills import Skill
 from memory.store import Store
 from server.suggest.sites import skill_words
 
@@ -117,8 +118,10 @@ class Library:
             self.held_back.remove(sid)
             self.words.pop(sid, None)
             return
-        self.index.add(copy_skill(stored.skill))
-        self.held_back.add(copy_skill(stored.skill))
+        # one copy serves both: each index keeps the skill only if it belongs there
+        skill = copy_skill(stored.skill)
+        self.index.add(skill)
+        self.held_back.add(skill)
         self.words[sid] = skill_words(stored.skill)
 
     # -- event loop ---------------------------------------------------------------------------

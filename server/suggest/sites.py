@@ -128,10 +128,7 @@ def in_text(
             found = _shift(_whole(index, language, "".join(lines[ca:cb])), ca)
         for m in found:
             at = (m.skill_id, m.start_line, m.start_char)
-            # an insertion after this chunk's last line starts on the next chunk's first line,
-            # whose own text need not hold the skill's words: it is found from here
-            mine = a <= m.start_line < b or (m.start_line == b and m.old_text == "")
-            if mine and at not in seen:
+            if a <= m.start_line < b and at not in seen:
                 seen.add(at)
                 out.append(m)
     return out, True

@@ -11,6 +11,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -89,17 +90,22 @@ class FakeHTTP:
     def bodies(self) -> list[dict[str, Any]]:
         return [r["body"] for r in self.requests]
 
+    @contextmanager
+    def running(self) -> Iterator[FakeHTTP]:
+        """Serve in its thread for the block, then shut down and join."""
+        self.thread.start()
+        try:
+            yield self
+        finally:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join(5)
+
 
 @pytest.fixture
 def fake_http() -> Iterator[FakeHTTP]:
-    fake = FakeHTTP()
-    fake.thread.start()
-    try:
+    with FakeHTTP().running() as fake:
         yield fake
-    finally:
-        fake.httpd.shutdown()
-        fake.httpd.server_close()
-        fake.thread.join(5)
 
 
 # ----------------------------------------------------------------------------- the editor

@@ -2,7 +2,7 @@
 
 Each case of /work/shared/data/edit_replay_dev.jsonl (one commit, one change made at >= 3 sites)
 is replayed edit by edit through the real engine (memory.edits.structural_edit,
-memory.skills.SkillMiner with min_examples=2, memory.matching.SkillIndex.matches_in). After each
+memory.miner.SkillMiner with min_examples=2, memory.matching.SkillIndex.matches_in). After each
 edit from the 2nd on, the developer is shown every site of every skill in the case's files: the
 skills mined from the edits so far and, as distractors, the skills mined from the other cases of
 the same repository (last used 1+ days before). The ground-truth next edit is the accepted
@@ -36,7 +36,8 @@ from typing import Any
 
 from memory.edits import structural_edit
 from memory.matching import SkillIndex, apply_match
-from memory.skills import Skill, SkillMiner
+from memory.miner import SkillMiner
+from memory.skills import Skill
 from memory.syntax import byte_offset, enclosing_named_node, parse
 from server.suggest.shown import short
 

@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from lsprotocol import types  # noqa: E402
 
 from memory.edits import structural_edit  # noqa: E402
-from memory.skills import Skill, SkillMiner  # noqa: E402
+from memory.miner import SkillMiner  # noqa: E402
+from memory.skills import Skill  # noqa: E402
 from server.setup import create_server  # noqa: E402
 from tests.bench.replay import DATA, _apply_lines, _fix_code_action_union, _offset  # noqa: E402
 

@@ -26,14 +26,8 @@ NO_PROVIDER = {"ANTHROPIC_API_KEY": "", "OLLAMA_HOST": ""}
 @pytest.fixture
 def fake() -> Iterator[FakeHTTP]:
     """The loopback LLM server of tests/agent (its own fixture is local to that folder)."""
-    server = FakeHTTP()
-    server.thread.start()
-    try:
+    with FakeHTTP().running() as server:
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-        server.thread.join(5)
 
 
 def call(id_: str, name: str, **args: Any) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ import time
 
 from memory.edits import structural_edit
 from memory.matching import Match, SkillIndex, apply_match, rewrite_parses
-from memory.skills import SkillMiner
+from memory.miner import SkillMiner
 from memory.syntax import parse
 
 

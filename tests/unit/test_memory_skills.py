@@ -10,10 +10,11 @@ import pytest
 
 from memory import graph, ingest
 from memory.edits import structural_edit
+from memory.miner import SkillMiner
 from memory.moments import Moments
 from memory.recall import MemoryIndex
 from memory.skill_store import SkillStore, StoredSkill
-from memory.skills import Skill, SkillMiner
+from memory.skills import Skill
 from memory.store import Store
 
 DOC = "def f(a, b):\n    print(a)\n    x = 1\n    print(b + 1)\n"

@@ -10,8 +10,9 @@ import pytest
 
 from memory.edits import structural_edit
 from memory.migrations import latest_version
+from memory.miner import SkillMiner
 from memory.skill_store import OutcomeCounts, SkillStore, StoredSkill
-from memory.skills import Skill, SkillMiner
+from memory.skills import Skill
 from memory.store import Episode, Store
 
 DOC = "def f(a, b):\n    print(a)\n    x = 1\n    print(b + 1)\n"

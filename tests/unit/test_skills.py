@@ -2,7 +2,8 @@
 
 from memory.edits import structural_edit
 from memory.matching import SkillIndex, apply_match
-from memory.skills import Skill, SkillMiner
+from memory.miner import SkillMiner
+from memory.skills import Skill
 
 
 def _mine(language: str, doc: str, *changes: tuple[str, str], min_examples: int = 2):
