@@ -86,12 +86,25 @@ def _cover(root: Node, start: int, end: int, data: bytes) -> Node:
     """Smallest named node covering [start, end), an empty range included. An empty range just
     after a token (`return data|` where `, data` was deleted) belongs to that token: otherwise
     the node found depends on what follows (an `if` or an `elif`), and two alike edits would not
-    meet."""
-    lo = hi = start
-    if start == end and start > 0 and not data[start - 1 : start].isspace():
-        lo = hi = start - 1
-    else:
-        hi = max(start, end - 1)
+    meet. For the same reason whitespace at either end of a range belongs to nothing: a deleted
+    last line of a block ends in a newline outside the block, the line above it does not."""
+    if start == end:
+        if start > 0 and not data[start - 1 : start].isspace():
+            return _climb(root, start - 1, start - 1, start, end)
+        here = _climb(root, start, start, start, end)
+        token = len(data[:start].rstrip())
+        if token == 0 or token == start:
+            return here
+        before = _climb(root, token - 1, token - 1, token, token)
+        return min(here, before, key=lambda n: n.end_byte - n.start_byte)
+    lo = start + len(data[start:end]) - len(data[start:end].lstrip())
+    hi = end - (len(data[start:end]) - len(data[start:end].rstrip()))
+    if lo < hi:
+        start, end = lo, hi
+    return _climb(root, start, max(start, end - 1), start, end)
+
+
+def _climb(root: Node, lo: int, hi: int, start: int, end: int) -> Node:
     node = root.named_descendant_for_byte_range(lo, hi) or root
     while node.parent is not None and not (node.start_byte <= start and node.end_byte >= end):
         node = node.parent

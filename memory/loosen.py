@@ -3,12 +3,13 @@
 Anti-unification keeps every token two examples share, so when a developer's first two edits
 both touch `req` (`def f(self, req):  # type: (InstallRequirement) -> None` in two methods),
 the skill learned is about `req: InstallRequirement` and fires nowhere else, though the commit
-goes on to `candidate: Candidate`. A word the edit carries across unchanged (an identifier in
-the before-text that is also in the after-text), or moves out of a comment or string into the
-code, is the site's own text, not the change: loosening makes it a hole in both templates (the
-moved word then a derived hole, see memory.transforms). The miner keeps the loosened skill only
-when it is still trustworthy on two examples (memory.validity.evidence_needed), else the
-specific one.
+goes on to `candidate: Candidate`. A word the edit carries across unchanged (an identifier or a
+literal in the before-text that is also in the after-text: `assertEquals(r.status_code, 200)`
+-> `assertEqual(r.status_code, 200)` is not about 200), or moves out of a comment or string
+into the code, is the site's own text, not the change: loosening makes it a hole in both
+templates (the moved word then a derived hole, see memory.transforms). The miner keeps the
+loosened skill only when it is still trustworthy on two examples
+(memory.validity.evidence_needed), else the specific one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,23 @@ from memory.templates import Template, holes
 
 # leaves whose text is prose or data around code: a word inside one may move into the code
 _TEXT_LEAVES = ("comment", "string_content", "string_fragment")
+
+# literal data (a string's text, a number) carried across is the site's data, not the rule
+_LITERALS = {
+    "string_content",  # Python, Rust
+    "string_fragment",  # JavaScript, TypeScript
+    "interpreted_string_literal_content",  # Go
+    "integer",
+    "float",
+    "number",
+    "int_literal",
+    "float_literal",
+    "integer_literal",
+}
+
+
+def _literal(t: Template) -> bool:
+    return t[0] == "c" and t[1] in _LITERALS
 
 
 def _ident(t: Template) -> bool:
@@ -97,6 +115,9 @@ def loosen(
     # carried: every occurrence survives (a word also removed or added is the change), and
     # none of them names an operation
     carried = {w for w, n in b_ids.items() if a_ids.get(w) == n and w not in named}
+    b_lits = Counter(x[2] for x, _ in b_leaves if _literal(x))
+    a_lits = Counter(x[2] for x, _ in a_leaves if _literal(x))
+    data = {w for w, n in b_lits.items() if a_lits.get(w) == n}
     # moved: a new identifier that was a token of one comment or string the edit removed
     kept = {x[2] for x, _ in a_leaves}
     texts = [x[2] for x, _ in b_leaves if x[1] in _TEXT_LEAVES and x[2] not in kept]
@@ -107,7 +128,7 @@ def loosen(
         found = [x for x in texts if w in _words(x)]
         if len(found) == 1:
             moved[w] = found[0]
-    if not carried and not moved:
+    if not carried and not moved and not data:
         return None
     used: set[str] = set()
     for t in [*before, *after]:
@@ -133,6 +154,8 @@ def loosen(
             return t
         if _ident(t) and t[2] in carried:
             return ["h", name("w" + t[2]), t[1], t[3], t[4]]
+        if _literal(t) and t[2] in data:
+            return ["h", name("l" + t[2]), t[1], t[3], t[4]]
         if side == "b" and t[1] in _TEXT_LEAVES and t[2] in homes:
             return ["h", name("t" + t[2]), t[1], t[3], t[4]]
         if side == "a" and _ident(t) and t[2] in moved:

@@ -1,4 +1,4 @@
-"""Finding where skills apply in a document, and the text each rewrite produces.
+"""Finding where skills apply in a document (memory.rewrites makes the text of each rewrite).
 
 The server asks on every code action and inline completion, so lookups must stay in the low
 milliseconds with a thousand skills and a five-thousand-line file: skills are indexed by language
@@ -10,37 +10,20 @@ any tree matching. Trees come from the caller (cached per document version) and 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from memory import transforms
 from memory.mining import NODE
-from memory.rewrites import apply_match, byte_offset, parses, rewrite_parses
+from memory.rewrites import Match, apply_match, byte_offset, parses, rewrite, rewrite_parses
 from memory.skills import Skill
 from memory.syntax import parse
-from memory.templates import Template, match, render, words
+from memory.templates import Template, match, words
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Tree
 
 __all__ = ["Match", "SkillIndex", "apply_match", "rewrite_parses"]
-
-
-@dataclass
-class Match:
-    """One place where a skill applies; positions are 0-based lines and code-point columns."""
-
-    skill_id: str
-    start_line: int
-    start_char: int
-    end_line: int
-    end_char: int
-    old_text: str
-    new_text: str
-    bindings: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -239,12 +222,6 @@ def _nodes_of_type(root: Node, typ: str) -> list[Node]:
 # -- one site ----------------------------------------------------------------------------------
 
 
-def _indent_at(data: bytes, pos: int) -> str:
-    ls = data.rfind(b"\n", 0, pos) + 1
-    line = data[ls:pos]
-    return line[: len(line) - len(line.lstrip())].decode("utf-8", "replace")
-
-
 def _site_matches(
     entry: _Entry, node: Node, data: bytes, lines: tuple[int, int] | None
 ) -> list[Match]:
@@ -259,7 +236,7 @@ def _site_matches(
             return []
         if entry.rewritten(node, data):
             return []
-        m = _rewrite(entry, data, node.start_byte, node.end_byte, env)
+        m = rewrite(entry, data, node.start_byte, node.end_byte, env)
         return [m] if m is not None else []
     return _window_matches(entry, node, data, lines)
 
@@ -285,118 +262,7 @@ def _window_matches(
         if all(
             match(t, c, data, env) for t, c in zip(entry.before, window, strict=True)
         ) and entry.allows(env):
-            m = _rewrite(entry, data, window[0].start_byte, window[-1].end_byte, env, window)
+            m = rewrite(entry, data, window[0].start_byte, window[-1].end_byte, env, window)
             if m is not None:
                 out.append(m)
     return out
-
-
-def _rewrite(
-    entry: _Entry,
-    data: bytes,
-    start: int,
-    end: int,
-    env: dict[str, str],
-    window: list[Node] | None = None,
-) -> Match | None:
-    skill = entry.skill
-    if entry.derive and not entry.derived(env):
-        return None
-    site_indent = _indent_at(data, start)
-    after = entry.after
-    if skill.line_insert and window:
-        return _insert_lines(entry, data, window, env)
-    if after:
-        new = render(
-            skill.after_template["skeleton"],
-            after[0][3],
-            after[-1][4],
-            after,
-            env,
-            (skill.before_template["indent"], site_indent),
-        )
-    else:
-        new = ""
-    if not after and skill.blank >= 0:
-        ls = data.rfind(b"\n", 0, start) + 1
-        nl = data.find(b"\n", end)
-        line_end = len(data) if nl == -1 else nl + 1
-        if not data[ls:start].strip() and not data[end:line_end].strip():
-            start, end, new = ls, line_end, "\n" * skill.blank
-    old = data[start:end].decode("utf-8", "replace")
-    if old == new:
-        return None
-    # report only what changes: editors show and apply a smaller edit more gracefully
-    p = 0
-    while p < len(old) and p < len(new) and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < len(old) - p and s < len(new) - p and old[-1 - s] == new[-1 - s]:
-        s += 1
-    start += len(old[:p].encode("utf-8", "surrogatepass"))
-    end -= len(old[len(old) - s :].encode("utf-8", "surrogatepass"))
-    sl, sc = _position(data, start)
-    el, ec = _position(data, end)
-    bindings = {k: v for k, v in env.items() if k.startswith("\x00")}
-    return Match(
-        skill_id=skill.id,
-        start_line=sl,
-        start_char=sc,
-        end_line=el,
-        end_char=ec,
-        old_text=old[p : len(old) - s],
-        new_text=new[p : len(new) - s],
-        bindings={k[1:]: v for k, v in bindings.items()},
-    )
-
-
-def _insert_lines(
-    entry: _Entry, data: bytes, window: list[Node], env: dict[str, str]
-) -> Match | None:
-    """Insert the skill's new lines next to its anchors, each line at the site's indentation."""
-    skill = entry.skill
-    left, right = skill.anchors
-    inner = entry.after[left : len(entry.after) - right]
-    if not inner:
-        return None
-    skel = skill.after_template["skeleton"]
-    ls = skel.rfind("\n", 0, inner[0][3]) + 1
-    ex_indent = skel[ls : inner[0][3]]
-    if ex_indent.strip():
-        return None
-    # before the right anchor's line when it begins one, else just after the left anchor's line
-    first_right = window[len(window) - right].start_byte if right else None
-    if (
-        first_right is not None
-        and data[data.rfind(b"\n", 0, first_right) + 1 : first_right].strip()
-    ):
-        first_right = None
-    start = window[0].start_byte
-    if first_right is not None:
-        at = data.rfind(b"\n", 0, first_right) + 1
-        indent = _indent_at(data, first_right)
-    else:
-        nl = data.find(b"\n", start)
-        if nl == -1:
-            return None
-        at = nl + 1
-        indent = _indent_at(data, start)
-    body = render(skel, inner[0][3], inner[-1][4], inner, env, (ex_indent, indent))
-    new = indent + body + "\n"
-    line, char = _position(data, at)
-    return Match(
-        skill_id=skill.id,
-        start_line=line,
-        start_char=char,
-        end_line=line,
-        end_char=char,
-        old_text="",
-        new_text=new,
-        bindings={k[1:]: v for k, v in env.items() if k.startswith("\x00")},
-    )
-
-
-def _position(data: bytes, pos: int) -> tuple[int, int]:
-    line = data.count(b"\n", 0, pos)
-    ls = data.rfind(b"\n", 0, pos) + 1
-    return line, len(data[ls:pos].decode("utf-8", "replace"))

@@ -1,4 +1,4 @@
-"""Applying a skill's rewrite to a document, and checking that the result still parses.
+"""The text a skill's rewrite produces at a site, applying it, and checking the result parses.
 
 The parse check runs on every site a lookup finds, so it must not cost a whole-file parse: on a
 five-thousand-line file even tree-sitter's incremental reparse takes 15-25 ms (Python's
@@ -10,14 +10,35 @@ reparsing the whole document.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from memory.syntax import parser_for
+from memory.templates import render
 
 if TYPE_CHECKING:
-    from tree_sitter import Tree
+    from tree_sitter import Node, Tree
+
+    from memory.matching import _Entry
 
 MAX_REGION = 256 * 1024  # a larger top-level item is reparsed incrementally with the file
+
+
+@dataclass
+class Match:
+    """One place where a skill applies; positions are 0-based lines and code-point columns."""
+
+    skill_id: str
+    start_line: int
+    start_char: int
+    end_line: int
+    end_char: int
+    old_text: str
+    new_text: str
+    bindings: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 def _offset(text: str, line: int, char: int) -> int:
@@ -116,3 +137,138 @@ def _parses_whole(parser: Any, old: bytes, start: int, end: int, piece: bytes, t
 def _point(data: bytes, pos: int) -> tuple[int, int]:
     line = data.count(b"\n", 0, pos)
     return line, pos - (data.rfind(b"\n", 0, pos) + 1)
+
+
+# -- the rewrite at one site ------------------------------------------------------------------
+
+
+def indent_at(data: bytes, pos: int) -> str:
+    ls = data.rfind(b"\n", 0, pos) + 1
+    line = data[ls:pos]
+    return line[: len(line) - len(line.lstrip())].decode("utf-8", "replace")
+
+
+def rewrite(
+    entry: _Entry,
+    data: bytes,
+    start: int,
+    end: int,
+    env: dict[str, str],
+    window: list[Node] | None = None,
+) -> Match | None:
+    skill = entry.skill
+    if entry.derive and not entry.derived(env):
+        return None
+    site_indent = indent_at(data, start)
+    after = entry.after
+    if skill.line_insert and window:
+        return _insert_lines(entry, data, window, env)
+    if after:
+        new = render(
+            skill.after_template["skeleton"],
+            after[0][3],
+            after[-1][4],
+            after,
+            env,
+            (skill.before_template["indent"], site_indent),
+        )
+    else:
+        new = ""
+    if not after and skill.blank >= 0:
+        ls = data.rfind(b"\n", 0, start) + 1
+        nl = data.find(b"\n", end)
+        line_end = len(data) if nl == -1 else nl + 1
+        if not data[ls:start].strip() and not data[end:line_end].strip():
+            start, end, new = ls, line_end, "\n" * skill.blank
+    old = data[start:end].decode("utf-8", "replace")
+    if old == new or _wrapped(data, start, old, new):
+        return None
+    # report only what changes: editors show and apply a smaller edit more gracefully
+    p = 0
+    while p < len(old) and p < len(new) and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < len(old) - p and s < len(new) - p and old[-1 - s] == new[-1 - s]:
+        s += 1
+    start += len(old[:p].encode("utf-8", "surrogatepass"))
+    end -= len(old[len(old) - s :].encode("utf-8", "surrogatepass"))
+    sl, sc = _position(data, start)
+    el, ec = _position(data, end)
+    bindings = {k: v for k, v in env.items() if k.startswith("\x00")}
+    return Match(
+        skill_id=skill.id,
+        start_line=sl,
+        start_char=sc,
+        end_line=el,
+        end_char=ec,
+        old_text=old[p : len(old) - s],
+        new_text=new[p : len(new) - s],
+        bindings={k[1:]: v for k, v in bindings.items()},
+    )
+
+
+def _wrapped(data: bytes, start: int, old: str, new: str) -> bool:
+    """The site already sits inside its rewrite: a rule that wraps (`check($x)` ->
+    `must(check($x))`) matches its own output, and must not wrap it again."""
+    if not old or len(new) <= len(old):
+        return False
+    whole = new.encode("utf-8", "surrogatepass")
+    at = new.find(old)
+    while at != -1:
+        lo = start - len(new[:at].encode("utf-8", "surrogatepass"))
+        if lo >= 0 and data[lo : lo + len(whole)] == whole:
+            return True
+        at = new.find(old, at + 1)
+    return False
+
+
+def _insert_lines(
+    entry: _Entry, data: bytes, window: list[Node], env: dict[str, str]
+) -> Match | None:
+    """Insert the skill's new lines next to its anchors, each line at the site's indentation."""
+    skill = entry.skill
+    left, right = skill.anchors
+    inner = entry.after[left : len(entry.after) - right]
+    if not inner:
+        return None
+    skel = skill.after_template["skeleton"]
+    ls = skel.rfind("\n", 0, inner[0][3]) + 1
+    ex_indent = skel[ls : inner[0][3]]
+    if ex_indent.strip():
+        return None
+    # before the right anchor's line when it begins one, else just after the left anchor's line
+    first_right = window[len(window) - right].start_byte if right else None
+    if (
+        first_right is not None
+        and data[data.rfind(b"\n", 0, first_right) + 1 : first_right].strip()
+    ):
+        first_right = None
+    start = window[0].start_byte
+    if first_right is not None:
+        at = data.rfind(b"\n", 0, first_right) + 1
+        indent = indent_at(data, first_right)
+    else:
+        nl = data.find(b"\n", start)
+        if nl == -1:
+            return None
+        at = nl + 1
+        indent = indent_at(data, start)
+    body = render(skel, inner[0][3], inner[-1][4], inner, env, (ex_indent, indent))
+    new = indent + body + "\n"
+    line, char = _position(data, at)
+    return Match(
+        skill_id=skill.id,
+        start_line=line,
+        start_char=char,
+        end_line=line,
+        end_char=char,
+        old_text="",
+        new_text=new,
+        bindings={k[1:]: v for k, v in env.items() if k.startswith("\x00")},
+    )
+
+
+def _position(data: bytes, pos: int) -> tuple[int, int]:
+    line = data.count(b"\n", 0, pos)
+    ls = data.rfind(b"\n", 0, pos) + 1
+    return line, len(data[ls:pos].decode("utf-8", "replace"))

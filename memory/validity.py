@@ -61,7 +61,10 @@ def evidence_needed(
         and not slot
         and not _removes_a_word(parts, after_template["parts"])
     )
-    general = massive or named == 0 or anchored
+    # deleting "any line like this" is a guess (which ones the developer deleted was not in the
+    # syntax); a hole that must repeat makes it a real rule
+    guessed_deletion = not after_template["parts"] and bool(spans) and not repeats
+    general = massive or named == 0 or anchored or guessed_deletion
     return 3 if general else 2
 
 
@@ -133,8 +136,8 @@ def valid(
         return False
     if all(t[0] == "h" for t in before):
         return False
-    if not after and bound and not _repeated_hole(before):
-        return False  # deleting "any call like this" is a guess; a repeated hole is a real rule
+    if not after and bound and not _repeated_hole(before) and not sum(map(_named_words, before)):
+        return False  # deleting "any import" is a guess that no number of examples makes a rule
     return sum(_named_constants(t) for t in before) >= 1
 
 

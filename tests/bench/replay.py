@@ -2,8 +2,9 @@
 
 For each case of /work/shared/data/edit_replay_dev.jsonl (read in place, never copied) and each k
 in (1, 2): a fresh temp workspace holding the case's files and a fresh store, `kenetic serve` over
-stdio, every file opened; edits[0..k-1] sent one incremental didChange each with a pause longer
-than the capture idle gap; wait until kenetic/stats reports nothing pending; then kenetic/nextEdits
+stdio, every file opened; edits[0..k-1] sent one incremental didChange each, each followed by a
+pause longer than the capture idle gap and a wait until kenetic/stats reports nothing pending
+(so a late idle timer cannot merge two edits into one burst); then kenetic/nextEdits
 once (at the last edit) and textDocument/codeAction at every remaining site. A suggestion is
 correct when applying it gives exactly the document with one remaining site's ground-truth edit
 applied (trailing whitespace ignored). k = 1 runs with skills.minExamples = 1.
@@ -184,7 +185,9 @@ async def _replay(
         shift[path] += e["new"].count("\n") - e["old"].count("\n")
         last = (path, start)
         await asyncio.sleep(2 * IDLE_GAP_MS / 1000)
-    await _wait_idle(client)
+        # and until the server closed the burst: on a loaded machine its idle timer can fire
+        # late, and two edits a few lines apart would then be captured as one
+        await _wait_idle(client)
     remaining = []
     for e in edits[k:]:
         path = e["path"]

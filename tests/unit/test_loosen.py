@@ -107,3 +107,41 @@ def test_a_definitions_own_name_stays() -> None:
     _, made, doc = _mine("python", doc, (old, new), (old, new))
     assert made[0].describe()["before"].startswith("@classmethod\n    def get_base_rev_args(cls, ")
     assert _sites(made, "python", doc) == ["@staticmethod"]
+
+
+def test_shared_literals_inside_the_change_become_holes() -> None:
+    # both examples checked status 200 and the same URL; the rule is assertEquals ->
+    # assertEqual, so it reaches the test that checks 404 and another URL
+    block = "    def {n}(self):\n        self.assertEquals(r.status_code, {c})\n"
+    block += "        self.assertEquals(r.url, service('{u}'))\n"
+    doc = "class T:\n" + "".join(
+        block.format(n=n, c=c, u=u)
+        for n, c, u in (("a", 200, "post"), ("b", 200, "post"), ("c", 404, "get?x=1"))
+    )
+
+    def change(n: str, c: int, u: str) -> tuple[str, str]:
+        old = block.format(n=n, c=c, u=u)
+        return old, old.replace("assertEquals", "assertEqual")
+
+    _, made, doc = _mine("python", doc, change("a", 200, "post"), change("b", 200, "post"))
+    assert len(made) == 1 and made[0].needed_support() == 2
+    assert "200" not in made[0].describe()["before"] and "post" not in made[0].describe()["before"]
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc, None)
+    assert [apply_match(doc, m).splitlines()[m.start_line :][:2] for m in found] == [
+        [
+            "        self.assertEqual(r.status_code, 404)",
+            "        self.assertEqual(r.url, service('get?x=1'))",
+        ]
+    ]
+
+
+def test_shared_literals_loosen_in_go_and_typescript() -> None:
+    calls = [("a", 1, "x"), ("a", 1, "y"), ("b", 2, "z")]
+    go = "package m\n\nfunc f() {\n" + "".join(f'\tcheck("{a}", {n}, {v})\n' for a, n, v in calls)
+    change = [(f'check("a", 1, {v})', f'must(check("a", 1, {v}))') for v in "xy"]
+    _, made, doc = _mine("go", go + "}\n", *change)
+    assert _sites(made, "go", doc) == ['must(check("b", 2, z))']
+    ts = "function f() {\n" + "".join(f"  check('{a}', {n}, {v});\n" for a, n, v in calls)
+    change = [(f"check('a', 1, {v})", f"await must(check('a', 1, {v}))") for v in "xy"]
+    _, made, doc = _mine("typescript", ts + "}\n", *change)
+    assert _sites(made, "typescript", doc) == ["await must(check('b', 2, z));"]

@@ -43,6 +43,16 @@ def test_every_site_is_rewritten_and_rewritten_sites_are_not_suggested() -> None
     assert index.matches_at("python", doc, parse("python", doc), 1, 2) == []
 
 
+def test_a_wrapping_rule_does_not_wrap_its_own_output() -> None:
+    # `check($x)` -> `must(check($x))` matches the `check(a)` inside `must(check(a))`
+    doc = "def f():\n    check(a)\n    check(b)\n    check(c)\n    x = must(check(d))\n"
+    skills, doc = _skills(
+        "python", doc, ("check(a)", "must(check(a))"), ("check(b)", "must(check(b))")
+    )
+    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == ["    must(check(c))"]
+
+
 def test_holes_bind_consistently() -> None:
     doc = "x = x or {}\ny = y or {}\nz = w or {}\nv = v or {}\n"
     skills, doc = _skills(

@@ -242,6 +242,31 @@ def test_deletion_with_only_holes_is_refused() -> None:
     assert len(made) == 1 and made[0].describe()["after"] == ""
 
 
+def test_deletion_with_holes_and_a_named_word_waits_for_a_third_example() -> None:
+    # `add_option(cmdoptions.$x())` deleted twice: a rule (the call is checked), but which
+    # options the developer removes is not in the syntax, so it is held back until a third (the
+    # last line of the block, whose deleted newline lies outside the block, is one more)
+    lines = ["a", "global_options", "b", "no_use_pep517", "c", "src"]
+    doc = "def f(self):\n" + "".join(
+        f"    self.cmd_opts.add_option(cmdoptions.{n}())\n" for n in lines
+    )
+    one = ("    self.cmd_opts.add_option(cmdoptions.global_options())\n", "")
+    two = ("    self.cmd_opts.add_option(cmdoptions.no_use_pep517())\n", "")
+    _, made, doc2 = _mine("python", doc, one, two)
+    assert len(made) == 1 and made[0].describe()["after"] == ""
+    assert made[0].describe()["before"] == "self.cmd_opts.add_option(cmdoptions.$h0())"
+    assert made[0].needed_support() == 3
+    assert SkillIndex(made).matches_in(made[0].id, "python", doc2, None) == []
+    held = SkillIndex(made, held_back=True).matches_in(made[0].id, "python", doc2, None)
+    assert [m.old_text.strip() for m in held] == [
+        f"self.cmd_opts.add_option(cmdoptions.{n}())" for n in ("a", "b", "c", "src")
+    ]
+    three = ("    self.cmd_opts.add_option(cmdoptions.src())\n", "")
+    _, made, doc3 = _mine("python", doc, one, two, three)
+    assert made and made[0].support == 3
+    assert len(SkillIndex(made).matches_in(made[0].id, "python", doc3, None)) == 3
+
+
 def test_a_rule_that_drops_a_word_is_trusted_on_two_examples() -> None:
     # `while 1:` -> `while True:`: the loop bodies are a hole covering nearly all of the text,
     # but the word the rule takes away (`1`) is checked at every site it changes
