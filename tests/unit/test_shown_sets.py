@@ -220,3 +220,24 @@ def test_a_checkpoint_another_process_wrote_is_adopted_without_a_restart(
         assert service.score(state, CTX, candidates)[1] == "trm v1"
     refused = [r for r in caplog.records if "not loaded" in r.getMessage()]
     assert len(refused) == 1 and "trm" in refused[0].getMessage()
+
+
+def test_secret_looking_match_texts_are_redacted_before_they_are_kept(store: Store) -> None:
+    # a match text is the site's own text: a skill deleting `app.secret_key = ...` lines shows
+    # the key, which must not reach the store
+    log = ShownLog(store)
+    site = {**cand("x", 0), "matchText": "app.secret_key = 'hunter2-prod-key' => "}
+    plain = {**cand("y", 1), "matchText": "print => logger.info"}
+    shown = ShownSet("b1", "codeAction", "file:///a.py", "s", CTX, [site, plain], [0, 1],
+                     {1: 0, 2: 1})  # fmt: skip
+    shown.offered(1, "sg1")
+    shown.offered(2, "sg2")
+    data = shown.row()
+    assert data is not None
+    log.write_set(shown, data)
+    assert store.flush()
+    (kept,) = store.query("SELECT data FROM shown_sets")[0]
+    assert "hunter2" not in kept
+    texts = [c["matchText"] for c in json.loads(kept)["candidates"]]
+    assert texts == ["app.secret_key = '«redacted»' => ", "print => logger.info"]
+    assert data["candidates"][0]["matchText"].startswith("app.secret_key = 'hunter2")  # not mutated
