@@ -172,12 +172,16 @@ class SkillStore:
                 log.exception("skill listener failed for %s", skill.id)
 
     def record_suggestion(
-        self, suggestion_id: str, skill_id: str, kind: str, uri: str | None, data: dict[str, Any]
+        self, suggestion_id: str, skill_id: str, kind: str, uri: str | None, data: Any
     ) -> None:
+        """data: a dict kept as JSON, or an object sqlite3 adapts to its JSON itself (the server
+        passes one that redacts the site's text on the writer thread)."""
+        if isinstance(data, dict):
+            data = json.dumps(data, ensure_ascii=False)
         self.store.execute_later(
             "INSERT OR IGNORE INTO suggestions (id, skill_id, kind, uri, created_at, data)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (suggestion_id, skill_id, kind, uri, time.time(), json.dumps(data, ensure_ascii=False)),
+            (suggestion_id, skill_id, kind, uri, time.time(), data),
         )
 
     def record_outcome(

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 Template = list[Any]
 
+# what capture puts in place of a secret-looking token (server.capture.privacy): an edit whose
+# text had one is mined from the redacted text, and the marker is always a hole
+REDACTED = "«redacted»"
+
 
 @dataclass(slots=True)
 class Syn:
@@ -141,7 +145,8 @@ class AntiUnifier:
             typ = t[2] if t[2] == s.type else None
             return ["h", self._var((f"${t[1]}", s.key)), typ, t[3], t[4]]
         if kind == "c" and not s.children and t[1] == s.type and t[2] == s.key:
-            return t
+            # a redacted secret is the site's own value, whatever the examples held
+            return self.hole(t, s) if REDACTED in t[2] else t
         if kind == "n" and t[1] == s.type and len(t[2]) == len(s.children):
             kids = [self.generalise(tc, sc) for tc, sc in zip(t[2], s.children, strict=True)]
             return ["n", t[1], kids, t[3], t[4]]

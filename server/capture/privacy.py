@@ -8,12 +8,17 @@ tokens, keyword assignments, high-entropy strings), and private-key blocks are c
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sqlite3
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pathspec
+
+from memory.templates import REDACTED
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,6 @@ SECRET_FILE_PATTERNS = [
     "*.p12",
     "*.pfx",
 ]
-REDACTED = "«redacted»"
 # detect-secrets plugins that flag things that are not secrets in source code
 _SKIPPED_PLUGINS = {"IPPublicDetector"}
 _PRIVATE_KEY_BLOCK = re.compile(
@@ -156,3 +160,28 @@ def redact(text: str, filename: str = "document") -> tuple[str, int]:
                 count += 1
         out_lines.append(line)
     return "".join(out_lines), count
+
+
+class RedactedJSON:
+    """A value stored as JSON with secret-looking tokens redacted in the strings under `keys`
+    (texts cut from the developer's code: a suggestion's old and new text). The JSON is made
+    where sqlite3 adapts the value, on the store's writer thread, off the request path."""
+
+    def __init__(self, value: Any, keys: frozenset[str]) -> None:
+        self.value = value
+        self.keys = keys
+
+    def __conform__(self, protocol: object) -> str | None:
+        if protocol is not sqlite3.PrepareProtocol:
+            return None
+        return json.dumps(self._cut(self.value), ensure_ascii=False, separators=(",", ":"))
+
+    def _cut(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: redact(v)[0] if k in self.keys and isinstance(v, str) else self._cut(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self._cut(v) for v in value]
+        return value

@@ -108,6 +108,29 @@ def _structural(grammar: str, before: str, after: str, max_lines: int) -> dict[s
     return edit.to_json() if edit is not None else None
 
 
+def _redacted_structural(
+    grammar: str, before: str, after: str, start_line: int, job: _Job, filename: str
+) -> dict[str, Any] | None:
+    """The structural edit of the redacted text around the change. Only lines near it are
+    redacted (a structural edit's context is at most max_region_lines of enclosing code), and
+    the context it kept is checked once more: nothing secret-looking may remain."""
+    reach = job.max_region_lines + 50
+
+    def near(text: str) -> str:
+        lines = text.split("\n")
+        lo, hi = max(0, start_line - reach), min(len(lines), start_line + 2 * reach)
+        middle, _ = redact("\n".join(lines[lo:hi]), filename)
+        return "\n".join([*lines[:lo], middle, *lines[hi:]])
+
+    edit = _structural(grammar, near(before), near(after), job.max_region_lines)
+    if edit is None:
+        return None
+    for side in ("context_before", "context_after"):
+        if redact(str(edit.get(side, "")), filename)[1]:
+            return None
+    return edit
+
+
 class Recorder:
     """One worker thread that builds edit episodes and queues them for the store.
 
@@ -246,9 +269,12 @@ class Recorder:
             "region": region,
             "node": {"before": node_before, "after": node_after} if doc.grammar else None,
             "redactions": redactions,
-            # what skill mining learns from; never kept for an edit that had secrets in it
+            # what skill mining learns from: for an edit with secrets in it, mined from the
+            # redacted text (the secret a hole), and never kept if any secret got through
             "structural": _structural(doc.grammar, before, after, job.max_region_lines)
             if doc.grammar is not None and not oversized and redactions == 0
+            else _redacted_structural(doc.grammar, before, after, start_line, job, doc.filename)
+            if doc.grammar is not None and not oversized
             else None,
         }
         return Episode(

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from server.capture.privacy import RedactedJSON
 from server.suggest.documents import span
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 # (start, old text, new text): code-point offsets in the text the suggestion was made for
 Edit = tuple[int, str, str]
+
+
+# a suggestion's old and new text are the site's own text (see RedactedJSON)
+SITE_TEXTS = frozenset({"old", "new"})
 
 
 @dataclass
@@ -125,13 +130,17 @@ class Suggestions:
             skill_id,
             kind,
             uri,
-            {
-                "start": first[0],
-                "old": first[1],
-                "new": first[2],
-                "sites": len(edits),
-                "score": score,
-            },
+            # old and new are the site's own text: secret-looking tokens are redacted
+            RedactedJSON(
+                {
+                    "start": first[0],
+                    "old": first[1],
+                    "new": first[2],
+                    "sites": len(edits),
+                    "score": score,
+                },
+                SITE_TEXTS,
+            ),
         )
         library.record(sid, skill_id, "shown")
         self._forget_oldest()

@@ -16,18 +16,19 @@ The tables are bounded: the newest `max_shown_sets` sets are kept.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from memory.store import Store
-from server.capture.privacy import redact
+from server.capture.privacy import RedactedJSON
 from server.suggest.session import SiteKey
 
 __all__ = ["ShownLog", "ShownSet", "count_outcome_sets", "outcome_log", "read_outcome_log", "short"]
 
+# a candidate's matchText is the site's own text: redacted before the store keeps it
+MATCH_TEXTS = frozenset({"matchText"})
 PRUNE_EVERY = 256  # sets written between two prunes of one store
 
 
@@ -82,25 +83,6 @@ class ShownSet:
         }
 
 
-class _RowJSON:
-    """A shown set's JSON, made where sqlite3 adapts it: on the store's writer thread. Match
-    texts are the site's own text, so secret-looking tokens in them are redacted (as captured
-    text is, server.capture.privacy) before anything is kept, off the request path."""
-
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.row = row
-
-    def __conform__(self, protocol: object) -> str | None:
-        if protocol is not sqlite3.PrepareProtocol:
-            return None
-        candidates = []
-        for c in self.row.get("candidates", []):
-            text = c.get("matchText")
-            candidates.append({**c, "matchText": redact(text)[0]} if isinstance(text, str) else c)
-        row = {**self.row, "candidates": candidates}
-        return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
-
-
 class ShownLog:
     """The shown_sets / shown_outcomes tables of one store; writes go through its writer."""
 
@@ -114,7 +96,7 @@ class ShownLog:
             "INSERT INTO shown_sets (batch, kind, uri, session_id, at, data)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (shown.batch, shown.kind, shown.uri, shown.session, shown.at,
-             _RowJSON(row)),
+             RedactedJSON(row, MATCH_TEXTS)),
         )  # fmt: skip
         self._written += 1
         if self._written % PRUNE_EVERY == 0:

@@ -62,3 +62,41 @@ async def test_held_back_skill_is_offered_here_only(workspace: Path, home: Path)
             {"textDocument": {"uri": uri}, "position": {"line": line(2), "character": 4}},
         )
         assert sorted(e["range"]["start"]["line"] for e in nxt["edits"]) == [line(3), line(4)]
+
+
+KEYS = ("alpha-one-key", "beta-two-key", "gamma-three-key")
+# three tests that each set a secret-looking key: the developer deletes the line in two
+SECRETS = "".join(
+    f"def test_{n}(app):\n    app.secret_key = '{key}'\n    assert app\n\n\n"
+    for n, key in enumerate(KEYS)
+)
+
+
+async def test_an_edit_with_a_secret_teaches_with_the_secret_as_a_hole(
+    workspace: Path, home: Path
+) -> None:
+    path = workspace / "test_app.py"
+    path.write_text(SECRETS)
+    uri = path.as_uri()
+    async with lsp_session([workspace], home, init_options=FAST) as client:
+        doc = Doc(client, uri, SECRETS)
+        for n in (0, 1):
+            at = doc.text.splitlines().index(f"    app.secret_key = '{KEYS[n]}'")
+            doc.edit((at, 0), (at + 1, 0), "")
+            await asyncio.sleep(0.05)
+            await wait_idle(client)
+        skills = (await request(client, "kenetic/skills", {}))["skills"]
+        assert [s["support"] for s in skills] == [2]
+        card = await request(client, "kenetic/skill", {"id": skills[0]["id"]})
+        assert "app.secret_key = '$h" in card["before"]
+        assert "secret_key" not in card["after"]
+        at = doc.text.splitlines().index(f"    app.secret_key = '{KEYS[2]}'")
+        actions = await code_actions(client, uri, at)
+        assert [a["title"] for a in actions] == [f"Apply skill: {skills[0]['name']}"]
+        doc.apply(actions[0]["edit"])
+        assert KEYS[2] not in doc.text
+        await wait_idle(client)
+    raw = (workspace / ".kenetic" / "kenetic.db").read_bytes()
+    wal = workspace / ".kenetic" / "kenetic.db-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    assert not [key for key in KEYS if key.encode() in raw]
