@@ -179,7 +179,7 @@ def rewrite(
         nl = data.find(b"\n", end)
         line_end = len(data) if nl == -1 else nl + 1
         if not data[ls:start].strip() and not data[end:line_end].strip():
-            start, end, new = ls, line_end, "\n" * skill.blank
+            start, end, new = ls, past_blank(data, ls, line_end, skill.blank), "\n" * skill.blank
     old = data[start:end].decode("utf-8", "replace")
     if old == new or _wrapped(data, start, old, new):
         return None
@@ -205,6 +205,19 @@ def rewrite(
         new_text=new[p : len(new) - s],
         bindings={k[1:]: v for k, v in bindings.items()},
     )
+
+
+def past_blank(data: bytes, ls: int, line_end: int, blank: int) -> int:
+    """Where a whole-line deletion ends: past the blank line after it too when keeping that
+    would leave a blank line at the start of a block or two blank lines where there was one
+    (as the developer's formatter would remove them)."""
+    if blank or line_end >= len(data):
+        return line_end
+    nl = data.find(b"\n", line_end)
+    if nl == -1 or data[line_end:nl].strip():
+        return line_end
+    prev = data[data.rfind(b"\n", 0, max(0, ls - 1)) + 1 : max(0, ls - 1)].strip()
+    return nl + 1 if not prev or prev.endswith((b":", b"{", b"(", b"[")) else line_end
 
 
 def _wrapped(data: bytes, start: int, old: str, new: str) -> bool:

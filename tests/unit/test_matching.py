@@ -5,6 +5,7 @@ import time
 from memory.edits import structural_edit
 from memory.matching import Match, SkillIndex, apply_match, rewrite_parses
 from memory.miner import SkillMiner
+from memory.rewrites import past_blank
 from memory.syntax import parse
 
 
@@ -51,6 +52,37 @@ def test_a_wrapping_rule_does_not_wrap_its_own_output() -> None:
     )
     found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
     assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == ["    must(check(c))"]
+
+
+def test_a_deleted_line_takes_a_blank_line_a_formatter_would_remove() -> None:
+    # after `def f():` (or a blank line, or at the top) the blank line after a deleted line
+    # would open the block (or double a gap): it goes with the deleted line; after code it stays
+    def end(text: str, line: str) -> str:
+        data = text.encode()
+        ls = data.index(line.encode())
+        return text[past_blank(data, ls, ls + len(line), 0) :]
+
+    gone = "    log.debug('x')\n"
+    assert end(f"def f():\n{gone}\n    return 1\n", gone) == "    return 1\n"
+    assert end(f"def f():\n    y = 3\n{gone}\n    return 1\n", gone) == "\n    return 1\n"
+    assert end(f"x = 1\n\n{gone}\ny = 2\n", gone) == "y = 2\n"
+    assert end(f"{gone}\ny = 2\n", gone) == "y = 2\n"
+    assert end(f"def f():\n{gone}    return 1\n", gone) == "    return 1\n"
+    data = f"def f():\n{gone}\n    return 1\n".encode()
+    assert past_blank(data, 9, 9 + len(gone), 1) == 9 + len(gone)  # the example left one
+
+    # through a skill: the blank line after `z = 5` stays
+    bodies = {"a": "    x = 1\n", "c": "    y = 3\n", "e": "    z = 5\n"}
+    doc = "".join(
+        f"def {n}():\n{pre}    log.debug('x')\n\n    return 1\n\n\n" for n, pre in bodies.items()
+    )
+    one = ("    x = 1\n    log.debug('x')\n", "    x = 1\n")
+    two = ("    y = 3\n    log.debug('x')\n\n", "    y = 3\n")
+    skills, doc = _skills("python", doc, one, two)
+    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    assert [apply_match(doc, m).split("def e():\n")[1] for m in found] == [
+        "    z = 5\n\n    return 1\n\n\n"
+    ]
 
 
 def test_holes_bind_consistently() -> None:
