@@ -130,7 +130,12 @@ def _align(nb: Node, na: Node, lb: int, la: int) -> tuple[Node, Node] | None:
         grow_b = nb.start_byte > na.start_byte or tb > ta
         grow_a = na.start_byte > nb.start_byte or ta > tb
         if not grow_b and not grow_a:
-            grow_b = grow_a = True
+            # the same place, different types: climb the side whose parent is still that place
+            # (a block whose first statement was deleted starts where its new first one does)
+            grow_a = _same_place(na.parent, nb, la, lb)
+            grow_b = not grow_a and _same_place(nb.parent, na, lb, la)
+            if not grow_a and not grow_b:
+                grow_b = grow_a = True
         if grow_b:
             if nb.parent is None:
                 return None
@@ -139,6 +144,14 @@ def _align(nb: Node, na: Node, lb: int, la: int) -> tuple[Node, Node] | None:
             if na.parent is None:
                 return None
             na = na.parent
+
+
+def _same_place(parent: Node | None, other: Node, lp: int, lo: int) -> bool:
+    return (
+        parent is not None
+        and parent.start_byte == other.start_byte
+        and lp - parent.end_byte == lo - other.end_byte
+    )
 
 
 def _window(rb: Node, ra: Node) -> tuple[int, int, int]:

@@ -1,6 +1,7 @@
 """Structural edit extraction: spans, change roots, insertions, deletions and refusals."""
 
 from memory.edits import StructuralEdit, diff_trees, structural_edit
+from memory.mining import bucket_key
 
 PY = "class A:\n    def f(self):\n        x = Style()\n        return x\n"
 
@@ -28,6 +29,24 @@ def test_line_deletion_is_a_window_of_statements() -> None:
     assert e is not None
     assert e.before == "import sys" and e.after == ""
     assert e.whole_lines
+
+
+def test_first_middle_and_last_line_deletions_are_alike() -> None:
+    # whichever statement of a block goes (a blank line after it or not), the change is a
+    # window of that block: not of the definition around it, whose block starts or ends elsewhere
+    lines = ["def f():\n", "    log.debug('x')\n", "\n", "    y = 1\n", "    log.debug('x')\n"]
+    lines += ["    z = 2\n", "    log.debug('x')\n", "\n", "def g():\n", "    log.debug('x')\n"]
+    lines += ["\n", "    return 1\n"]
+    doc = "".join(lines)
+    keys = []
+    # the first of three, the middle, the last, and the first of two (the block then starts and
+    # ends at its one statement left)
+    for drop in ({1, 2}, {4}, {6}, {9, 10}):
+        after = "".join(line for k, line in enumerate(lines) if k not in drop)
+        e = structural_edit("python", doc, after)
+        assert e is not None
+        keys.append(bucket_key(e))
+    assert keys == [("python", "block", "expression_statement", "")] * 4
 
 
 def test_insertion_has_empty_before() -> None:
