@@ -108,28 +108,39 @@ def generalise(first: StructuralEdit, second: StructuralEdit, examples: list[str
         if a.focus_b != b.focus_b or a.focus_a != b.focus_a:
             continue  # parts align by position: the changes must sit at the same place
         au = AntiUnifier(set())
-        before = mining.gen_parts(
-            au,
-            [from_syn(x) for x in a.before],
-            b.before,
-            b.focus_b,
-            a.carried_b & b.carried_b,
-            node=mode == NODE,
+        before, after = (
+            mining.gen_parts(
+                au, [from_syn(x) for x in mine], theirs, focus, carried, node=mode == NODE
+            )
+            for mine, theirs, focus, carried in (
+                (a.before, b.before, b.focus_b, a.carried_b & b.carried_b),
+                (a.after, b.after, b.focus_a, a.carried_a & b.carried_a),
+            )
         )
-        after = mining.gen_parts(
-            au,
-            [from_syn(x) for x in a.after],
-            b.after,
-            b.focus_a,
-            a.carried_a & b.carried_a,
-            node=mode == NODE,
-        )
-        derived = _derive(before, after, a, b)
-        if derived is not None and validity.valid(before, after, derived):
-            skill = _make(first, mode, height, anchors, a, before, after, examples, derived)
-            skill.uses = mining.uses(before, after, [a.before, b.before])
+        skill = _built(first, mode, height, anchors, a, b, before, after, examples)
+        if skill is not None:
             return _loosened(skill, first, mode, height, anchors, a, b) or skill
     return None
+
+
+def _built(
+    first: StructuralEdit,
+    mode: str,
+    height: int,
+    anchors: list[int],
+    a: Level,
+    b: Level,
+    before: list[Template],
+    after: list[Template],
+    examples: list[str],
+) -> Skill | None:
+    """The skill these templates make from examples a and b, or None when they are not valid."""
+    derived = _derive(before, after, a, b)
+    if derived is None or not validity.valid(before, after, derived):
+        return None
+    skill = _make(first, mode, height, anchors, a, before, after, examples, derived)
+    skill.uses = mining.uses(before, after, [a.before, b.before])
+    return skill
 
 
 def _loosened(
@@ -147,15 +158,8 @@ def _loosened(
     loose = loosen(skill.before_template["parts"], skill.after_template["parts"], focus)
     if loose is None:
         return None
-    before, after = loose
-    derived = _derive(before, after, a, b)
-    if derived is None or not validity.valid(before, after, derived):
-        return None
-    made = _make(first, mode, height, anchors, a, before, after, skill.examples, derived)
-    if made.needed_support() > 2:
-        return None
-    made.uses = mining.uses(before, after, [a.before, b.before])
-    return made
+    made = _built(first, mode, height, anchors, a, b, *loose, skill.examples)
+    return made if made is not None and made.needed_support() <= 2 else None
 
 
 def single(edit: StructuralEdit, episode_id: str) -> Skill | None:

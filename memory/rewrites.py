@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from memory.syntax import parser_for
 from memory.templates import render
+from memory.transforms import common_ends
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Tree
@@ -184,26 +185,28 @@ def rewrite(
     if old == new or _wrapped(data, start, old, new):
         return None
     # report only what changes: editors show and apply a smaller edit more gracefully
-    p = 0
-    while p < len(old) and p < len(new) and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < len(old) - p and s < len(new) - p and old[-1 - s] == new[-1 - s]:
-        s += 1
+    p, s = common_ends(old, new)
     start += len(old[:p].encode("utf-8", "surrogatepass"))
     end -= len(old[len(old) - s :].encode("utf-8", "surrogatepass"))
+    return _match(skill.id, data, start, end, old[p : len(old) - s], new[p : len(new) - s], env)
+
+
+def _match(
+    skill_id: str, data: bytes, start: int, end: int, old: str, new: str, env: dict[str, str]
+) -> Match:
+    """The Match replacing data[start:end] (byte offsets) with new; bindings are the holes
+    bound at the site (env's keys marked with a leading NUL)."""
     sl, sc = _position(data, start)
     el, ec = _position(data, end)
-    bindings = {k: v for k, v in env.items() if k.startswith("\x00")}
     return Match(
-        skill_id=skill.id,
+        skill_id=skill_id,
         start_line=sl,
         start_char=sc,
         end_line=el,
         end_char=ec,
-        old_text=old[p : len(old) - s],
-        new_text=new[p : len(new) - s],
-        bindings={k[1:]: v for k, v in bindings.items()},
+        old_text=old,
+        new_text=new,
+        bindings={k[1:]: v for k, v in env.items() if k.startswith("\x00")},
     )
 
 
@@ -267,18 +270,7 @@ def _insert_lines(
         at = nl + 1
         indent = indent_at(data, start)
     body = render(skel, inner[0][3], inner[-1][4], inner, env, (ex_indent, indent))
-    new = indent + body + "\n"
-    line, char = _position(data, at)
-    return Match(
-        skill_id=skill.id,
-        start_line=line,
-        start_char=char,
-        end_line=line,
-        end_char=char,
-        old_text="",
-        new_text=new,
-        bindings={k[1:]: v for k, v in env.items() if k.startswith("\x00")},
-    )
+    return _match(skill.id, data, at, at, "", indent + body + "\n", env)
 
 
 def _position(data: bytes, pos: int) -> tuple[int, int]:

@@ -74,6 +74,17 @@ def apply(t: Transform, x: str) -> str | None:
     return None
 
 
+def common_ends(x: str, y: str) -> tuple[int, int]:
+    """Lengths of the common prefix and the common suffix of x and y (never overlapping)."""
+    p = 0
+    while p < len(x) and p < len(y) and x[p] == y[p]:
+        p += 1
+    s = 0
+    while s < len(x) - p and s < len(y) - p and x[-1 - s] == y[-1 - s]:
+        s += 1
+    return p, s
+
+
 def _candidates(x: str, y: str) -> Iterator[Transform]:
     """Transforms that turn x into y, simplest first."""
     for name, f in _CASES.items():
@@ -85,12 +96,7 @@ def _candidates(x: str, y: str) -> Iterator[Transform]:
             yield ["affix", y[:at], y[at + len(x) :]]
             at = y.find(x, at + 1)
     # one changed span inside the word: common prefix and suffix of x and y
-    p = 0
-    while p < len(x) and p < len(y) and x[p] == y[p]:
-        p += 1
-    s = 0
-    while s < len(x) - p and s < len(y) - p and x[-1 - s] == y[-1 - s]:
-        s += 1
+    p, s = common_ends(x, y)
     old, new = x[p : len(x) - s], y[p : len(y) - s]
     # one word for another, never a phrase: a phrase swap is a different shape, not a rename
     # (and inside it: swapping the whole word is a constant, not a transform of the site's word)

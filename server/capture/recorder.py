@@ -261,6 +261,15 @@ class Recorder:
         else:
             # the document moved on without a parse; drop the stale tree
             self._trees.pop(burst.uri, None)
+        # what skill mining learns from: for an edit with secrets in it, mined from the
+        # redacted text (the secret a hole), and never kept if any secret got through
+        structural = None
+        if doc.grammar is not None and not oversized:
+            structural = (
+                _structural(doc.grammar, before, after, job.max_region_lines)
+                if redactions == 0
+                else _redacted_structural(doc.grammar, before, after, start_line, job, doc.filename)
+            )
         data = {
             "firstVersion": burst.first_version,
             "lastVersion": burst.last_version,
@@ -269,13 +278,7 @@ class Recorder:
             "region": region,
             "node": {"before": node_before, "after": node_after} if doc.grammar else None,
             "redactions": redactions,
-            # what skill mining learns from: for an edit with secrets in it, mined from the
-            # redacted text (the secret a hole), and never kept if any secret got through
-            "structural": _structural(doc.grammar, before, after, job.max_region_lines)
-            if doc.grammar is not None and not oversized and redactions == 0
-            else _redacted_structural(doc.grammar, before, after, start_line, job, doc.filename)
-            if doc.grammar is not None and not oversized
-            else None,
+            "structural": structural,
         }
         return Episode(
             kind="edit",

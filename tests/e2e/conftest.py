@@ -118,6 +118,13 @@ def change(
 FAST = {"capture": {"idleGapMs": 100}}
 
 
+def store_bytes(workspace: Path) -> bytes:
+    """Everything the folder's store holds on disk, its write-ahead log included."""
+    raw = (workspace / ".kenetic" / "kenetic.db").read_bytes()
+    wal = workspace / ".kenetic" / "kenetic.db-wal"
+    return raw + (wal.read_bytes() if wal.exists() else b"")
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.e2e.conftest import FAST, lsp_session, request, wait_idle
+from tests.e2e.conftest import FAST, lsp_session, request, store_bytes, wait_idle
 from tests.e2e.test_skills_e2e import Doc, code_actions, execute
 
 BODY = (
@@ -96,7 +96,5 @@ async def test_an_edit_with_a_secret_teaches_with_the_secret_as_a_hole(
         doc.apply(actions[0]["edit"])
         assert KEYS[2] not in doc.text
         await wait_idle(client)
-    raw = (workspace / ".kenetic" / "kenetic.db").read_bytes()
-    wal = workspace / ".kenetic" / "kenetic.db-wal"
-    raw += wal.read_bytes() if wal.exists() else b""
+    raw = store_bytes(workspace)
     assert not [key for key in KEYS if key.encode() in raw]

@@ -14,6 +14,7 @@ from tests.e2e.conftest import (
     open_doc,
     raw_exchange,
     request,
+    store_bytes,
     wait_idle,
 )
 
@@ -148,9 +149,7 @@ async def test_secrets_are_redacted_before_storage(workspace: Path, home: Path):
             },
         )
         await wait_idle(client)
-    raw = (workspace / ".kenetic" / "kenetic.db").read_bytes()
-    wal = workspace / ".kenetic" / "kenetic.db-wal"
-    raw += wal.read_bytes() if wal.exists() else b""
+    raw = store_bytes(workspace)
     assert b"AKIAIOSFODNN7EXAMPLE" not in raw
     assert b"16C7e42F292c6912E7710" not in raw
     assert "«redacted»".encode() in raw
