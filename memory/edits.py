@@ -169,18 +169,22 @@ def _line_start(data: bytes, pos: int) -> int:
     return data.rfind(b"\n", 0, pos) + 1
 
 
-def _whole_lines(data: bytes, start: int, end: int) -> bool:
-    """[start, end) begins at its line's indentation and ends at a line end."""
+def _whole_lines(data: bytes, start: int, end: int, *, item: bool = False) -> bool:
+    """[start, end) begins at its line's indentation and ends at a line end; with item, a
+    separating comma may follow it there (one item of a list laid out one per line)."""
     if data[_line_start(data, start) : start].strip():
         return False
     nl = data.find(b"\n", end)
-    return not data[end : len(data) if nl == -1 else nl].strip()
+    rest = data[end : len(data) if nl == -1 else nl].strip()
+    return not rest or (item and rest == b",")
 
 
 def _context(node: Node, data: bytes, max_bytes: int) -> Node:
     """Smallest ancestor-or-self occupying whole lines, unless that grows past max_bytes."""
     x = node
-    while not _whole_lines(data, x.start_byte, x.end_byte):
+    # an item on its own line in a bracketed list is context enough: climbing further would
+    # take in the whole call or signature, and its other items would pin the skill to it
+    while not _whole_lines(data, x.start_byte, x.end_byte, item=True):
         if x.parent is None or x.parent.parent is None:
             break  # the root is never a useful context
         if x.parent.end_byte - x.parent.start_byte > max_bytes:

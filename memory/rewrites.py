@@ -10,6 +10,8 @@ reparsing the whole document.
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +175,16 @@ def rewrite(
             env,
             (skill.before_template["indent"], site_indent),
         )
+        before = entry.before
+        shown = render(
+            skill.before_template["skeleton"],
+            before[0][3],
+            before[-1][4],
+            before,
+            env,
+            (skill.before_template["indent"], site_indent),
+        )
+        new = follow_layout(data[start:end].decode("utf-8", "replace"), shown, new)
     else:
         new = ""
     if not after and skill.blank >= 0:
@@ -189,6 +201,46 @@ def rewrite(
     start += len(old[:p].encode("utf-8", "surrogatepass"))
     end -= len(old[len(old) - s :].encode("utf-8", "surrogatepass"))
     return _match(skill.id, data, start, end, old[p : len(old) - s], new[p : len(new) - s], env)
+
+
+_CODE_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def follow_layout(site: str, before: str, after: str) -> str:
+    """after, spaced as the site is where the site and the before-template's text differ only in
+    layout: the skill learned from `f(\n    a, b, c\n)` must turn `f(a, b, c)` into `f(a, b)`,
+    not into the example's three lines. Every token the rewrite keeps takes the site's spacing
+    before it, unless a new token precedes it; new tokens keep the example's."""
+    if site == before:
+        return after
+    st = [m.span() for m in _CODE_TOKEN.finditer(site)]
+    bt = [m.span() for m in _CODE_TOKEN.finditer(before)]
+    if [site[a:b] for a, b in st] != [before[a:b] for a, b in bt]:
+        return after  # not the same tokens (a comment, another quoting): keep the template's
+    at = [m.span() for m in _CODE_TOKEN.finditer(after)]
+    if not at:
+        return after
+    kept: dict[int, int] = {}
+    matcher = difflib.SequenceMatcher(
+        None, [before[a:b] for a, b in bt], [after[a:b] for a, b in at], autojunk=False
+    )
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            kept[block.b + k] = block.a + k
+    out = [after[: at[0][0]]]
+    for j, (a, b) in enumerate(at):
+        if j:
+            i = kept.get(j)
+            gap = after[at[j - 1][1] : a]
+            if i is not None and i > 0:
+                here = site[st[i - 1][1] : st[i][0]]
+                # after new tokens the site's line break still belongs before this one
+                if j - 1 in kept or "\n" in here:
+                    gap = here
+            out.append(gap)
+        out.append(after[a:b])
+    out.append(after[at[-1][1] :])
+    return "".join(out)
 
 
 def _match(

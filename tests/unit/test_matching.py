@@ -208,3 +208,24 @@ def test_scan_finds_an_insertion_on_the_next_chunks_first_line() -> None:
     found, complete = in_text(skills, "python", files[2])
     assert complete and [(m.start_line, m.new_text) for m in found] == [(1, "import new_dep\n")]
     assert apply_match(files[2], found[0]).startswith("import b\nimport new_dep\nfrom m import c2")
+
+
+def test_the_rewrite_keeps_the_sites_layout() -> None:
+    # learned on calls laid out one argument list per line, offered at a call on one line:
+    # the argument goes, the line stays a line (and a site laid out like the examples is
+    # rewritten like them)
+    doc = (
+        "def t(mw, spider):\n"
+        "    a = mw.process(\n        r1, s1, spider\n    )\n"
+        "    b = mw.process(\n        r2, s2, spider\n    )\n"
+        "    c = mw.process(r3, s3, spider)\n"
+        "    d = mw.process(\n        r4, s4, spider\n    )\n"
+        "    e = mw.process(r5,\n                   s5, spider)\n"
+    )
+    skills, doc = _skills("python", doc, ("r1, s1, spider", "r1, s1"), ("r2, s2, spider", "r2, s2"))
+    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    lines = [apply_match(doc, m) for m in found]
+    assert "    c = mw.process(r3, s3)\n" in lines[0]
+    assert "    d = mw.process(\n        r4, s4\n    )\n" in lines[1]
+    assert "    e = mw.process(r5,\n                   s5)\n" in lines[2]
+    assert len(found) == 3

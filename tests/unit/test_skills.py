@@ -331,3 +331,26 @@ def test_a_deletion_at_the_end_of_a_statement_meets_its_twin() -> None:
     assert len(made) == 1 and made[0].support == 2
     found = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
     assert [(m.start_line, m.old_text) for m in found] == [(6, ", data"), (8, ", data")]
+
+
+def test_an_item_on_its_own_line_is_the_context_not_the_whole_signature() -> None:
+    # `build_isolation: bool,` retyped in two methods whose signatures are otherwise alike: the
+    # skill is about that parameter, so it applies in a function with other parameters too
+    doc = (
+        "class A:\n    def prepare(\n        self,\n        isolation: bool,\n"
+        "        check: bool,\n    ) -> None:\n        pass\n\n"
+        "class B:\n    def prepare(\n        self,\n        isolation: bool,\n"
+        "        check: bool,\n    ) -> None:\n        return 1\n\n"
+        "def build(\n    req: str,\n    isolation: bool,\n    installer: object,\n):\n    pass\n"
+    )
+    miner, made, doc = _mine(
+        "python",
+        doc,
+        ("isolation: bool,", "isolation: IsolationMode,"),
+        ("isolation: bool,", "isolation: IsolationMode,"),
+    )
+    assert made and made[0].describe()["before"] == "isolation: bool"
+    found = SkillIndex(miner.skills()).matches_in(made[0].id, "python", doc, None)
+    assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == [
+        "    isolation: IsolationMode,"
+    ]
