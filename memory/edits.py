@@ -162,7 +162,20 @@ def _window(rb: Node, ra: Node) -> tuple[int, int, int]:
     t = 0
     while t < len(kb) - i and t < len(ka) - i and _same_text(kb[-1 - t], ka[-1 - t]):
         t += 1
+    if i > 0 and (_trails(kb, i, len(kb) - t) or _trails(ka, i, len(ka) - t)):
+        i -= 1
     return i, len(kb) - t, len(ka) - t
+
+
+def _trails(kids: list[Node], i: int, j: int) -> bool:
+    """The window kids[i:j] opens with a comment on the line the child before it ends on: that
+    comment belongs to that statement (`x = f()` -> `x = f()  # type: ignore`), and a change of
+    it is a change of the statement, not an insertion of a comment after any statement."""
+    return (
+        i < j
+        and kids[i].type.endswith("comment")
+        and (kids[i].start_point[0] == kids[i - 1].end_point[0])
+    )
 
 
 def _line_start(data: bytes, pos: int) -> int:

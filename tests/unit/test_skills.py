@@ -354,3 +354,35 @@ def test_an_item_on_its_own_line_is_the_context_not_the_whole_signature() -> Non
     assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == [
         "    isolation: IsolationMode,"
     ]
+
+
+def test_a_trailing_comment_added_or_removed_belongs_to_its_statement() -> None:
+    # `# type: ignore` added after two statements is a rewrite of such statements, not an
+    # insertion of a comment after whatever statement comes before it
+    doc = (
+        "def f():\n    a = load(x)\n    b = 2\n    c = load(y)\n    return 1\n\n"
+        "def g():\n    d = load(z)\n    e = dump(w)\n    print(e)\n"
+    )
+    miner, made, doc = _mine(
+        "python",
+        doc,
+        ("a = load(x)", "a = load(x)  # type: ignore"),
+        ("c = load(y)", "c = load(y)  # type: ignore"),
+    )
+    assert made and (made[0].describe()["before"], made[0].describe()["after"]) == (
+        "$h0 = load($h1)",
+        "$h0 = load($h1)  # type: ignore",
+    )
+    found = SkillIndex(miner.skills()).matches_in(made[0].id, "python", doc, None)
+    assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == [
+        "    d = load(z)  # type: ignore"
+    ]
+    # and taken away again: the statement stays, its comment goes
+    miner, made, doc = _mine(
+        "python",
+        doc.replace("d = load(z)", "d = load(z)  # type: ignore"),
+        ("a = load(x)  # type: ignore", "a = load(x)"),
+        ("c = load(y)  # type: ignore", "c = load(y)"),
+    )
+    found = SkillIndex(miner.skills()).matches_in(made[0].id, "python", doc, None)
+    assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == ["    d = load(z)"]
