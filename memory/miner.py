@@ -17,7 +17,7 @@ from memory.edits import StructuralEdit
 from memory.loosen import loosen
 from memory.mining import NODE, WINDOW, Level
 from memory.skills import Skill, skill_name
-from memory.templates import AntiUnifier, Template, from_syn, match_syn, shape
+from memory.templates import AntiUnifier, Template, from_syn, is_block, match_syn, shape
 
 
 def _skill_id(
@@ -75,6 +75,9 @@ def _levels(edit: StructuralEdit) -> list[tuple[str, int, list[int]]]:
     out: list[tuple[str, int, list[int]]] = []
     if not edit.clipped:
         out.extend((NODE, h, [0, 0]) for h in range(len(edit.path), -1, -1))
+        body = mining.at(edit.syn_before(), edit.path).type
+        if is_block(body) or body in ("module", "program", "source_file"):
+            out.pop()  # the statements changed, not the body they happen to make up
     out.append((WINDOW, 0, mining.anchors_of(edit)))
     return out
 

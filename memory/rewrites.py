@@ -277,17 +277,27 @@ def past_blank(data: bytes, ls: int, line_end: int, blank: int) -> int:
 
 def _wrapped(data: bytes, start: int, old: str, new: str) -> bool:
     """The site already sits inside its rewrite: a rule that wraps (`check($x)` ->
-    `must(check($x))`) matches its own output, and must not wrap it again."""
+    `must(check($x))`, `$s` -> `if app:\n    $s`) matches its own output, and must not wrap it
+    again. Compared without whitespace, since the wrapped site sits deeper than the rule's."""
     if not old or len(new) <= len(old):
         return False
-    whole = new.encode("utf-8", "surrogatepass")
+    end = start + len(old.encode("utf-8", "surrogatepass"))
     at = new.find(old)
     while at != -1:
-        lo = start - len(new[:at].encode("utf-8", "surrogatepass"))
-        if lo >= 0 and data[lo : lo + len(whole)] == whole:
+        head, tail = _squash(new[:at]), _squash(new[at + len(old) :])
+        # whitespace can only lengthen the text around: a window of a few times each suffices
+        lo = max(0, start - 4 * len(new[:at].encode("utf-8", "surrogatepass")) - 256)
+        hi = end + 4 * len(new[at + len(old) :].encode("utf-8", "surrogatepass")) + 256
+        around_b = _squash(data[lo:start].decode("utf-8", "replace"))
+        around_a = _squash(data[end:hi].decode("utf-8", "replace"))
+        if around_b.endswith(head) and around_a.startswith(tail):
             return True
         at = new.find(old, at + 1)
     return False
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split())
 
 
 def _insert_lines(

@@ -52,6 +52,16 @@ def test_a_wrapping_rule_does_not_wrap_its_own_output() -> None:
     )
     found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
     assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == ["    must(check(c))"]
+    # a statement wrapped in a block: the wrapped one sits deeper than the rule's text says
+    doc = "def f(kw):\n    kw.set(a)\n\ndef g(kw):\n    kw.set(a)\n\ndef h(kw):\n    kw.set(a)\n"
+    skills, doc = _skills(
+        "python",
+        doc,
+        ("    kw.set(a)", "    if app:\n        kw.set(a)"),
+        ("\n    kw.set(a)", "\n    if app:\n        kw.set(a)"),
+    )
+    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    assert [(m.start_line, apply_match(doc, m).count("if app")) for m in found] == [(9, 3)]
 
 
 def test_a_deleted_line_takes_a_blank_line_a_formatter_would_remove() -> None:

@@ -386,3 +386,24 @@ def test_a_trailing_comment_added_or_removed_belongs_to_its_statement() -> None:
     )
     found = SkillIndex(miner.skills()).matches_in(made[0].id, "python", doc, None)
     assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == ["    d = load(z)"]
+
+
+def test_a_change_to_a_whole_body_is_a_change_of_its_statements() -> None:
+    # both examples changed the only statement of a body: the skill is about that statement,
+    # so it applies where the body holds more
+    doc = (
+        "def a(r):\n    self.assertEqual(type(r), K)\n\n"
+        "def b(r):\n    self.assertEqual(type(r), T)\n\n"
+        "def c(r):\n    self.assertEqual(type(r), K)\n    r.close()\n"
+    )
+    miner, made, doc = _mine(
+        "python",
+        doc,
+        ("self.assertEqual(type(r), K)", "assert type(r) is K  # noqa"),
+        ("self.assertEqual(type(r), T)", "assert type(r) is T  # noqa"),
+    )
+    assert made
+    found = SkillIndex(miner.skills()).matches_in(made[0].id, "python", doc, None)
+    assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == [
+        "    assert type(r) is K  # noqa"
+    ]
