@@ -210,7 +210,7 @@ def follow_layout(site: str, before: str, after: str) -> str:
     """after, spaced as the site is where the site and the before-template's text differ only in
     layout: the skill learned from `f(\n    a, b, c\n)` must turn `f(a, b, c)` into `f(a, b)`,
     not into the example's three lines. Every token the rewrite keeps takes the site's spacing
-    before it, unless a new token precedes it; new tokens keep the example's."""
+    before it where the rule keeps the spacing before it too; new tokens keep the example's."""
     if site == before:
         return after
     st = [m.span() for m in _CODE_TOKEN.finditer(site)]
@@ -232,9 +232,11 @@ def follow_layout(site: str, before: str, after: str) -> str:
         if j:
             i = kept.get(j)
             gap = after[at[j - 1][1] : a]
-            if i is not None and i > 0:
+            # the site's spacing, unless the rule itself respaces here (`$s` -> `if c:\n    $s`
+            # indents the statements it keeps, and the site's indentation would undo that);
+            # after a new token only the site's line break (`x\n)` stays `x, y=1\n)`)
+            if i is not None and i > 0 and gap == before[bt[i - 1][1] : bt[i][0]]:
                 here = site[st[i - 1][1] : st[i][0]]
-                # after new tokens the site's line break still belongs before this one
                 if j - 1 in kept or "\n" in here:
                     gap = here
             out.append(gap)

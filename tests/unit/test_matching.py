@@ -5,7 +5,7 @@ import time
 from memory.edits import structural_edit
 from memory.matching import Match, SkillIndex, apply_match, rewrite_parses
 from memory.miner import SkillMiner
-from memory.rewrites import past_blank
+from memory.rewrites import follow_layout, past_blank
 from memory.syntax import parse
 
 
@@ -239,3 +239,16 @@ def test_the_rewrite_keeps_the_sites_layout() -> None:
     assert "    d = mw.process(\n        r4, s4\n    )\n" in lines[1]
     assert "    e = mw.process(r5,\n                   s5)\n" in lines[2]
     assert len(found) == 3
+
+
+def test_layout_follows_the_site_except_where_the_rule_respaces() -> None:
+    # the rule's own respacing wins: statements it moves into a block are indented by it
+    assert follow_layout("x()\n\ny()", "x()\ny()", "if c:\n    x()\n    y()") == (
+        "if c:\n    x()\n    y()"
+    )
+    # a line break at the site stays where it was, after a new argument too
+    assert follow_layout("f(\n  x\n)", "f(x)", "f(x, y=1)") == "f(\n  x, y=1\n)"
+    # new tokens are spaced as in the examples
+    assert follow_layout("f( a )", "f(a)", "f(x, a)") == "f(x, a )"
+    # other tokens at the site (a comment): the template's text as it is
+    assert follow_layout("f(a,  # why\n  b)", "f(a, b)", "f(a)") == "f(a)"
