@@ -7,7 +7,8 @@ goes on to `candidate: Candidate`. A word the edit carries across unchanged (an 
 literal in the before-text that is also in the after-text: `assertEquals(r.status_code, 200)`
 -> `assertEqual(r.status_code, 200)` is not about 200), or moves out of a comment or string
 into the code, is the site's own text, not the change: loosening makes it a hole in both
-templates (the moved word then a derived hole, see memory.transforms). The miner keeps the
+templates (the moved word then a derived hole, see memory.transforms). When the change is a
+call's callee, the call's arguments are inside it (memory.mining.focus_spans). The miner keeps the
 loosened skill only when it is still trustworthy on two examples
 (memory.validity.evidence_needed), else the specific one.
 """

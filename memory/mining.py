@@ -58,6 +58,9 @@ def _line_indent(skel: str, pos: int, base: str) -> str:
     return head[: len(head) - len(head.lstrip())]
 
 
+_CALLS = ("call", "call_expression")
+
+
 def focus_spans(lvl: Level, node: bool) -> tuple[tuple[int, int], tuple[int, int]]:
     """Where the change is in the level's before and after skeletons (empty for none)."""
 
@@ -65,7 +68,12 @@ def focus_spans(lvl: Level, node: bool) -> tuple[tuple[int, int], tuple[int, int
         if focus is None:
             return (parts[0].start, parts[-1].end) if parts else (0, 0)
         path, lo, hi = focus
-        kids = at(parts[0], path).children if path or node else parts
+        parent = at(parts[0], path) if path or node else None
+        kids = parent.children if parent is not None else parts
+        if parent is not None and parent.type in _CALLS and (lo, hi) == (0, 1):
+            # a call's callee changed: its arguments are the site's data, not where the
+            # developer chose to make the change (`np.testing.f(actual, desired)` -> `f(...)`)
+            hi = len(kids)
         seg = kids[lo:hi]
         return (seg[0].start, seg[-1].end) if seg else (0, 0)
 

@@ -132,10 +132,18 @@ def test_rewrites_that_break_the_parse_are_dropped() -> None:
 
 
 def test_identical_skill_matches_only_the_same_text() -> None:
-    doc = "a = f(1)\nb = f(1)\nc = f(2)\nd = f(1)\n"
-    skills, doc = _skills("python", doc, ("a = f(1)", "a = g(1)"), ("b = f(1)", "b = g(1)"))
+    doc = "a = x[1]\nb = x[1]\nc = x[2]\nd = x[1]\n"
+    skills, doc = _skills("python", doc, ("a = x[1]", "a = y[1]"), ("b = x[1]", "b = y[1]"))
     found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, None)
     assert [m.start_line for m in found] == [3]
+
+
+def test_a_changed_callee_takes_any_arguments() -> None:
+    # `f(1)` -> `g(1)` twice is about f: the arguments are each call's own data
+    doc = "a = f(1)\nb = f(1)\nc = f(2)\nd = h(1)\n"
+    skills, doc = _skills("python", doc, ("a = f(1)", "a = g(1)"), ("b = f(1)", "b = g(1)"))
+    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, None)
+    assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == ["c = g(2)"]
 
 
 def test_go_and_rust_and_typescript_sites() -> None:
