@@ -76,8 +76,14 @@ def _levels(edit: StructuralEdit) -> list[tuple[str, int, list[int]]]:
     if not edit.clipped:
         out.extend((NODE, h, [0, 0]) for h in range(len(edit.path), -1, -1))
         body = mining.at(edit.syn_before(), edit.path).type
+        i, jb, ja = edit.window
         if is_block(body) or body in ("module", "program", "source_file"):
             out.pop()  # the statements changed, not the body they happen to make up
+        elif edit.whole_lines and i in (jb, ja):
+            # whole lines in or out of a list laid out one item per line (`req_tracker=...,`
+            # after `build_isolation=...,`): where they go is beside their neighbours, not in
+            # a call whose other arguments happen to be alike
+            out.clear()
     out.append((WINDOW, 0, mining.anchors_of(edit)))
     return out
 

@@ -327,6 +327,11 @@ def _insert_lines(
     if first_right is not None:
         at = data.rfind(b"\n", 0, first_right) + 1
         indent = indent_at(data, first_right)
+        # a new last item of a list goes at its items' indentation, not its closing bracket's
+        if _line_indent(skel, entry.after[-right][3]) != ex_indent and (
+            _line_indent(skel, entry.after[0][3]) == ex_indent
+        ):
+            indent = indent_at(data, start)
     else:
         nl = data.find(b"\n", start)
         if nl == -1:
@@ -335,6 +340,12 @@ def _insert_lines(
         indent = indent_at(data, start)
     body = render(skel, inner[0][3], inner[-1][4], inner, env, (ex_indent, indent))
     return _match(skill.id, data, at, at, "", indent + body + "\n", env)
+
+
+def _line_indent(skel: str, pos: int) -> str | None:
+    """The indentation before pos when pos begins its line, else None."""
+    head = skel[skel.rfind("\n", 0, pos) + 1 : pos]
+    return None if head.strip() else head
 
 
 def _position(data: bytes, pos: int) -> tuple[int, int]:

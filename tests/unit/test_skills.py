@@ -407,3 +407,29 @@ def test_a_change_to_a_whole_body_is_a_change_of_its_statements() -> None:
     assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == [
         "    assert type(r) is K  # noqa"
     ]
+
+
+def test_a_new_last_item_goes_beside_its_neighbour_at_its_indentation() -> None:
+    # `tracker=tracker,` added after `isolation=opts.isolation,` in two calls alike but for one
+    # argument: the skill is about that neighbour, not the call, so it applies to a call with
+    # other arguments, and the new line is indented as an item, not as the closing bracket
+    call = "    p = Preparer(\n        build={b},\n        isolation=opts.isolation,\n    )\n"
+    doc = "".join(
+        f"def {name}():\n" + call.format(b=b)
+        for name, b in (("a", "d.path"), ("b", "None"), ("c", "x"))
+    )
+    doc += "def d():\n    q = Other(\n        size=1,\n        isolation=opts.isolation,\n    )\n"
+    isolation = "        isolation=opts.isolation,\n"
+    miner, made, doc = _mine(
+        "python",
+        doc,
+        ("d.path,\n" + isolation, "d.path,\n" + isolation + "        tracker=tracker,\n"),
+        ("None,\n" + isolation, "None,\n" + isolation + "        tracker=tracker,\n"),
+    )
+    assert made and made[0].needed_support() <= 2  # offered in nextEdits
+    found = SkillIndex(miner.skills()).matches_in(made[0].id, "python", doc, None)
+    assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == [
+        "        tracker=tracker,",
+        "        tracker=tracker,",
+    ]
+    assert [m.start_line for m in found] == [16, 21]
