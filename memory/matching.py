@@ -251,7 +251,11 @@ def _window_matches(
     first, last = 0, len(kids) - n
     if lines is not None:
         lo, hi = lines
-        touching = [k for k, c in enumerate(kids) if c.end_byte >= lo and c.start_byte <= hi]
+        # a line insertion lands on the line after its anchors: a cursor there is at the site
+        reach = _line_end if entry.skill.line_insert else _at
+        touching = [
+            k for k, c in enumerate(kids) if c.start_byte <= hi and reach(data, c.end_byte) >= lo
+        ]
         if not touching:
             return []
         first, last = max(0, touching[0] - n + 1), min(last, touching[-1])
@@ -262,7 +266,28 @@ def _window_matches(
         if all(
             match(t, c, data, env) for t, c in zip(entry.before, window, strict=True)
         ) and entry.allows(env):
+            if len(entry.after) > n and _inserted(entry, kids[k : k + len(entry.after)], data):
+                continue
             m = rewrite(entry, data, window[0].start_byte, window[-1].end_byte, env, window)
             if m is not None:
                 out.append(m)
     return out
+
+
+def _inserted(entry: _Entry, kids: list[Node], data: bytes) -> bool:
+    """What an insertion adds is already there: an anchor on one side only would otherwise
+    match its own result (`x,` followed by the `y,` it inserts) and insert again."""
+    env: dict[str, str] = {}
+    return len(kids) == len(entry.after) and all(
+        match(t, c, data, env) for t, c in zip(entry.after, kids, strict=True)
+    )
+
+
+def _at(data: bytes, pos: int) -> int:
+    return pos
+
+
+def _line_end(data: bytes, pos: int) -> int:
+    """The start of the line after the one pos is on."""
+    nl = data.find(b"\n", pos)
+    return len(data) if nl == -1 else nl + 1

@@ -95,6 +95,17 @@ def anchors_of(edit: StructuralEdit) -> list[int]:
         right += 1
         if _named(kids[k]):
             break
+    # a side with only brackets and commas to the end of the list says nothing about where to
+    # insert when the other side has a neighbour: `max_string: int = None,` goes after
+    # `max_length: int = None,` whether that was the last parameter or not
+    if not any(_named(k) for k in kids[jb : jb + right]) and any(
+        _named(k) for k in kids[i - left : i]
+    ):
+        right = 0
+    elif not any(_named(k) for k in kids[i - left : i]) and any(
+        _named(k) for k in kids[jb : jb + right]
+    ):
+        left = 0
     return [left, right]
 
 

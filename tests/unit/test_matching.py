@@ -260,3 +260,27 @@ def test_layout_follows_the_site_except_where_the_rule_respaces() -> None:
     assert follow_layout("f( a )", "f(a)", "f(x, a)") == "f(x, a )"
     # other tokens at the site (a comment): the template's text as it is
     assert follow_layout("f(a,  # why\n  b)", "f(a, b)", "f(a)") == "f(a)"
+
+
+def test_an_insertion_after_a_neighbour_needs_no_closing_bracket_and_is_made_once() -> None:
+    # learned where `max_length` was the last parameter, offered where more follow it; the
+    # examples, which already have the new line, are not offered again
+    doc = (
+        "def a(\n    x,\n    max_length: int = None,\n):\n    pass\n\n"
+        "def b(\n    y,\n    max_length: int = None,\n) -> None:\n    pass\n\n"
+        "def c(\n    max_length: int = None,\n    guides: bool = True,\n):\n    pass\n"
+    )
+    new = "    max_length: int = None,\n    max_string: int = None,\n"
+    skills, doc = _skills(
+        "python",
+        doc,
+        ("x,\n    max_length: int = None,\n", "x,\n" + new),
+        ("y,\n    max_length: int = None,\n", "y,\n" + new),
+    )
+    tree = parse("python", doc)
+    index = SkillIndex(skills)
+    found = index.matches_in(skills[0].id, "python", doc, tree)
+    assert [(m.start_line, m.new_text) for m in found] == [(16, "    max_string: int = None,\n")]
+    # the cursor on the line the new one goes to (the next parameter's) finds it too
+    at = index.matches_at("python", doc, tree, 16, 16)
+    assert [m.start_line for m in at] == [16]
