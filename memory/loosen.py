@@ -129,7 +129,10 @@ def loosen(
         found = [x for x in texts if w in _words(x)]
         if len(found) == 1:
             moved[w] = found[0]
-    if not carried and not moved and not data:
+    # a comment deleted with its code went because the code did: `f(x)  # E: Any` and
+    # `f(y)  # E: int` are the same deletion
+    remarks = not after and any(x[1] == "comment" for x, _ in b_leaves)
+    if not carried and not moved and not data and not remarks:
         return None
     used: set[str] = set()
     for t in [*before, *after]:
@@ -157,6 +160,8 @@ def loosen(
             return ["h", name("w" + t[2]), t[1], t[3], t[4]]
         if _literal(t) and t[2] in data:
             return ["h", name("l" + t[2]), t[1], t[3], t[4]]
+        if side == "b" and remarks and t[1] == "comment":
+            return ["h", name("r" + t[2]), t[1], t[3], t[4]]
         if side == "b" and t[1] in _TEXT_LEAVES and t[2] in homes:
             return ["h", name("t" + t[2]), t[1], t[3], t[4]]
         if side == "a" and _ident(t) and t[2] in moved:

@@ -168,7 +168,9 @@ def _loosened(
     if loose is None:
         return None
     made = _built(first, mode, height, anchors, a, b, *loose, skill.examples)
-    return made if made is not None and made.needed_support() <= 2 else None
+    # a skill already waiting for a third example may wait as the looser one
+    trusted = max(2, skill.needed_support())
+    return made if made is not None and made.needed_support() <= trusted else None
 
 
 def single(edit: StructuralEdit, episode_id: str) -> Skill | None:

@@ -433,3 +433,22 @@ def test_a_new_last_item_goes_beside_its_neighbour_at_its_indentation() -> None:
         "        tracker=tracker,",
     ]
     assert [m.start_line for m in found] == [16, 21]
+
+
+def test_a_comment_deleted_with_its_statement_is_the_sites_own() -> None:
+    # `reveal_type(a // b)  # E: ...` deleted twice with the same comment: the comment went
+    # because its line did, so a line with another comment is the same deletion (held back for
+    # a third example, as deletions with holes are)
+    doc = (
+        "reveal_type(a // c)  # E: ndarray\nreveal_type(c // a)  # E: ndarray\n"
+        "x = 1\nreveal_type(b // c)  # E: ndarray\nreveal_type(o // c)  # E: Any\n"
+    )
+    one = ("reveal_type(a // c)  # E: ndarray\n", "")
+    two = ("reveal_type(c // a)  # E: ndarray\n", "")
+    _, made, doc2 = _mine("python", doc, one, two)
+    assert made and made[0].needed_support() == 3
+    held = SkillIndex(made, held_back=True).matches_in(made[0].id, "python", doc2, None)
+    assert [m.old_text.strip() for m in held] == [
+        "reveal_type(b // c)  # E: ndarray",
+        "reveal_type(o // c)  # E: Any",
+    ]
