@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 
 from memory.mining import WINDOW
-from memory.templates import Template, hole_spans, holes, leaves, shape
+from memory.templates import REDACTED, Template, hole_spans, holes, leaves, shape
 
 # -- evidence ----------------------------------------------------------------------------------
 
@@ -62,8 +62,10 @@ def evidence_needed(
         and not _removes_a_word(parts, after_template["parts"])
     )
     # deleting "any line like this" is a guess (which ones the developer deleted was not in the
-    # syntax); a hole that must repeat makes it a real rule
-    guessed_deletion = not after_template["parts"] and bool(spans) and not repeats
+    # syntax); a hole that must repeat makes it a real rule, and a hole where a secret was
+    # redacted is no guess: the examples' text there was hidden, not seen to differ
+    seen = [sp for sp in spans if REDACTED not in skel[sp[0] : sp[1]]]
+    guessed_deletion = not after_template["parts"] and bool(seen) and not repeats
     general = massive or named == 0 or anchored or guessed_deletion
     return 3 if general else 2
 

@@ -452,3 +452,17 @@ def test_a_comment_deleted_with_its_statement_is_the_sites_own() -> None:
         "reveal_type(b // c)  # E: ndarray",
         "reveal_type(o // c)  # E: Any",
     ]
+
+
+def test_a_deletion_whose_only_hole_is_a_redacted_secret_is_trusted_on_two() -> None:
+    # the recorder mines an edit with a secret from its redacted text: the hole is where the
+    # text was hidden, not where the examples were seen to differ, so it is no guess
+    doc = "".join(
+        f"def t{n}(app):\n    app.secret_key = '«redacted»'\n    assert app\n\n" for n in range(3)
+    )
+    line = "    app.secret_key = '«redacted»'\n"
+    miner, made, doc = _mine("python", doc, (line, ""), (line, ""))
+    assert made and made[0].describe()["before"] == "app.secret_key = '$h0'"
+    assert made[0].needed_support() == 2
+    found = SkillIndex(miner.skills()).matches_in(made[0].id, "python", doc, None)
+    assert [m.start_line for m in found] == [7]
