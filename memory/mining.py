@@ -86,27 +86,24 @@ def anchors_of(edit: StructuralEdit) -> list[int]:
     if i != jb:
         return [0, 0]
     kids = at(edit.syn_before(), edit.path).children
-    left = right = 0
-    for k in range(i - 1, -1, -1):
-        left += 1
-        if _named(kids[k]):
-            break
-    for k in range(jb, len(kids)):
-        right += 1
-        if _named(kids[k]):
-            break
+    left, named_left = _reach(kids[:i][::-1])
+    right, named_right = _reach(kids[jb:])
     # a side with only brackets and commas to the end of the list says nothing about where to
     # insert when the other side has a neighbour: `max_string: int = None,` goes after
     # `max_length: int = None,` whether that was the last parameter or not
-    if not any(_named(k) for k in kids[jb : jb + right]) and any(
-        _named(k) for k in kids[i - left : i]
-    ):
+    if named_left and not named_right:
         right = 0
-    elif not any(_named(k) for k in kids[i - left : i]) and any(
-        _named(k) for k in kids[jb : jb + right]
-    ):
+    elif named_right and not named_left:
         left = 0
     return [left, right]
+
+
+def _reach(siblings: list[Syn]) -> tuple[int, bool]:
+    """How many siblings up to and including the nearest named one, and whether there is one."""
+    for k, sib in enumerate(siblings):
+        if _named(sib):
+            return k + 1, True
+    return len(siblings), False
 
 
 def level(edit: StructuralEdit, mode: str, height: int, anchors: list[int]) -> Level | None:

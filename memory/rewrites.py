@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from memory.syntax import parser_for
-from memory.templates import render
+from memory.templates import render_parts
 from memory.transforms import common_ends
 
 if TYPE_CHECKING:
@@ -167,23 +167,9 @@ def rewrite(
     if skill.line_insert and window:
         return _insert_lines(entry, data, window, env)
     if after:
-        new = render(
-            skill.after_template["skeleton"],
-            after[0][3],
-            after[-1][4],
-            after,
-            env,
-            (skill.before_template["indent"], site_indent),
-        )
-        before = entry.before
-        shown = render(
-            skill.before_template["skeleton"],
-            before[0][3],
-            before[-1][4],
-            before,
-            env,
-            (skill.before_template["indent"], site_indent),
-        )
+        indent = (skill.before_template["indent"], site_indent)
+        new = render_parts(skill.after_template, after, env, indent)
+        shown = render_parts(skill.before_template, entry.before, env, indent)
         new = follow_layout(data[start:end].decode("utf-8", "replace"), shown, new)
     else:
         new = ""
@@ -312,9 +298,8 @@ def _insert_lines(
     if not inner:
         return None
     skel = skill.after_template["skeleton"]
-    ls = skel.rfind("\n", 0, inner[0][3]) + 1
-    ex_indent = skel[ls : inner[0][3]]
-    if ex_indent.strip():
+    ex_indent = _line_indent(skel, inner[0][3])
+    if ex_indent is None:
         return None
     # before the right anchor's line when it begins one, else just after the left anchor's line
     first_right = window[len(window) - right].start_byte if right else None
@@ -338,7 +323,7 @@ def _insert_lines(
             return None
         at = nl + 1
         indent = indent_at(data, start)
-    body = render(skel, inner[0][3], inner[-1][4], inner, env, (ex_indent, indent))
+    body = render_parts(skill.after_template, inner, env, (ex_indent, indent))
     return _match(skill.id, data, at, at, "", indent + body + "\n", env)
 
 

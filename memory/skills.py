@@ -23,7 +23,7 @@ from typing import Any
 
 from memory import transforms, validity
 from memory.mining import WINDOW
-from memory.templates import Template, holes, render
+from memory.templates import Template, holes, render_parts
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Skill:
         for n, (source, tr) in (t.get("derive") or {}).items():
             if "\x00" + n in env:
                 env["\x00" + n] = "{" + transforms.describe(tr, hole.format(source)) + "}"
-        return render(t["skeleton"], parts[0][3], parts[-1][4], parts, env, ("", ""))
+        return render_parts(t, parts, env)
 
     def needed_support(self) -> int:
         """Examples this skill needs before it is suggested (see mining.evidence_needed)."""
@@ -124,4 +124,4 @@ def _inserted(skill: Skill) -> str:
     if not inner:
         return ""
     env = {"\x00" + n: "…" for p in inner for n in holes(p)}
-    return render(skill.after_template["skeleton"], inner[0][3], inner[-1][4], inner, env, ("", ""))
+    return render_parts(skill.after_template, inner, env)

@@ -300,6 +300,17 @@ def render(
     return "".join(out)
 
 
+def render_parts(
+    template: dict[str, Any],
+    parts: list[Template],
+    env: dict[str, str],
+    indent: tuple[str, str] = ("", ""),
+) -> str:
+    """Text of parts (non-empty, from template: a skill's before- or after-template) with their
+    holes bound from env, as render does."""
+    return render(template["skeleton"], parts[0][3], parts[-1][4], parts, env, indent)
+
+
 def _shift(segment: str, indent: tuple[str, str]) -> str:
     old, new = indent
     if "\n" not in segment:

@@ -7,16 +7,11 @@ from memory.matching import Match, SkillIndex, apply_match, rewrite_parses
 from memory.miner import SkillMiner
 from memory.rewrites import follow_layout, past_blank
 from memory.syntax import parse
+from tests.unit.mined import mine
 
 
 def _skills(language: str, doc: str, *changes: tuple[str, str]):
-    miner = SkillMiner()
-    for n, (old, new) in enumerate(changes):
-        after = doc.replace(old, new, 1)
-        edit = structural_edit(language, doc, after)
-        assert edit is not None
-        miner.add(f"e{n}", edit)
-        doc = after
+    miner, _, doc = mine(language, doc, *changes)
     return miner.skills(), doc
 
 

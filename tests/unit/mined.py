@@ -1,0 +1,21 @@
+"""Mining skills from hand-written edits, for the unit tests."""
+
+from memory.edits import structural_edit
+from memory.miner import SkillMiner
+from memory.skills import Skill
+
+
+def mine(
+    language: str, doc: str, *changes: tuple[str, str], min_examples: int = 2
+) -> tuple[SkillMiner, list[Skill], str]:
+    """Each change (old text -> new, first occurrence) made in turn and mined: the miner, the
+    skills the last change made or joined, and the document after them all."""
+    miner = SkillMiner(min_examples=min_examples)
+    made: list[Skill] = []
+    for n, (old, new) in enumerate(changes):
+        after = doc.replace(old, new, 1)
+        edit = structural_edit(language, doc, after)
+        assert edit is not None
+        made = miner.add(f"e{n}", edit)
+        doc = after
+    return miner, made, doc
