@@ -319,7 +319,8 @@ def syn_texts(parts: list[Template], syns: list[Syn], skel: str) -> dict[str, st
     return out
 
 
-_OPS = ("case", "affix", "replace", "slot", "tokens")  # simplest first: preferred when several fit
+# simplest first: preferred when several fit
+_OPS = ("case", "affix", "replace", "slot", "tokens", "rename")
 
 
 def derive(

@@ -16,6 +16,8 @@ Transforms are JSON lists so they serialise with the skill:
   ["slot", head, tail]                   the word between head and tail, when the source text
                                          is exactly head + word + tail: the example's comment
                                          with one word left open, so the rest is still checked
+  ["rename", old, new]                   x with every use of the name old made new: a parameter
+                                         renamed with its uses in the body (any length of code)
 """
 
 from __future__ import annotations
@@ -36,6 +38,23 @@ _CASES: dict[str, Callable[[str], str]] = {
     "uncapitalize": lambda x: x[:1].lower() + x[1:],
 }
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9.]*")
+# a name, or a one-line string, which no rename reaches (but an f-string's braces hold code);
+# comments are renamed with the code: they talk about the name
+_NAME = re.compile(
+    r"""(?<![fF])("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|([A-Za-z_][A-Za-z_0-9]*)"""
+)
+
+
+def _names(x: str) -> list[str]:
+    """x cut into [code, name, code, name, ..., code]; strings stay in the code."""
+    out, at = [], 0
+    for m in _NAME.finditer(x):
+        if m.group(2) is not None:
+            out += [x[at : m.start()], m.group(2)]
+            at = m.end()
+    return [*out, x[at:]]
+
+
 MAX_TEXT = 200  # longer hole texts are code, not words: never transformed
 
 
@@ -64,6 +83,9 @@ def apply(t: Transform, x: str) -> str | None:
             return None
         word = x[len(head) : len(x) - len(tail)]
         return word if _WORD.fullmatch(word) else None
+    if op == "rename":
+        parts = _names(x)
+        return "".join(t[2] if k % 2 and p == t[1] else p for k, p in enumerate(parts))
     if op == "tokens":
         toks = tokens(x)
         n = len(toks)
@@ -117,13 +139,34 @@ def _candidates(x: str, y: str) -> Iterator[Transform]:
                             yield ["tokens", ii, jj]
 
 
+def _renamed(x: str, y: str) -> Transform | None:
+    """["rename", old, new] when y is x with every use of one name changed, else None."""
+    xs, ys = _names(x), _names(y)
+    if len(xs) != len(ys):
+        return None
+    found: set[tuple[str, str]] = set()
+    for k, (a, b) in enumerate(zip(xs, ys, strict=True)):
+        if a != b:
+            if k % 2 == 0:
+                return None  # the code between names differs: not a rename
+            found.add((a, b))
+    if len(found) != 1:
+        return None
+    ((old, new),) = found
+    if new in xs[1::2]:
+        return None  # the new name was there already: the examples merged two names
+    return ["rename", old, new]
+
+
 def find(pairs: list[tuple[str, str]]) -> Transform | None:
     """One transform taking every x to its y, found from the first pair and checked on the rest;
     None when they disagree. Identity is not a transform: the caller binds such holes directly."""
     if len(pairs) < 2 or any(x == y for x, y in pairs):
         return None
     if any(len(x) > MAX_TEXT or "\n" in x or "\n" in y for x, y in pairs):
-        return None
+        # code, not a word: only a rename carries across it (a parameter and its uses)
+        t = _renamed(*pairs[0])
+        return t if t is not None and all(apply(t, x) == y for x, y in pairs) else None
     x0, y0 = pairs[0]
     for t in _candidates(x0, y0):
         if all(apply(t, x) == y for x, y in pairs[1:]):
@@ -142,4 +185,6 @@ def describe(t: Transform, name: str) -> str:
         return f"{name}.replace({t[1]!r}, {t[2]!r})"
     if op == "slot":
         return f"word of {name} at {t[1] + '…' + t[2]!r}"
+    if op == "rename":
+        return f"{name} with {t[1]} renamed {t[2]}"
     return f"{name}[{t[1]}:{t[2]}]"

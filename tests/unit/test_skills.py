@@ -3,6 +3,7 @@
 from memory.matching import SkillIndex, apply_match
 from memory.miner import SkillMiner
 from memory.skills import Skill
+from memory.transforms import find
 from tests.unit.mined import mine as _mine
 
 PY = """def f(a, b):
@@ -97,6 +98,51 @@ def test_affix_transforms_need_agreeing_examples() -> None:
     doc = "a = f(x)\nb = f(y)\n"
     _, made, _ = _mine("python", doc, ("f(x)", "f(x_new)"), ("f(y)", "f(new_y)"))
     assert made == []
+
+
+def test_parameter_renamed_with_its_uses_carries_the_rename_across_the_body() -> None:
+    doc = (
+        "def a(tmp):\n    p = tmp.join('a')\n    p.write(tmp)\n\n\n"
+        "def b(tmp):\n    q = tmp.mkdir('b')\n\n\n"
+        "def c(tmp):\n    r = tmp.mkdir('c')\n    r.join(tmp.name, 'tmp', temp)\n"
+    )
+    _, made, doc = _mine(
+        "python",
+        doc,
+        (
+            "def a(tmp):\n    p = tmp.join('a')\n    p.write(tmp)",
+            "def a(mods):\n    p = mods.join('a')\n    p.write(mods)",
+        ),
+        ("def b(tmp):\n    q = tmp.mkdir('b')", "def b(mods):\n    q = mods.mkdir('b')"),
+    )
+    assert len(made) == 1
+    assert list(made[0].after_template["derive"].values()) == [["h1", ["rename", "tmp", "mods"]]]
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc, None)
+    # every use of the name in c's body, and only the name: not the string, not `temp`
+    assert [apply_match(doc, m).split("def c")[1] for m in found] == [
+        "(mods):\n    r = mods.mkdir('c')\n    r.join(mods.name, 'tmp', temp)\n"
+    ]
+
+
+def test_a_body_changed_beyond_a_rename_is_not_carried() -> None:
+    doc = "def a(tmp):\n    p = tmp.join('a')\n\n\ndef b(tmp):\n    q = tmp.mkdir('b')\n"
+    _, made, _ = _mine(
+        "python",
+        doc,
+        ("def a(tmp):\n    p = tmp.join('a')", "def a(mods):\n    p = mods.join('x')"),
+        ("def b(tmp):\n    q = tmp.mkdir('b')", "def b(mods):\n    q = mods.mkdir('y')"),
+    )
+    assert all(
+        ["rename", "tmp", "mods"] not in made_skill.after_template.get("derive", {}).values()
+        for made_skill in made
+    )
+    # every use is renamed or it is no rename (a comment left as it was); the new name must be
+    # new, or two names would merge into one
+    assert find([("tmp.a  # tmp\n", "mods.a  # tmp\n"), ("x(tmp)\n", "x(mods)\n")]) is None
+    assert find([("tmp.a  # tmp\n", "mods.a  # mods\n"), ("x(tmp)\n", "x(mods)\n")]) == [
+        "rename", "tmp", "mods",
+    ]  # fmt: skip
+    assert find([("tmp.a(mods)\n", "mods.a(mods)\n"), ("x(tmp)\n", "x(mods)\n")]) is None
 
 
 def test_type_comment_word_becomes_a_sub_token_hole() -> None:
