@@ -180,7 +180,7 @@ def rewrite(
         if not data[ls:start].strip() and not data[end:line_end].strip():
             start, end, new = ls, past_blank(data, ls, line_end, skill.blank), "\n" * skill.blank
     old = data[start:end].decode("utf-8", "replace")
-    if old == new or _wrapped(data, start, old, new):
+    if old == new or _wrapped(data, start, old, new) or _dangles(data, start, end, old, new):
         return None
     # report only what changes: editors show and apply a smaller edit more gracefully
     p, s = common_ends(old, new)
@@ -281,6 +281,39 @@ def _wrapped(data: bytes, start: int, old: str, new: str) -> bool:
         if around_b.endswith(head) and around_a.startswith(tail):
             return True
         at = new.find(old, at + 1)
+    return False
+
+
+# a name a statement of the site's text binds: `ip = Loader()`, `ip: Loader = ...` (spaced as
+# statements are, so `name=value,` keyword arguments are not taken for one)
+_BINDS = re.compile(r"(?m)^[ \t]*([A-Za-z_]\w*)(?:[ \t]*:[^=\n]*)?[ \t]+=[ \t](?!.*,[ \t]*$)")
+
+
+def _dangles(data: bytes, start: int, end: int, old: str, new: str) -> bool:
+    """The rewrite renames a variable that the code after it, in the same block, still reads:
+    `ip = Loader()` -> `il = Loader()` where `item = ip.load_item()` follows would leave `ip`
+    stale or undefined. (Deleting `x = ...` is not judged: the name may be bound elsewhere, a
+    parameter or a global, and the rest of the change may come later.)"""
+    gone = {n for n in _BINDS.findall(old) if not re.search(rf"(?<!\w){n}(?!\w)", new)}
+    if not gone or not set(_BINDS.findall(new)) - set(_BINDS.findall(old)):
+        return False
+    ls = data.rfind(b"\n", 0, start) + 1
+    depth = len(data[ls:start]) - len(data[ls:start].lstrip(b" \t"))
+    nl = data.find(b"\n", end)
+    for line in data[nl + 1 :].decode("utf-8", "replace").split("\n") if nl != -1 else []:
+        body = line.lstrip(" \t")
+        if not body or body.startswith("#"):
+            continue
+        if len(line) - len(body) < depth:
+            return False  # the block ended
+        bound = _BINDS.match(line)
+        rhs = line[bound.end() :] if bound else line
+        if any(re.search(rf"(?<![\w.]){n}(?!\w)", rhs) for n in gone):
+            return True
+        if bound:
+            gone.discard(bound.group(1))  # bound anew: later reads are of the new value
+            if not gone:
+                return False
     return False
 
 

@@ -59,6 +59,26 @@ def test_a_wrapping_rule_does_not_wrap_its_own_output() -> None:
     assert [(m.start_line, apply_match(doc, m).count("if app")) for m in found] == [(9, 3)]
 
 
+def test_a_rename_the_code_after_still_reads_is_not_offered() -> None:
+    doc = (
+        "def a():\n    ip = A()\n    ip.add(1)\n\n"
+        "def b():\n    ip = B()\n    ip.add(2)\n\n"
+        "def c():\n    ip = C()\n    ip.add(3)\n    item = ip.load()\n\n"
+        "def d():\n    ip = D()\n    ip.add(4)\n    # ip is done\n\n"
+        "ip = 0\n"
+    )
+    skills, doc = _skills(
+        "python",
+        doc,
+        ("ip = A()\n    ip.add(1)", "il = A()\n    il.add(1)"),
+        ("ip = B()\n    ip.add(2)", "il = B()\n    il.add(2)"),
+    )
+    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    # c goes on to read `ip`: renamed there, `ip.load()` would be left reading nothing; d's
+    # block ends with only a comment after it (and `ip = 0` outside it is another name)
+    assert [m.start_line for m in found] == [14]
+
+
 def test_a_deleted_line_takes_a_blank_line_a_formatter_would_remove() -> None:
     # after `def f():` (or a blank line, or at the top) the blank line after a deleted line
     # would open the block (or double a gap): it goes with the deleted line; after code it stays
