@@ -8,7 +8,10 @@ transform of a before-hole's text; mining keeps one only when every example agre
 transform with the same arguments, so two examples are needed and a one-off rename is not learned.
 
 Transforms are JSON lists so they serialise with the skill:
-  ["case", "lower" | "upper" | "capitalize" | "uncapitalize"]
+  ["case", "lower" | "upper" | "capitalize" | "uncapitalize", joined?]
+                                         joined (when the examples agree): whether the word
+                                         must be one run of letters (`setUp`) or have
+                                         underscores (`test_2D`), as theirs had
   ["affix", prefix, suffix]              prefix + x + suffix
   ["replace", old, new]                  x with its one occurrence of old replaced by new
   ["tokens", i, j]                       source text from word/punctuation token i to token j
@@ -68,6 +71,8 @@ def apply(t: Transform, x: str) -> str | None:
     op = t[0]
     if op == "case":
         f = _CASES.get(t[1])
+        if len(t) > 2 and ("_" not in x) != t[2]:
+            return None  # `setUp` -> `setup` says nothing about `test_2D`
         return None if f is None else f(x)
     if op == "affix":
         if x.startswith(t[1]) and x.endswith(t[2]):
@@ -170,7 +175,8 @@ def find(pairs: list[tuple[str, str]]) -> Transform | None:
     x0, y0 = pairs[0]
     for t in _candidates(x0, y0):
         if all(apply(t, x) == y for x, y in pairs[1:]):
-            return t
+            joined = {"_" not in x for x, _ in pairs}
+            return [*t, joined.pop()] if t[0] == "case" and len(joined) == 1 else t
     return None
 
 

@@ -75,15 +75,18 @@ def test_case_transform_of_a_hole_is_learned() -> None:
     doc = (
         "class T:\n    def setUp(self):\n        pass\n    def tearDown(self):\n        pass\n"
         "    def setUpClass(self):\n        pass\n    def test_ok(self):\n        pass\n"
+        "    def test_2D(self):\n        pass\n"
     )
     _, made, doc = _mine(
         "python", doc, ("def setUp(", "def setup("), ("def tearDown", "def teardown")
     )
     assert len(made) == 1
-    assert list(made[0].after_template["derive"].values()) == [["h0", ["case", "lower"]]]
+    # both names were one run of letters: so must the next one be
+    assert list(made[0].after_template["derive"].values()) == [["h0", ["case", "lower", True]]]
     assert "lower($h0)" in made[0].describe()["after"]
     found = SkillIndex(made).matches_in(made[0].id, "python", doc, None)
-    # test_ok is already lower case: the rewrite would change nothing, so it is not offered
+    # test_ok is already lower case: the rewrite would change nothing, so it is not offered;
+    # test_2D has underscores, unlike setUp and tearDown, so lower-casing it is no part of the rule
     assert [(m.old_text, m.new_text) for m in found] == [("UpC", "upc")]
 
 
