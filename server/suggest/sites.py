@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from memory.linewrap import wrap_long_lines
 from memory.matching import Match, SkillIndex
 from memory.skills import Skill
 from memory.syntax import parse
@@ -50,24 +51,26 @@ def at_lines_each(indexes: list[SkillIndex], snap: Snapshot, lo: int, hi: int) -
         return out
     cut = focus(snap, lo, hi, MAX_CHUNK_LINES)
     if cut is None:
-        return [ix.matches_at(snap.language, snap.text, snap.tree, lo, hi) for ix in indexes]
-    text, origin, heads = cut
-    tree = parse(snap.language, text)
-    if tree is None:
-        return out
-    local = [k for k, n in enumerate(origin) if lo <= n <= hi and k >= heads]
-    if not local:
-        return out
-    return [
-        [
-            replace(m, start_line=origin[m.start_line], end_line=origin[m.end_line])
-            for m in ix.matches_at(snap.language, text, tree, local[0], local[-1])
-            if heads <= m.start_line and m.end_line < len(origin)
+        out = [ix.matches_at(snap.language, snap.text, snap.tree, lo, hi) for ix in indexes]
+    else:
+        text, origin, heads = cut
+        tree = parse(snap.language, text)
+        local = [k for k, n in enumerate(origin) if lo <= n <= hi and k >= heads]
+        if tree is None or not local:
+            return out
+        out = [
+            [
+                replace(m, start_line=origin[m.start_line], end_line=origin[m.end_line])
+                for m in ix.matches_at(snap.language, text, tree, local[0], local[-1])
+                if heads <= m.start_line and m.end_line < len(origin)
+            ]
+            if len(ix)
+            else []
+            for ix in indexes
         ]
-        if len(ix)
-        else []
-        for ix in indexes
-    ]
+    # the line a rewrite makes too long is split as the file's formatter would: that needs the
+    # whole document, not the cut the matcher saw
+    return [wrap_long_lines(ms, snap.language, snap.text, snap.data) for ms in out]
 
 
 def _whole(index: SkillIndex, language: str, text: str) -> list[Match]:
@@ -131,7 +134,7 @@ def in_text(
             if a <= m.start_line < b and at not in seen:
                 seen.add(at)
                 out.append(m)
-    return out, True
+    return wrap_long_lines(out, language, text, data), True
 
 
 # a top-level statement longer than this is scanned in windows of SCAN_WINDOW lines
