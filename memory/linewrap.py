@@ -4,9 +4,10 @@ Projects formatted by black or ruff never keep a line past their limit: a rewrit
 `def test_x(script, data, tmpdir):` past it is wrapped by the developer's formatter on save, and
 a suggestion already laid out that way is the text they would have ended with. The limit is not
 written in the file, so its longest line stands for it: a line is split only when the rewrite
-made it longer than every line of the file, than PEP 8's 79 columns and than a line the file's
-formatter did split, and only in a file that shows the formatter's hand: two or more lines
-already split that way.
+made it longer than every line of the file the formatter could have split (a comment or a lone
+long string it could not), than PEP 8's 79 columns and than a line the file's formatter did
+split, and only in a file that shows the formatter's hand: two or more lines already split
+that way.
 
 The split is black's first choice, its right-hand split: the head up to the last bracket pair's
 opening bracket, the contents one level deeper on one line, then the closing bracket and what
@@ -89,7 +90,15 @@ def limit_of(data: bytes) -> int | None:
             joined.append(len(head) + len(body.strip()) + len(m.group(0).strip()))
     if len(joined) < 2:
         return None
-    return max(PEP8, max(len(line) for line in data.split(b"\n")), min(joined) - 1)
+    limit = max(PEP8, min(joined) - 1)
+    # longer lines say the limit is higher, unless the formatter could not have split them:
+    # comments, docstring text, a string alone (brackets inside strings are not the code's)
+    for raw in data.split(b"\n"):
+        if len(raw) > limit:
+            line = raw.decode("utf-8", "replace")
+            if _brackets(line):
+                limit = max(limit, len(line))
+    return limit
 
 
 def split_long_line(line: str, limit: int) -> str | None:

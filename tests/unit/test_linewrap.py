@@ -43,8 +43,10 @@ def test_the_limit_is_what_the_files_own_splits_show() -> None:
     one = SPLIT.split("\n\n\n")[0]
     assert limit_of(one.encode()) is None
     assert limit_of(b"x = 1\n" + b"y = 2\n" * 3) is None
-    # a line longer than the splits: the limit is at least that line
-    assert limit_of((SPLIT + "z = '" + "w" * 90 + "'\n").encode()) == 96
+    # a longer line the formatter could have split says the limit is higher; a long string, a
+    # comment or docstring text it could not split says nothing
+    assert limit_of((SPLIT + "z = f('" + "w" * 90 + "')\n").encode()) == 98
+    assert limit_of((SPLIT + "z = '(" + "w" * 90 + ")'\n# " + "c" * 99 + "\n").encode()) == 83
 
 
 def test_a_rewrite_past_the_limit_comes_split_and_short_ones_do_not() -> None:
