@@ -66,13 +66,21 @@ class _Entry:
         return True
 
 
+def skill_words(skill: Skill) -> list[bytes]:
+    """Words a text must hold to hold a site, longest first (they rule a site out soonest): the
+    before-template's constant words, and the line a derived hole must find (`nan`)."""
+    found: set[str] = set()
+    for t in skill.before_template["parts"]:
+        words(t, found)
+    for _, t in (skill.after_template.get("derive") or {}).values():
+        if t[0] == "line":
+            found.add(t[1])
+    return sorted((w.encode("utf-8", "replace") for w in found), key=len, reverse=True)
+
+
 def _entry(skill: Skill) -> _Entry:
     before = skill.before_template["parts"]
-    found: set[str] = set()
-    for t in before:
-        words(t, found)
-    # longest words first: they rule a site out soonest
-    keys = sorted((w.encode("utf-8", "replace") for w in found), key=len, reverse=True)
+    keys = skill_words(skill)
     uses = [(h, re.compile(rf"(?<![\w]){re.escape(w)}(?![\w])"), bool(p)) for h, w, p in skill.uses]
     derive = skill.after_template.get("derive") or {}
     return _Entry(skill, keys[:4], before, skill.after_template["parts"], uses, derive)

@@ -320,7 +320,7 @@ def syn_texts(parts: list[Template], syns: list[Syn], skel: str) -> dict[str, st
 
 
 # simplest first: preferred when several fit
-_OPS = ("case", "affix", "replace", "slot", "tokens", "rename")
+_OPS = ("case", "affix", "replace", "slot", "tokens", "rename", "line")
 
 
 def derive(

@@ -21,6 +21,9 @@ Transforms are JSON lists so they serialise with the skill:
                                          with one word left open, so the rest is still checked
   ["rename", old, new]                   x with every use of the name old made new: a parameter
                                          renamed with its uses in the body (any length of code)
+  ["line", old, new]                     x with its one line that reads old (indentation aside)
+                                         made to read new: the same line of a docstring or a
+                                         comment block changed in each (`nan` -> `np.float64(nan)`)
 """
 
 from __future__ import annotations
@@ -91,6 +94,14 @@ def apply(t: Transform, x: str) -> str | None:
     if op == "rename":
         parts = _names(x)
         return "".join(t[2] if k % 2 and p == t[1] else p for k, p in enumerate(parts))
+    if op == "line":
+        lines = x.split("\n")
+        hits = [k for k, line in enumerate(lines) if line.strip() == t[1]]
+        if len(hits) != 1:
+            return None  # absent, or ambiguous: each example had exactly one
+        line = lines[hits[0]]
+        lines[hits[0]] = line[: len(line) - len(line.lstrip())] + t[2]
+        return "\n".join(lines)
     if op == "tokens":
         toks = tokens(x)
         n = len(toks)
@@ -163,6 +174,20 @@ def _renamed(x: str, y: str) -> Transform | None:
     return ["rename", old, new]
 
 
+def _line_changed(x: str, y: str) -> Transform | None:
+    """["line", old, new] when y is x with one line changed in place, else None."""
+    xs, ys = x.split("\n"), y.split("\n")
+    if len(xs) != len(ys):
+        return None
+    changed = [k for k, (a, b) in enumerate(zip(xs, ys, strict=True)) if a != b]
+    if len(changed) != 1:
+        return None
+    a, b = xs[changed[0]], ys[changed[0]]
+    if not a.strip() or a[: len(a) - len(a.lstrip())] != b[: len(b) - len(b.lstrip())]:
+        return None
+    return ["line", a.strip(), b.strip()]
+
+
 def find(pairs: list[tuple[str, str]]) -> Transform | None:
     """One transform taking every x to its y, found from the first pair and checked on the rest;
     None when they disagree. Identity is not a transform: the caller binds such holes directly."""
@@ -170,8 +195,10 @@ def find(pairs: list[tuple[str, str]]) -> Transform | None:
         return None
     if any(len(x) > MAX_TEXT or "\n" in x or "\n" in y for x, y in pairs):
         # code, not a word: only a rename carries across it (a parameter and its uses)
-        t = _renamed(*pairs[0])
-        return t if t is not None and all(apply(t, x) == y for x, y in pairs) else None
+        for t in (_renamed(*pairs[0]), _line_changed(*pairs[0])):
+            if t is not None and all(apply(t, x) == y for x, y in pairs):
+                return t
+        return None
     x0, y0 = pairs[0]
     for t in _candidates(x0, y0):
         if all(apply(t, x) == y for x, y in pairs[1:]):
@@ -193,4 +220,6 @@ def describe(t: Transform, name: str) -> str:
         return f"word of {name} at {t[1] + '…' + t[2]!r}"
     if op == "rename":
         return f"{name} with {t[1]} renamed {t[2]}"
+    if op == "line":
+        return f"{name} with its line {t[1]!r} made {t[2]!r}"
     return f"{name}[{t[1]}:{t[2]}]"

@@ -51,9 +51,10 @@ def evidence_needed(
     # a rule that takes a word away (`while 1:` -> `while True:`) checks that word at every
     # site it changes, one whose hole must repeat (`f: $t) -> $t`) checks that the two agree,
     # and one that takes a word out of a comment checks the rest of the comment (`# type: ($t)
-    # -> None`): their holes are then the untouched context around what they check (the loop's
-    # body), and however much text they cover, they do not make the rule guess where it applies
-    slot = any(tr[0] == "slot" for _, tr in (after_template.get("derive") or {}).values())
+    # -> None`), like one that changes a line of a docstring (`nan` -> `np.float64(nan)`): their
+    # holes are then the untouched context around what they check (the loop's body, the rest of
+    # the docstring), and however much text they cover, they do not make the rule guess where
+    slot = any(tr[0] in ("slot", "line") for _, tr in (after_template.get("derive") or {}).values())
     massive = (
         bool(total)
         and covered / total > MAX_HOLE_MASS
@@ -140,7 +141,10 @@ def valid(
         return False
     if not after and bound and not _repeated_hole(before) and not sum(map(_named_words, before)):
         return False  # deleting "any import" is a guess that no number of examples makes a rule
-    return sum(_named_constants(t) for t in before) >= 1
+    # a line a derived hole must find in the site's text (`nan` in a docstring) checks as much
+    # as a named word would
+    lines = any(t[0] == "line" for _, t in (derived or {}).values())
+    return lines or sum(_named_constants(t) for t in before) >= 1
 
 
 def _repeated_hole(parts: list[Template]) -> bool:

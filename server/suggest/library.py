@@ -14,12 +14,11 @@ import time
 from typing import Any
 
 from memory.edits import StructuralEdit
-from memory.matching import SkillIndex
+from memory.matching import SkillIndex, skill_words
 from memory.miner import SkillMiner
 from memory.skill_store import OUTCOMES, OutcomeCounts, SkillStore, StoredSkill
 from memory.skills import Skill
 from memory.store import Store
-from server.suggest.sites import skill_words
 
 log = logging.getLogger(__name__)
 

@@ -12,22 +12,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from memory.linewrap import wrap_long_lines
-from memory.matching import Match, SkillIndex
+from memory.matching import Match, SkillIndex, skill_words
 from memory.skills import Skill
 from memory.syntax import parse
-from memory.templates import words
 from server.suggest.documents import MAX_CHUNK_LINES, Snapshot, chunk_spans, focus, split_lines
 
 if TYPE_CHECKING:
     from tree_sitter import Tree
-
-
-def skill_words(skill: Skill) -> list[bytes]:
-    """The before-template's constant words: a text without one of them holds no site."""
-    found: set[str] = set()
-    for t in skill.before_template["parts"]:
-        words(t, found)
-    return sorted((w.encode("utf-8", "replace") for w in found), key=len, reverse=True)
 
 
 def _shift(matches: list[Match], lines: int) -> list[Match]:

@@ -148,6 +148,29 @@ def test_a_body_changed_beyond_a_rename_is_not_carried() -> None:
     assert find([("tmp.a(mods)\n", "mods.a(mods)\n"), ("x(tmp)\n", "x(mods)\n")]) is None
 
 
+def test_the_same_line_changed_in_two_docstrings_is_learned() -> None:
+    def doc_of(name: str, result: str) -> str:
+        about = "The value of the function at a, which is a long story told at length here."
+        return f'def {name}(a):\n    """{about}\n\n    >>> {name}(a)\n    {result}\n    """\n\n\n'
+
+    doc = doc_of("f", "nan") + doc_of("g", "nan") + doc_of("h", "nan") + doc_of("k", "inf")
+    doc += 'def m(a):\n    """\n    nan\n    nan\n    """\n'
+    _, made, doc = _mine(
+        "python",
+        doc,
+        ("f(a)\n    nan", "f(a)\n    np.float64(nan)"),
+        ("g(a)\n    nan", "g(a)\n    np.float64(nan)"),
+    )
+    assert len(made) == 1
+    derived = made[0].after_template["derive"]
+    assert list(derived.values()) == [["h0", ["line", "nan", "np.float64(nan)"]]]
+    # the docstring is nearly all hole, but the line it must hold is checked: trusted on two
+    assert made[0].needed_support() == 2
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc, None)
+    # h's docstring only: k's has no such line, and in m's two it is not clear which one
+    assert [apply_match(doc, m).split("\n")[m.start_line] for m in found] == ["    np.float64(nan)"]
+
+
 def test_type_comment_word_becomes_a_sub_token_hole() -> None:
     doc = (
         "class C:\n"
@@ -192,11 +215,11 @@ def test_general_skills_wait_for_a_third_example() -> None:
     assert len(made) == 1 and made[0].needed_support() == 3
     assert SkillIndex(made).matches_in(made[0].id, "python", doc2, None) == []
     # the index of skills held back (offered under the cursor only) has it, and only it
-    held = SkillIndex(made, held_back=True)
+    held = SkillIndex(made)
     assert [m.start_line for m in held.matches_in(made[0].id, "python", doc2, None)] == [21, 31]
     _, made, doc3 = _mine("python", doc, *changes)
     assert made[0].support == 3
-    assert len(SkillIndex(made, held_back=True)) == 0
+    assert len(SkillIndex(made)) == 0
     found = SkillIndex(made).matches_in(made[0].id, "python", doc3, None)
     assert [m.start_line for m in found] == [31]
     # a specific skill is suggested after two
@@ -293,7 +316,7 @@ def test_deletion_with_holes_and_a_named_word_waits_for_a_third_example() -> Non
     assert made[0].describe()["before"] == "self.cmd_opts.add_option(cmdoptions.$h0())"
     assert made[0].needed_support() == 3
     assert SkillIndex(made).matches_in(made[0].id, "python", doc2, None) == []
-    held = SkillIndex(made, held_back=True).matches_in(made[0].id, "python", doc2, None)
+    held = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
     assert [m.old_text.strip() for m in held] == [
         f"self.cmd_opts.add_option(cmdoptions.{n}())" for n in ("a", "b", "c", "src")
     ]
