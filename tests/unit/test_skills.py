@@ -215,11 +215,11 @@ def test_general_skills_wait_for_a_third_example() -> None:
     assert len(made) == 1 and made[0].needed_support() == 3
     assert SkillIndex(made).matches_in(made[0].id, "python", doc2, None) == []
     # the index of skills held back (offered under the cursor only) has it, and only it
-    held = SkillIndex(made)
+    held = SkillIndex(made, held_back=True)
     assert [m.start_line for m in held.matches_in(made[0].id, "python", doc2, None)] == [21, 31]
     _, made, doc3 = _mine("python", doc, *changes)
     assert made[0].support == 3
-    assert len(SkillIndex(made)) == 0
+    assert len(SkillIndex(made, held_back=True)) == 0
     found = SkillIndex(made).matches_in(made[0].id, "python", doc3, None)
     assert [m.start_line for m in found] == [31]
     # a specific skill is suggested after two
@@ -316,7 +316,7 @@ def test_deletion_with_holes_and_a_named_word_waits_for_a_third_example() -> Non
     assert made[0].describe()["before"] == "self.cmd_opts.add_option(cmdoptions.$h0())"
     assert made[0].needed_support() == 3
     assert SkillIndex(made).matches_in(made[0].id, "python", doc2, None) == []
-    held = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
+    held = SkillIndex(made, held_back=True).matches_in(made[0].id, "python", doc2, None)
     assert [m.old_text.strip() for m in held] == [
         f"self.cmd_opts.add_option(cmdoptions.{n}())" for n in ("a", "b", "c", "src")
     ]
