@@ -3,7 +3,7 @@
 Projects formatted by black or ruff never keep a line past their limit: a rewrite that lengthens
 `def test_x(script, data, tmpdir):` past it is wrapped by the developer's formatter on save, and
 a suggestion already laid out that way is the text they would have ended with. The limit is not
-written in the file, so its longest line stands for it: a line is split only when the rewrite
+written in the file, so the file's own lines stand for it: a line is split only when the rewrite
 made it longer than every line of the file the formatter could have split (a comment or a lone
 long string it could not), than PEP 8's 79 columns and than a line the file's formatter did
 split, and only in a file that shows the formatter's hand: two or more lines already split
@@ -27,48 +27,38 @@ INDENT = "    "
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 # what may follow the last closing bracket: a return annotation, a colon or a comma
 _TAIL = re.compile(r"[)\]}](\s*->\s*[\w.]+)?\s*[:,]?")
-
-
 # a closing bracket alone on its line, after the contents one level deeper: `):`, `) -> X:`
 _CLOSER = re.compile(rb"^([ \t]*)[)\]}](\s*->\s*[\w.]+)?\s*[:,]?\s*$", re.M)
 
 
-def wrap_long_lines(matches: list[Match], language: str, text: str, data: bytes) -> list[Match]:
-    """matches (in text's coordinates), each whose rewrite made a line too long for the file
-    turned into the rewrite of its whole lines with that line split; the rest as they were."""
-    if language != "python" or not matches:
+def wrap_long_lines(
+    matches: list[Match], language: str, lines: list[str], data: bytes
+) -> list[Match]:
+    """matches (in the coordinates of lines, the document's lines with their newlines), each
+    whose rewrite made a line too long for the file turned into the rewrite of its whole lines
+    with that line split; the rest as they were."""
+    if language != "python":
         return matches
-    lines: list[str] | None = None
     limit: int | None = -1
     out = []
     for m in matches:
-        if "\n" in m.new_text or len(m.new_text) <= len(m.old_text):
+        was = [] if "\n" in m.new_text else lines[m.start_line : m.end_line + 1]
+        if len(m.new_text) <= len(m.old_text) or not was or m.end_line >= len(lines):
             out.append(m)
             continue
-        if lines is None:
-            lines = text.split("\n")
-        if m.end_line >= len(lines):
-            out.append(m)
-            continue
-        was = lines[m.start_line : m.end_line + 1]
+        was = [line.rstrip("\n") for line in was]
         new = was[0][: m.start_char] + m.new_text + was[-1][m.end_char :]
-        if len(new) <= max(PEP8, *map(len, was)):
+        if len(new) <= max(PEP8, *map(len, was)) or "\r" in new:
             out.append(m)
             continue
         if limit == -1:
-            limit = limit_of(data)
+            limit = limit_of(data)  # the whole file's, once: only when a line grows this long
         split = split_long_line(new, limit) if limit is not None else None
         if split is None:
             out.append(m)
             continue
         out.append(
-            replace(
-                m,
-                start_char=0,
-                end_char=len(was[-1]),
-                old_text="\n".join(was),
-                new_text=split,
-            )
+            replace(m, start_char=0, end_char=len(was[-1]), old_text="\n".join(was), new_text=split)
         )
     return out
 
@@ -76,8 +66,9 @@ def wrap_long_lines(matches: list[Match], language: str, text: str, data: bytes)
 def limit_of(data: bytes) -> int | None:
     """The length past which the file's formatter splits a line, as far as the file shows it:
     None unless the file has two or more right-hand splits (`head(` / contents / `)`). A line
-    is over the limit when it is longer than every line of the file and at least as long as one
-    of those splits would be joined, since the formatter found that one too long."""
+    is over the limit when it is at least as long as one of those splits would be joined (the
+    formatter found that one too long) and longer than every line of the file the formatter
+    could have split."""
     joined: list[int] = []
     for m in _CLOSER.finditer(data):
         a = data.rfind(b"\n", 0, m.start() - 1)  # the contents line starts after a

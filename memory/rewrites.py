@@ -299,8 +299,11 @@ def _dangles(data: bytes, start: int, end: int, old: str, new: str) -> bool:
         return False
     ls = data.rfind(b"\n", 0, start) + 1
     depth = len(data[ls:start]) - len(data[ls:start].lstrip(b" \t"))
-    nl = data.find(b"\n", end)
-    for line in data[nl + 1 :].decode("utf-8", "replace").split("\n") if nl != -1 else []:
+    at = data.find(b"\n", end)
+    while at != -1:
+        nxt = data.find(b"\n", at + 1)
+        line = data[at + 1 : len(data) if nxt == -1 else nxt].decode("utf-8", "replace")
+        at = nxt  # line by line: the block usually ends long before the document does
         body = line.lstrip(" \t")
         if not body or body.startswith("#"):
             continue

@@ -44,6 +44,8 @@ _CASES: dict[str, Callable[[str], str]] = {
     "uncapitalize": lambda x: x[:1].lower() + x[1:],
 }
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9.]*")
+MAX_TEXT = 200  # longer hole texts are code, not words: never transformed
+
 # a name, or a one-line string, which no rename reaches (but an f-string's braces hold code);
 # comments are renamed with the code: they talk about the name
 _NAME = re.compile(
@@ -59,9 +61,6 @@ def _names(x: str) -> list[str]:
             out += [x[at : m.start()], m.group(2)]
             at = m.end()
     return [*out, x[at:]]
-
-
-MAX_TEXT = 200  # longer hole texts are code, not words: never transformed
 
 
 def tokens(text: str) -> list[tuple[int, int]]:
@@ -194,7 +193,8 @@ def find(pairs: list[tuple[str, str]]) -> Transform | None:
     if len(pairs) < 2 or any(x == y for x, y in pairs):
         return None
     if any(len(x) > MAX_TEXT or "\n" in x or "\n" in y for x, y in pairs):
-        # code, not a word: only a rename carries across it (a parameter and its uses)
+        # code or prose, not a word: only a rename (a parameter and its uses) or one changed line
+        # (of a docstring) carries across it
         for t in (_renamed(*pairs[0]), _line_changed(*pairs[0])):
             if t is not None and all(apply(t, x) == y for x, y in pairs):
                 return t

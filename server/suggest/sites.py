@@ -61,7 +61,7 @@ def at_lines_each(indexes: list[SkillIndex], snap: Snapshot, lo: int, hi: int) -
         ]
     # the line a rewrite makes too long is split as the file's formatter would: that needs the
     # whole document, not the cut the matcher saw
-    return [wrap_long_lines(ms, snap.language, snap.text, snap.data) for ms in out]
+    return [wrap_long_lines(ms, snap.language, snap.lines, snap.data) for ms in out]
 
 
 def _whole(index: SkillIndex, language: str, text: str) -> list[Match]:
@@ -125,7 +125,7 @@ def in_text(
             if a <= m.start_line < b and at not in seen:
                 seen.add(at)
                 out.append(m)
-    return wrap_long_lines(out, language, text, data), True
+    return wrap_long_lines(out, language, lines, data), True
 
 
 # a top-level statement longer than this is scanned in windows of SCAN_WINDOW lines
