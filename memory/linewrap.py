@@ -18,6 +18,7 @@ one line, a magic trailing comma, a comment, something after the bracket) are le
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from memory.rewrites import Match
@@ -32,11 +33,12 @@ _CLOSER = re.compile(rb"^([ \t]*)[)\]}](\s*->\s*[\w.]+)?\s*[:,]?\s*$", re.M)
 
 
 def wrap_long_lines(
-    matches: list[Match], language: str, lines: list[str], data: bytes
+    matches: list[Match], language: str, lines: list[str], limit_of_file: Callable[[], int | None]
 ) -> list[Match]:
     """matches (in the coordinates of lines, the document's lines with their newlines), each
     whose rewrite made a line too long for the file turned into the rewrite of its whole lines
-    with that line split; the rest as they were."""
+    with that line split; the rest as they were. limit_of_file gives the file's limit
+    (limit_of), asked only when a line grows past PEP 8's."""
     if language != "python":
         return matches
     limit: int | None = -1
@@ -52,7 +54,7 @@ def wrap_long_lines(
             out.append(m)
             continue
         if limit == -1:
-            limit = limit_of(data)  # the whole file's, once: only when a line grows this long
+            limit = limit_of_file()
         split = split_long_line(new, limit) if limit is not None else None
         if split is None:
             out.append(m)

@@ -73,8 +73,8 @@ def skill_words(skill: Skill) -> list[bytes]:
     for t in skill.before_template["parts"]:
         words(t, found)
     for _, t in (skill.after_template.get("derive") or {}).values():
-        if t[0] == "line":
-            found.add(t[1])
+        if (text := transforms.required_text(t)) is not None:
+            found.add(text)
     return sorted((w.encode("utf-8", "replace") for w in found), key=len, reverse=True)
 
 

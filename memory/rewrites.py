@@ -294,9 +294,13 @@ def _dangles(data: bytes, start: int, end: int, old: str, new: str) -> bool:
     `ip = Loader()` -> `il = Loader()` where `item = ip.load_item()` follows would leave `ip`
     stale or undefined. (Deleting `x = ...` is not judged: the name may be bound elsewhere, a
     parameter or a global, and the rest of the change may come later.)"""
-    gone = {n for n in _BINDS.findall(old) if not re.search(rf"(?<!\w){n}(?!\w)", new)}
-    if not gone or not set(_BINDS.findall(new)) - set(_BINDS.findall(old)):
+    if "=" not in old:
+        return False  # the common case, on every rewrite: nothing bound, nothing to check
+    was = set(_BINDS.findall(old))
+    gone = {n for n in was if not re.search(rf"(?<!\w){n}(?!\w)", new)}
+    if not gone or not set(_BINDS.findall(new)) - was:
         return False
+    reads = {n: re.compile(rf"(?<![\w.]){n}(?!\w)") for n in gone}
     ls = data.rfind(b"\n", 0, start) + 1
     depth = len(data[ls:start]) - len(data[ls:start].lstrip(b" \t"))
     at = data.find(b"\n", end)
@@ -311,7 +315,7 @@ def _dangles(data: bytes, start: int, end: int, old: str, new: str) -> bool:
             return False  # the block ended
         bound = _BINDS.match(line)
         rhs = line[bound.end() :] if bound else line
-        if any(re.search(rf"(?<![\w.]){n}(?!\w)", rhs) for n in gone):
+        if any(reads[n].search(rhs) for n in gone):
             return True
         if bound:
             gone.discard(bound.group(1))  # bound anew: later reads are of the new value

@@ -63,6 +63,16 @@ def _names(x: str) -> list[str]:
     return [*out, x[at:]]
 
 
+# transforms that check more of the source than the word they take: the rest of a comment
+# (`slot`), the line of a docstring (`line`)
+CHECKING = ("slot", "line")
+
+
+def required_text(t: Transform) -> str | None:
+    """Text the source must hold for t to apply at all (a docstring's line), or None."""
+    return t[1] if t[0] == "line" else None
+
+
 def tokens(text: str) -> list[tuple[int, int]]:
     """(start, end) of every sub-token of text."""
     return [m.span() for m in _TOKEN.finditer(text)]

@@ -13,6 +13,7 @@ from typing import Any
 
 from memory.mining import WINDOW
 from memory.templates import REDACTED, Template, hole_spans, holes, leaves, shape
+from memory.transforms import CHECKING, required_text
 
 # -- evidence ----------------------------------------------------------------------------------
 
@@ -54,7 +55,7 @@ def evidence_needed(
     # -> None`), like one that changes a line of a docstring (`nan` -> `np.float64(nan)`): their
     # holes are then the untouched context around what they check (the loop's body, the rest of
     # the docstring), and however much text they cover, they do not make the rule guess where
-    slot = any(tr[0] in ("slot", "line") for _, tr in (after_template.get("derive") or {}).values())
+    slot = any(tr[0] in CHECKING for _, tr in (after_template.get("derive") or {}).values())
     massive = (
         bool(total)
         and covered / total > MAX_HOLE_MASS
@@ -143,8 +144,8 @@ def valid(
         return False  # deleting "any import" is a guess that no number of examples makes a rule
     # a line a derived hole must find in the site's text (`nan` in a docstring) checks as much
     # as a named word would
-    lines = any(t[0] == "line" for _, t in (derived or {}).values())
-    return lines or sum(_named_constants(t) for t in before) >= 1
+    checked = any(required_text(t) is not None for _, t in (derived or {}).values())
+    return checked or sum(_named_constants(t) for t in before) >= 1
 
 
 def _repeated_hole(parts: list[Template]) -> bool:

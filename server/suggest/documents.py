@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from memory.linewrap import limit_of
 from memory.syntax import parse, parser_for
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class Snapshot:
     _lines: list[str] | None = None
     _chunks: list[tuple[int, int]] | None = None
     _offsets: list[int] | None = None
+    _limit: tuple[int | None] | None = None
     # a view of a newer text that borrows an older version's tree (see Trees.view)
     stale: Snapshot | None = None
 
@@ -108,6 +110,14 @@ class Snapshot:
         if self._offsets is None:
             self._offsets = line_offsets(self.lines)
         return self._offsets
+
+    @property
+    def line_limit(self) -> int | None:
+        """The length past which the file's formatter splits a line (memory.linewrap.limit_of),
+        read once per version: every code action on it may need it."""
+        if self._limit is None:
+            self._limit = (limit_of(self.data),)
+        return self._limit[0]
 
     @property
     def chunks(self) -> list[tuple[int, int]]:

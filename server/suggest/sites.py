@@ -61,7 +61,7 @@ def at_lines_each(indexes: list[SkillIndex], snap: Snapshot, lo: int, hi: int) -
         ]
     # the line a rewrite makes too long is split as the file's formatter would: that needs the
     # whole document, not the cut the matcher saw
-    return [wrap_long_lines(ms, snap.language, snap.lines, snap.data) for ms in out]
+    return [wrap_long_lines(ms, snap.language, snap.lines, lambda: snap.line_limit) for ms in out]
 
 
 def _whole(index: SkillIndex, language: str, text: str) -> list[Match]:
@@ -93,7 +93,19 @@ def in_text(
         if tree is None:
             return [], True
     lines = split_lines(text) if lines is None else lines
-    spans = chunk_spans(tree)
+    # one snapshot for the whole text: windows of a long definition match in it, and the file's
+    # line limit (for rewrites that make a line too long) is read from it once
+    snap = Snapshot(None, text, data, tree, language, lines)
+    out, complete = _scan(wanted, snap, deadline)
+    return wrap_long_lines(out, language, lines, lambda: snap.line_limit), complete
+
+
+def _scan(
+    wanted: list[tuple[Skill, list[bytes]]], snap: Snapshot, deadline: float | None
+) -> tuple[list[Match], bool]:
+    """in_text's matching, top-level chunk by chunk; (matches, complete)."""
+    data, lines, language = snap.data, snap.lines, snap.language
+    spans = chunk_spans(snap.tree)
     starts = _line_starts(data, len(lines))
     out: list[Match] = []
     seen: set[tuple[str, int, int]] = set()
@@ -112,7 +124,6 @@ def in_text(
         index = indexes.get(key) or indexes.setdefault(key, SkillIndex(here))
         if cb - ca > MAX_SCAN_LINES:
             # a long definition: in windows, each cut down to the statements it holds
-            snap = Snapshot(None, text, data, tree, language, lines)
             found = []
             for lo in range(a, b, SCAN_WINDOW):
                 if deadline is not None and time.monotonic() > deadline:
@@ -125,7 +136,7 @@ def in_text(
             if a <= m.start_line < b and at not in seen:
                 seen.add(at)
                 out.append(m)
-    return wrap_long_lines(out, language, lines, data), True
+    return out, True
 
 
 # a top-level statement longer than this is scanned in windows of SCAN_WINDOW lines

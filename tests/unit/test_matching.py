@@ -15,6 +15,11 @@ def _skills(language: str, doc: str, *changes: tuple[str, str]):
     return miner.skills(), doc
 
 
+def _found(skills, language: str, doc: str) -> list[Match]:
+    """Every site of the first skill in doc."""
+    return SkillIndex(skills).matches_in(skills[0].id, language, doc, None)
+
+
 PY = """def f(a, b):
     print(a)
     print(b + 1)
@@ -45,7 +50,7 @@ def test_a_wrapping_rule_does_not_wrap_its_own_output() -> None:
     skills, doc = _skills(
         "python", doc, ("check(a)", "must(check(a))"), ("check(b)", "must(check(b))")
     )
-    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    found = _found(skills, "python", doc)
     assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == ["    must(check(c))"]
     # a statement wrapped in a block: the wrapped one sits deeper than the rule's text says
     doc = "def f(kw):\n    kw.set(a)\n\ndef g(kw):\n    kw.set(a)\n\ndef h(kw):\n    kw.set(a)\n"
@@ -55,7 +60,7 @@ def test_a_wrapping_rule_does_not_wrap_its_own_output() -> None:
         ("    kw.set(a)", "    if app:\n        kw.set(a)"),
         ("\n    kw.set(a)", "\n    if app:\n        kw.set(a)"),
     )
-    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    found = _found(skills, "python", doc)
     assert [(m.start_line, apply_match(doc, m).count("if app")) for m in found] == [(9, 3)]
 
 
@@ -73,7 +78,7 @@ def test_a_rename_the_code_after_still_reads_is_not_offered() -> None:
         ("ip = A()\n    ip.add(1)", "il = A()\n    il.add(1)"),
         ("ip = B()\n    ip.add(2)", "il = B()\n    il.add(2)"),
     )
-    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    found = _found(skills, "python", doc)
     # c goes on to read `ip`: renamed there, `ip.load()` would be left reading nothing; d's
     # block ends with only a comment after it (and `ip = 0` outside it is another name)
     assert [m.start_line for m in found] == [14]
@@ -104,7 +109,7 @@ def test_a_deleted_line_takes_a_blank_line_a_formatter_would_remove() -> None:
     one = ("    x = 1\n    log.debug('x')\n", "    x = 1\n")
     two = ("    y = 3\n    log.debug('x')\n\n", "    y = 3\n")
     skills, doc = _skills("python", doc, one, two)
-    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    found = _found(skills, "python", doc)
     assert [apply_match(doc, m).split("def e():\n")[1] for m in found] == [
         "    z = 5\n\n    return 1\n\n\n"
     ]
@@ -116,7 +121,7 @@ def test_holes_bind_consistently() -> None:
         "python", doc, ("x = x or {}", "x = x or []"), ("y = y or {}", "y = y or []")
     )
     assert len(skills) == 1
-    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, None)
+    found = _found(skills, "python", doc)
     # z = w or {} binds the hole twice to different text: no match
     assert [(m.start_line, m.new_text) for m in found] == [(3, "[]")]
 
@@ -132,7 +137,7 @@ def test_indentation_follows_the_site() -> None:
         ("self.assertEqual(a, b)", "assert a == b"),
         ("self.assertEqual(c, d)", "assert c == d"),
     )
-    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, None)
+    found = _found(skills, "python", doc)
     assert len(found) == 1
     assert "            assert e == f\n" in apply_match(doc, found[0])
 
@@ -149,7 +154,7 @@ def test_rewrites_that_break_the_parse_are_dropped() -> None:
 def test_identical_skill_matches_only_the_same_text() -> None:
     doc = "a = x[1]\nb = x[1]\nc = x[2]\nd = x[1]\n"
     skills, doc = _skills("python", doc, ("a = x[1]", "a = y[1]"), ("b = x[1]", "b = y[1]"))
-    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, None)
+    found = _found(skills, "python", doc)
     assert [m.start_line for m in found] == [3]
 
 
@@ -157,7 +162,7 @@ def test_a_changed_callee_takes_any_arguments() -> None:
     # `f(1)` -> `g(1)` twice is about f: the arguments are each call's own data
     doc = "a = f(1)\nb = f(1)\nc = f(2)\nd = h(1)\n"
     skills, doc = _skills("python", doc, ("a = f(1)", "a = g(1)"), ("b = f(1)", "b = g(1)"))
-    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, None)
+    found = _found(skills, "python", doc)
     assert [apply_match(doc, m).splitlines()[m.start_line] for m in found] == ["c = g(2)"]
 
 
@@ -166,15 +171,15 @@ def test_go_and_rust_and_typescript_sites() -> None:
     skills, doc = _skills(
         "go", go, ("fmt.Println(x)", "log.Println(x)"), ("fmt.Println(y)", "log.Println(y)")
     )
-    found = SkillIndex(skills).matches_in(skills[0].id, "go", doc, None)
+    found = _found(skills, "go", doc)
     assert [m.start_line for m in found] == [5]
     rs = "fn f() {\n    let x = a.unwrap();\n    let y = b.unwrap();\n    let z = c.unwrap();\n}\n"
     skills, doc = _skills("rust", rs, ("a.unwrap()", "a?"), ("b.unwrap()", "b?"))
-    found = SkillIndex(skills).matches_in(skills[0].id, "rust", doc, None)
+    found = _found(skills, "rust", doc)
     assert [apply_match(doc, m).splitlines()[3] for m in found] == ["    let z = c?;"]
     ts = "function f(a: any, b: any, c: any) {}\n"
     skills, doc = _skills("typescript", ts, ("a: any", "a: unknown"), ("b: any", "b: unknown"))
-    found = SkillIndex(skills).matches_in(skills[0].id, "typescript", doc, None)
+    found = _found(skills, "typescript", doc)
     assert apply_match(doc, found[0]) == "function f(a: unknown, b: unknown, c: unknown) {}\n"
 
 
@@ -256,7 +261,7 @@ def test_the_rewrite_keeps_the_sites_layout() -> None:
         "    e = mw.process(r5,\n                   s5, spider)\n"
     )
     skills, doc = _skills("python", doc, ("r1, s1, spider", "r1, s1"), ("r2, s2, spider", "r2, s2"))
-    found = SkillIndex(skills).matches_in(skills[0].id, "python", doc, parse("python", doc))
+    found = _found(skills, "python", doc)
     lines = [apply_match(doc, m) for m in found]
     assert "    c = mw.process(r3, s3)\n" in lines[0]
     assert "    d = mw.process(\n        r4, s4\n    )\n" in lines[1]
