@@ -61,6 +61,21 @@ _NAMERS = {
 }
 
 
+# the nodes whose first child is an object and whose last is the member read from it
+MEMBER_READS = {t for t, at in _NAMERS.items() if at == 1}
+
+
+def object_holes(t: Template, out: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The spans of holes that are the object of a member read whose member is a word."""
+    if t[0] == "n":
+        cs = t[2]
+        if t[1] in MEMBER_READS and cs[0][0] == "h" and cs[-1][0] == "c":
+            out.add((cs[0][3], cs[0][4]))
+        for c in cs:
+            object_holes(c, out)
+    return out
+
+
 def _role(parent: str, k: int) -> str:
     """'name' for the child of parent at k when it names an operation, else ''."""
     at = _NAMERS.get(parent)
@@ -90,6 +105,8 @@ def _leaves(t: Template, out: list[tuple[Template, str]], role: str = "") -> lis
             if named and (c[0] == "h" or _ident(c)):
                 _leaves(c, out, "name")  # the first word child is the name (a hole stays one)
                 named = False
+            elif k == 0 and t[1] in MEMBER_READS and t[2][-1][0] == "c":
+                _leaves(c, out, "object")  # whose member is read, when the member is a word
             else:
                 _leaves(c, out, _role(t[1], k))
     return out
@@ -112,7 +129,7 @@ def loosen(
     a_leaves = [x for t in after for x in _leaves(t, []) if a0 <= x[0][3] and x[0][4] <= a1]
     b_ids = Counter(x[2] for x, _ in b_leaves if _ident(x))
     a_ids = Counter(x[2] for x, _ in a_leaves if _ident(x))
-    named = {x[2] for x, role in [*b_leaves, *a_leaves] if role}
+    named = {x[2] for x, role in [*b_leaves, *a_leaves] if role == "name"}
     # carried: every occurrence survives (a word also removed or added is the change), and
     # none of them names an operation
     carried = {w for w, n in b_ids.items() if a_ids.get(w) == n and w not in named}
@@ -132,6 +149,10 @@ def loosen(
     # a comment deleted with its code went because the code did: `f(x)  # E: Any` and
     # `f(y)  # E: int` are the same deletion
     remarks = not after and any(x[1] == "comment" for x, _ in b_leaves)
+    # a deleted line's objects are the site's own: `use_pep517=options.use_pep517` and
+    # `use_pep517=ireq.use_pep517` drop the same argument
+    if not after:
+        carried |= {x[2] for x, role in b_leaves if role == "object" and _ident(x)} - named
     if not carried and not moved and not data and not remarks:
         return None
     used: set[str] = set()

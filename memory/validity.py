@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from memory.loosen import object_holes
 from memory.mining import WINDOW
 from memory.templates import REDACTED, Template, hole_spans, holes, leaves, shape
 from memory.transforms import CHECKING, required_text
@@ -65,8 +66,15 @@ def evidence_needed(
     )
     # deleting "any line like this" is a guess (which ones the developer deleted was not in the
     # syntax); a hole that must repeat makes it a real rule, and a hole where a secret was
-    # redacted is no guess: the examples' text there was hidden, not seen to differ
-    seen = [sp for sp in spans if REDACTED not in skel[sp[0] : sp[1]]]
+    # redacted is no guess: the examples' text there was hidden, not seen to differ, and nor is
+    # the object a deleted member read reads (`use_pep517=$o.use_pep517,`): the keyword and the
+    # member still name what goes
+    objects: set[tuple[int, int]] = set()
+    for t in parts:
+        object_holes(t, objects)
+    seen = [
+        sp for sp in spans if REDACTED not in skel[sp[0] : sp[1]] and (sp[0], sp[1]) not in objects
+    ]
     guessed_deletion = not after_template["parts"] and bool(seen) and not repeats
     general = massive or named == 0 or anchored or guessed_deletion
     return 3 if general else 2

@@ -151,7 +151,7 @@ def test_a_deletion_whose_only_hole_is_a_redacted_secret_is_trusted_on_two() -> 
     )
     line = "    app.secret_key = '«redacted»'\n"
     miner, made, doc = _mine("python", doc, (line, ""), (line, ""))
-    assert made and made[0].describe()["before"] == "app.secret_key = '$h0'"
+    assert made and made[0].describe()["before"] == "$h1.secret_key = '$h0'"
     assert made[0].needed_support() == 2
     found = SkillIndex(miner.skills()).matches_in(made[0].id, "python", doc, None)
     assert [m.start_line for m in found] == [7]

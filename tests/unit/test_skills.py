@@ -313,7 +313,8 @@ def test_deletion_with_holes_and_a_named_word_waits_for_a_third_example() -> Non
     two = ("    self.cmd_opts.add_option(cmdoptions.no_use_pep517())\n", "")
     _, made, doc2 = _mine("python", doc, one, two)
     assert len(made) == 1 and made[0].describe()["after"] == ""
-    assert made[0].describe()["before"] == "self.cmd_opts.add_option(cmdoptions.$h0())"
+    # the object read from is the site's own (`self`); the option called is what is chosen
+    assert made[0].describe()["before"] == "$h1.cmd_opts.add_option(cmdoptions.$h0())"
     assert made[0].needed_support() == 3
     assert SkillIndex(made).matches_in(made[0].id, "python", doc2, None) == []
     held = SkillIndex(made, held_back=True).matches_in(made[0].id, "python", doc2, None)
@@ -324,6 +325,29 @@ def test_deletion_with_holes_and_a_named_word_waits_for_a_third_example() -> Non
     _, made, doc3 = _mine("python", doc, one, two, three)
     assert made and made[0].support == 3
     assert len(SkillIndex(made).matches_in(made[0].id, "python", doc3, None)) == 3
+
+
+def test_a_deleted_argument_is_deleted_whatever_object_it_reads() -> None:
+    # `use_pep517=options.use_pep517,` deleted twice: the keyword and the member say what goes,
+    # the object read is the call site's own (`ireq.use_pep517` elsewhere), so the loosened
+    # deletion is no guess and is trusted on two
+    calls = [
+        ("a", "options.use_pep517"),
+        ("b", "options.use_pep517"),
+        ("c", "ireq.use_pep517"),
+        ("d", "use_pep517"),
+        ("e", "ireq.isolated"),
+    ]
+    doc = "".join(f"{f}(\n    x=1,\n    use_pep517={v},\n    y=2,\n)\n" for f, v in calls)
+    doc = doc.replace("use_pep517=ireq.isolated", "isolated=ireq.isolated")
+    one = "a(\n    x=1,\n    use_pep517=options.use_pep517,\n"
+    two = "b(\n    x=1,\n    use_pep517=options.use_pep517,\n"
+    _, made, doc2 = _mine("python", doc, (one, "a(\n    x=1,\n"), (two, "b(\n    x=1,\n"))
+    assert len(made) == 1 and made[0].describe()["after"] == ""
+    assert made[0].describe()["before"] == "use_pep517=$h0.use_pep517,"
+    assert made[0].needed_support() == 2
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
+    assert [m.old_text.strip() for m in found] == ["use_pep517=ireq.use_pep517,"]
 
 
 def test_a_rule_that_drops_a_word_is_trusted_on_two_examples() -> None:
