@@ -116,14 +116,34 @@ def _words(text: str) -> set[str]:
     return {text[a:b] for a, b in transforms.tokens(text)}
 
 
+def _own_objects(before: list[Template], after: list[Template]) -> set[str]:
+    """Words used only as the object a named member is read from, as often after the edit as
+    before it or deleted with their line: the site's own variables, anywhere in the templates
+    (`self.assert_equal(rv.data, '')` -> `b''` converts `response.data` too, and deleting
+    `use_pep517=options.use_pep517,` deletes `use_pep517=ireq.use_pep517,`)."""
+    b_all = [x for t in before for x in _leaves(t, [])]
+    a_all = [x for t in after for x in _leaves(t, [])]
+    b_ids = Counter(x[2] for x, _ in b_all if _ident(x))
+    a_ids = Counter(x[2] for x, _ in a_all if _ident(x))
+    b_obj = Counter(x[2] for x, role in b_all if role == "object" and _ident(x))
+    a_obj = Counter(x[2] for x, role in a_all if role == "object" and _ident(x))
+    named = {x[2] for x, role in [*b_all, *a_all] if role == "name"}
+    return {
+        w
+        for w, n in b_obj.items()
+        if b_ids[w] == n and w not in named and (not after or a_obj[w] == a_ids[w] == n)
+    }
+
+
 def loosen(
     before: list[Template],
     after: list[Template],
     focus: tuple[tuple[int, int], tuple[int, int]],
 ) -> tuple[list[Template], list[Template]] | None:
     """The templates with carried and moved words inside the change (focus: its spans in the
-    before and after skeletons) as holes, or None when there are none. Words around the change
-    stay: they are where the developer chose to make it (`ensure_ascii: bool = True`)."""
+    before and after skeletons) and the site's own objects as holes, or None when there are
+    none. Other words around the change stay: they are where the developer chose to make it
+    (`ensure_ascii: bool = True`)."""
     (b0, b1), (a0, a1) = focus
     b_leaves = [x for t in before for x in _leaves(t, []) if b0 <= x[0][3] and x[0][4] <= b1]
     a_leaves = [x for t in after for x in _leaves(t, []) if a0 <= x[0][3] and x[0][4] <= a1]
@@ -149,11 +169,8 @@ def loosen(
     # a comment deleted with its code went because the code did: `f(x)  # E: Any` and
     # `f(y)  # E: int` are the same deletion
     remarks = not after and any(x[1] == "comment" for x, _ in b_leaves)
-    # a deleted line's objects are the site's own: `use_pep517=options.use_pep517` and
-    # `use_pep517=ireq.use_pep517` drop the same argument
-    if not after:
-        carried |= {x[2] for x, role in b_leaves if role == "object" and _ident(x)} - named
-    if not carried and not moved and not data and not remarks:
+    own = _own_objects(before, after)
+    if not carried and not moved and not data and not remarks and not own:
         return None
     used: set[str] = set()
     for t in [*before, *after]:
@@ -175,6 +192,8 @@ def loosen(
         if t[0] == "n":
             return ["n", t[1], [swap(c, side) for c in t[2]], t[3], t[4]]
         lo, hi = (b0, b1) if side == "b" else (a0, a1)
+        if t[0] == "c" and _ident(t) and t[2] in own:
+            return ["h", name("w" + t[2]), t[1], t[3], t[4]]
         if t[0] != "c" or not (lo <= t[3] and t[4] <= hi):
             return t
         if _ident(t) and t[2] in carried:

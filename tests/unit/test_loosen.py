@@ -145,3 +145,20 @@ def test_shared_literals_loosen_in_go_and_typescript() -> None:
     change = [(f"check('a', 1, {v})", f"await must(check('a', 1, {v}))") for v in "xy"]
     _, made, doc = _mine("typescript", ts + "}\n", *change)
     assert _sites(made, "typescript", doc) == ["await must(check('b', 2, z));"]
+
+
+def test_the_object_a_member_is_read_from_is_the_sites_own() -> None:
+    # `rv.data` in both examples: the variable's name is the test's own choice, not the rule,
+    # so `response.data` converts too; the member read (`data`, not `text`) is still checked
+    doc = "def t(self):\n" + "".join(
+        f"    self.assert_equal({v}, '{s}')\n"
+        for v, s in (("rv.data", "x"), ("rv.data", "y"), ("response.data", "z"), ("rv.text", "w"))
+    )
+    _, made, doc = _mine(
+        "python",
+        doc,
+        ("self.assert_equal(rv.data, 'x')", "self.assert_equal(rv.data, b'x')"),
+        ("self.assert_equal(rv.data, 'y')", "self.assert_equal(rv.data, b'y')"),
+    )
+    assert len(made) == 1 and made[0].needed_support() == 2
+    assert _sites(made, "python", doc) == ["self.assert_equal(response.data, b'z')"]
