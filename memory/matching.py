@@ -9,7 +9,6 @@ any tree matching. Trees come from the caller (cached per document version) and 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +31,13 @@ class _Entry:
     words: list[bytes]
     before: list[Template]
     after: list[Template]
-    uses: list[tuple[str, re.Pattern[str], bool]]
+    uses: list[tuple[str, str, bool]]
     derive: dict[str, list[Any]]
 
     def allows(self, env: dict[str, str]) -> bool:
         return all(
-            (pattern.search(env.get(hole, "")) is not None) == present
-            for hole, pattern, present in self.uses
+            (word in transforms.code_names(env.get(hole, ""))) == present
+            for hole, word, present in self.uses
         )
 
     def rewritten(self, node: Node, data: bytes) -> bool:
@@ -81,7 +80,7 @@ def skill_words(skill: Skill) -> list[bytes]:
 def _entry(skill: Skill) -> _Entry:
     before = skill.before_template["parts"]
     keys = skill_words(skill)
-    uses = [(h, re.compile(rf"(?<![\w]){re.escape(w)}(?![\w])"), bool(p)) for h, w, p in skill.uses]
+    uses = [(h, w, bool(p)) for h, w, p in skill.uses]
     derive = skill.after_template.get("derive") or {}
     return _Entry(skill, keys[:4], before, skill.after_template["parts"], uses, derive)
 

@@ -9,7 +9,6 @@ transform of a before-hole's text (`derive`, see memory.transforms).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,9 +228,6 @@ def bucket_key(edit: StructuralEdit) -> tuple[str, ...]:
     return (edit.language, rb.type, wb, wa)
 
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
-
-
 def _idents(t: Template, out: set[str]) -> set[str]:
     if t[0] == "c" and "identifier" in t[1]:
         out.add(t[2])
@@ -260,7 +256,7 @@ def uses(
         if not all(match_syn(t, x, env) for t, x in zip(before, syns, strict=True)):
             return []
         for name, key in env.items():
-            tokens = set(_IDENT.findall(key))
+            tokens = transforms.code_names(key)
             for w in changed:
                 seen.setdefault((name, w), set()).add(w in tokens)
     return [[h, w, next(iter(v))] for (h, w), v in sorted(seen.items()) if len(v) == 1]

@@ -53,6 +53,12 @@ _NAME = re.compile(
 )
 
 
+def code_names(x: str) -> set[str]:
+    """The names x's code uses: a word inside a string is data (`"user:pass@httpbin.org"` is
+    no use of a parameter `httpbin`)."""
+    return {m.group(2) for m in _NAME.finditer(x) if m.group(2) is not None}
+
+
 def _names(x: str) -> list[str]:
     """x cut into [code, name, code, name, ..., code]; strings stay in the code."""
     out, at = [], 0

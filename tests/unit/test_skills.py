@@ -350,6 +350,27 @@ def test_a_deleted_argument_is_deleted_whatever_object_it_reads() -> None:
     assert [m.old_text.strip() for m in found] == ["use_pep517=ireq.use_pep517,"]
 
 
+def test_a_parameter_dropped_where_unused_is_dropped_where_only_a_string_spells_it() -> None:
+    # the examples' bodies never use `httpbin`, so neither may the site's; a URL that spells
+    # it is data, while a call of it is a use
+    bodies = {
+        "a": "x = 1\n    return x",
+        "b": "y = 2\n    return y",
+        "c": 'h = "http://user@httpbin.org"\n    return h',
+        "d": 'return httpbin("/get")',
+    }
+    doc = "".join(f"def {f}(self, httpbin):\n    {b}\n\n\n" for f, b in bodies.items())
+    _, made, doc2 = _mine(
+        "python",
+        doc,
+        ("def a(self, httpbin):", "def a(self):"),
+        ("def b(self, httpbin):", "def b(self):"),
+    )
+    assert len(made) == 1 and made[0].needed_support() == 2
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
+    assert [m.start_line for m in found] == [doc2.splitlines().index("def c(self, httpbin):")]
+
+
 def test_a_rule_that_drops_a_word_is_trusted_on_two_examples() -> None:
     # `while 1:` -> `while True:`: the loop bodies are a hole covering nearly all of the text,
     # but the word the rule takes away (`1`) is checked at every site it changes
