@@ -36,7 +36,7 @@ class _Entry:
 
     def allows(self, env: dict[str, str]) -> bool:
         return all(
-            (word in transforms.code_names(env.get(hole, ""))) == present
+            transforms.uses_name(env.get(hole, ""), word) == present
             for hole, word, present in self.uses
         )
 

@@ -59,6 +59,11 @@ def code_names(x: str) -> set[str]:
     return {m.group(2) for m in _NAME.finditer(x) if m.group(2) is not None}
 
 
+def uses_name(x: str, name: str) -> bool:
+    """Does x's code use name (see code_names)? Cheap when x does not spell it at all."""
+    return name in x and name in code_names(x)
+
+
 def _names(x: str) -> list[str]:
     """x cut into [code, name, code, name, ..., code]; strings stay in the code."""
     out, at = [], 0
