@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from memory import transforms
 from memory.syntax import has_error, parse
 from memory.templates import Syn, char_map, to_syn
 
@@ -47,6 +48,8 @@ class StructuralEdit:
     carried: list[list[Path]] = field(default_factory=list)  # [before path, after path] from R
     whole_lines: bool = False  # the window occupies whole lines in both documents
     clipped: bool = False  # R is the document or a long block: only the window's siblings kept
+    # a deletion: the names it deleted that nothing left in the file uses (an unused import)
+    unused: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -283,7 +286,12 @@ def structural_edit(
         for pb, pa in diff_trees(win_b, win_a)
         if _at_forest(win_b, pb).key == _at_forest(win_a, pa).key
     ]
+    unused: list[str] = []
+    if not wa:
+        gone = transforms.code_names(_text(db, wb))
+        unused = sorted(w for w in gone if not transforms.used_outside(after_doc, w))
     return StructuralEdit(
+        unused=unused,
         language=language,
         before=_text(db, wb),
         after=_text(da, wa),

@@ -9,7 +9,7 @@ any tree matching. Trees come from the caller (cached per document version) and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from memory import transforms
@@ -22,7 +22,7 @@ from memory.templates import Template, match, words
 if TYPE_CHECKING:
     from tree_sitter import Node, Tree
 
-__all__ = ["Match", "SkillIndex", "apply_match", "rewrite_parses"]
+__all__ = ["Match", "SkillIndex", "apply_match", "rewrite_parses", "unused_in"]
 
 
 @dataclass
@@ -33,6 +33,7 @@ class _Entry:
     after: list[Template]
     uses: list[tuple[str, str, bool]]
     derive: dict[str, list[Any]]
+    unused: list[str]
 
     def allows(self, env: dict[str, str]) -> bool:
         return all(
@@ -82,7 +83,8 @@ def _entry(skill: Skill) -> _Entry:
     keys = skill_words(skill)
     uses = [(h, w, bool(p)) for h, w, p in skill.uses]
     derive = skill.after_template.get("derive") or {}
-    return _Entry(skill, keys[:4], before, skill.after_template["parts"], uses, derive)
+    after = skill.after_template["parts"]
+    return _Entry(skill, keys[:4], before, after, uses, derive, skill.unused_holes)
 
 
 class SkillIndex:
@@ -155,7 +157,7 @@ class SkillIndex:
             for m in _site_matches(entry, node, data, None):
                 if _parses(language, data, m, tree, (0, 0)):
                     out.append(m)
-        return out
+        return unused_in(out, text)
 
 
 def _parses(language: str, data: bytes, m: Match, tree: Tree, hint: tuple[int, int]) -> bool:
@@ -244,7 +246,7 @@ def _site_matches(
         if entry.rewritten(node, data):
             return []
         m = rewrite(entry, data, node.start_byte, node.end_byte, env)
-        return [m] if m is not None else []
+        return [] if m is None else [_with_unused(entry, m)]
     return _window_matches(entry, node, data, lines)
 
 
@@ -277,7 +279,24 @@ def _window_matches(
                 continue
             m = rewrite(entry, data, window[0].start_byte, window[-1].end_byte, env, window)
             if m is not None:
-                out.append(m)
+                out.append(_with_unused(entry, m))
+    return out
+
+
+def _with_unused(entry: _Entry, m: Match) -> Match:
+    if not entry.unused:
+        return m
+    return replace(m, unused=tuple(m.bindings.get(h, "") for h in entry.unused))
+
+
+def unused_in(matches: list[Match], text: str) -> list[Match]:
+    """The matches whose names (Match.unused) text, the whole file, uses nowhere else."""
+    out = []
+    for m in matches:
+        # a deleted line's match ends at the start of the next line, which is not its own
+        last = m.end_line - 1 if m.end_char == 0 and m.end_line > m.start_line else m.end_line
+        if not any(transforms.used_outside(text, w, m.start_line, last) for w in m.unused):
+            out.append(m)
     return out
 
 

@@ -145,10 +145,13 @@ def _built(
 ) -> Skill | None:
     """The skill these templates make from examples a and b, or None when they are not valid."""
     derived = _derive(before, after, a, b)
-    if derived is None or not validity.valid(before, after, derived):
+    unused = [] if after else mining.unused_holes(before, [a, b])
+    if derived is None or not validity.valid(before, after, derived, unused):
         return None
     skill = _make(first, mode, height, anchors, a, before, after, examples, derived)
     skill.uses = mining.uses(before, after, [a.before, b.before])
+    if unused:
+        skill.before_template["unused"] = unused
     return skill
 
 
@@ -209,6 +212,9 @@ def _covers(skill: Skill, edit: StructuralEdit) -> bool:
         match_syn(t, s, env) for t, s in zip(ta, level.after, strict=True)
     ):
         return False
+    # a deletion of unused names covers one more only where that one's names were unused too
+    if any(env.get(h) not in edit.unused for h in skill.unused_holes):
+        return False
     derived = skill.after_template.get("derive")
     if not derived:
         return True
@@ -233,12 +239,17 @@ def _widen(skill: Skill, edit: StructuralEdit) -> bool:
     # are not stored, so a derivation is checked on the first and the newest
     first = Level(skill.root, [], [], skill.before_template["skeleton"], "", "", -1)
     first.skel_a = skill.after_template["skeleton"]
+    was = [u[0] for u in mining.remap_uses([[h, "", 0] for h in skill.unused_holes], tb, before)]
+    unused = [h for h in mining.unused_holes(before, [level]) if h in was]
     derived = _derive(before, after, first, level)
-    if derived is None or not validity.valid(before, after, derived):
+    if derived is None or not validity.valid(before, after, derived, unused):
         return False
     # a widened template renames holes, so usage constraints restart from this example
     old = mining.remap_uses(skill.uses, tb, before)
     skill.uses = [u for u in mining.uses(before, after, [level.before]) if u in old]
+    skill.before_template.pop("unused", None)
+    if unused:
+        skill.before_template["unused"] = unused
     skill.before_template["parts"] = before
     skill.after_template["parts"] = after
     if derived:

@@ -38,6 +38,7 @@ class Level:
     focus_a: tuple[list[int], int, int] | None = None
     carried_b: frozenset[tuple[int, ...]] = frozenset()
     carried_a: frozenset[tuple[int, ...]] = frozenset()
+    unused: tuple[str, ...] = ()  # the edit's StructuralEdit.unused
 
 
 def at(s: Syn, path: list[int]) -> Syn:
@@ -120,6 +121,7 @@ def level(edit: StructuralEdit, mode: str, height: int, anchors: list[int]) -> L
         lvl.focus_b, lvl.focus_a = (rel, i, jb), (rel, i, ja)
         lvl.carried_b = frozenset(tuple(c[0]) for c in edit.carried)
         lvl.carried_a = frozenset(tuple(c[1]) for c in edit.carried)
+        lvl.unused = tuple(edit.unused)
         return lvl
     rb, ra = at(tb, edit.path), at(ta, edit.path)
     i, jb, ja = edit.window
@@ -134,6 +136,7 @@ def level(edit: StructuralEdit, mode: str, height: int, anchors: list[int]) -> L
     if edit.whole_lines and i == ja and i < jb:
         blank = _blank_left(edit, rb, ra)
     lvl = Level(rb.type, before, after, edit.context_before, edit.context_after, ind, blank)
+    lvl.unused = tuple(edit.unused)
     lvl.focus_b, lvl.focus_a = (
         ([], anchors[0], anchors[0] + jb - i),
         ([], anchors[0], anchors[0] + ja - i),
@@ -260,6 +263,33 @@ def uses(
             for w in changed:
                 seen.setdefault((name, w), set()).add(w in tokens)
     return [[h, w, next(iter(v))] for (h, w), v in sorted(seen.items()) if len(v) == 1]
+
+
+# statements that bring names into a file: deleting one is about whether the file uses them
+IMPORTS = {
+    "import_statement",  # Python, JavaScript, TypeScript
+    "import_from_statement",
+    "future_import_statement",
+    "import_declaration",  # Go
+    "import_spec",
+    "use_declaration",  # Rust
+}
+
+
+def unused_holes(before: list[Template], examples: list[Level]) -> list[str]:
+    """Holes of an import's deletion bound, in every example, to a name nothing else in that
+    example's file used (`from __future__ import $h0`, an import left unused): the names chose
+    the lines deleted, so a site is one only where its name is unused too."""
+    if not examples or not (examples[0].root in IMPORTS or all(t[1] in IMPORTS for t in before)):
+        return []
+    seen: dict[str, bool] = {}
+    for lvl in examples:
+        env: dict[str, str] = {}
+        if not all(match_syn(t, x, env) for t, x in zip(before, lvl.before, strict=True)):
+            return []
+        for name, text in env.items():
+            seen[name] = seen.get(name, True) and text in lvl.unused
+    return sorted(h for h, ok in seen.items() if ok)
 
 
 def remap_uses(

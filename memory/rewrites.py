@@ -39,6 +39,9 @@ class Match:
     old_text: str
     new_text: str
     bindings: dict[str, str] = field(default_factory=dict)
+    # names the file must not use elsewhere for this to be a site (an unused import's deletion):
+    # the matcher may see only part of the file, so whoever holds all of it checks (unused_in)
+    unused: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

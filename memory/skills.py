@@ -56,6 +56,11 @@ class Skill:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     @property
+    def unused_holes(self) -> list[str]:
+        """Holes bound to names the file must not use elsewhere (see mining.unused_holes)."""
+        return list(self.before_template.get("unused") or [])
+
+    @property
     def mode(self) -> str:
         return str(self.before_template["mode"])
 

@@ -59,6 +59,20 @@ def code_names(x: str) -> set[str]:
     return {m.group(2) for m in _NAME.finditer(x) if m.group(2) is not None}
 
 
+def used_outside(text: str, name: str, first: int = -1, last: int = -1) -> bool:
+    """Does the code of text (a whole file) use name on a line outside first..last? Only the
+    lines that spell it are read, and the first use found answers, so a long file is cheap."""
+    for m in re.finditer(r"(?<![\w])" + re.escape(name) + r"(?![\w])", text):
+        line = text.count("\n", 0, m.start())
+        if first <= line <= last:
+            continue
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        if name in code_names(text[start : len(text) if end == -1 else end]):
+            return True
+    return False
+
+
 def uses_name(x: str, name: str) -> bool:
     """Does x's code use name (see code_names)? Cheap when x does not spell it at all."""
     return name in x and name in code_names(x)

@@ -46,7 +46,8 @@ def evidence_needed(
     # a derived hole and a hole that must repeat are constraints as good as a word
     named = sum(_named_words(t) for t in parts) + len(after_template.get("derive") or {})
     repeats = len(spans) - len({name for _, _, name in spans})
-    named += repeats
+    unused = set(before_template.get("unused") or [])
+    named += repeats + len(unused)
     # an insertion whose anchor siblings contain holes: where to insert is then a guess, unless
     # one side is a firm anchor (no hole, a named word: insert after `cookies=None,`)
     anchored = mode == WINDOW and anchors != [0, 0] and bool(spans) and not _firm(parts, anchors)
@@ -72,8 +73,14 @@ def evidence_needed(
     objects: set[tuple[int, int]] = set()
     for t in parts:
         object_holes(t, objects)
+    # nor is a name the file no longer used (`from __future__ import $h0` where nothing uses
+    # it): the site must leave its name unused too, so what chose the lines is in the code
     seen = [
-        sp for sp in spans if REDACTED not in skel[sp[0] : sp[1]] and (sp[0], sp[1]) not in objects
+        sp
+        for sp in spans
+        if REDACTED not in skel[sp[0] : sp[1]]
+        and (sp[0], sp[1]) not in objects
+        and sp[2] not in unused
     ]
     guessed_deletion = not after_template["parts"] and bool(seen) and not repeats
     general = massive or named == 0 or anchored or guessed_deletion
@@ -134,8 +141,13 @@ def _named_constants(t: Template) -> int:
 
 
 def valid(
-    before: list[Template], after: list[Template], derived: dict[str, list[Any]] | None = None
+    before: list[Template],
+    after: list[Template],
+    derived: dict[str, list[Any]] | None = None,
+    unused: list[str] | None = None,
 ) -> bool:
+    """unused: holes whose names the site's file must not use elsewhere (mining.unused_holes),
+    a check as good as a named word: deleting an unused import is a rule, any import a guess."""
     bound: dict[str, str | None] = {}
     for t in before:
         holes(t, bound)
@@ -148,6 +160,8 @@ def valid(
         return False
     if all(t[0] == "h" for t in before):
         return False
+    if unused:
+        return True
     if not after and bound and not _repeated_hole(before) and not sum(map(_named_words, before)):
         return False  # deleting "any import" is a guess that no number of examples makes a rule
     # a line a derived hole must find in the site's text (`nan` in a docstring) checks as much

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from memory.linewrap import wrap_long_lines
-from memory.matching import Match, SkillIndex, skill_words
+from memory.matching import Match, SkillIndex, skill_words, unused_in
 from memory.skills import Skill
 from memory.syntax import parse
 from server.suggest.documents import MAX_CHUNK_LINES, Snapshot, chunk_spans, focus, split_lines
@@ -61,7 +61,13 @@ def at_lines_each(indexes: list[SkillIndex], snap: Snapshot, lo: int, hi: int) -
         ]
     # the line a rewrite makes too long is split as the file's formatter would: that needs the
     # whole document, not the cut the matcher saw
-    return [wrap_long_lines(ms, snap.language, snap.lines, lambda: snap.line_limit) for ms in out]
+    # so is whether a name a deletion needs unused is used elsewhere (memory.matching.unused_in)
+    return [
+        wrap_long_lines(
+            unused_in(ms, snap.text), snap.language, snap.lines, lambda: snap.line_limit
+        )
+        for ms in out
+    ]
 
 
 def _whole(index: SkillIndex, language: str, text: str) -> list[Match]:
@@ -97,6 +103,7 @@ def in_text(
     # line limit (for rewrites that make a line too long) is read from it once
     snap = Snapshot(None, text, data, tree, language, lines)
     out, complete = _scan(wanted, snap, deadline)
+    out = unused_in(out, text)
     return wrap_long_lines(out, language, lines, lambda: snap.line_limit), complete
 
 

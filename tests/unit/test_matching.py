@@ -248,6 +248,27 @@ def test_scan_finds_an_insertion_on_the_next_chunks_first_line() -> None:
     assert apply_match(files[2], found[0]).startswith("import b\nimport new_dep\nfrom m import c2")
 
 
+def test_an_unused_import_is_judged_on_the_whole_file_not_the_chunk_scanned() -> None:
+    # the scan matches top-level chunk by chunk; a use of the name 60 definitions below the
+    # import is outside the chunk the import is matched in, and still keeps the import
+    from server.suggest.sites import in_text
+
+    head = "import sys\nimport os\nimport re\nimport json\n\n\n"
+    files = [head + "".join(f"def f{k}():\n    return {k}\n\n\n" for k in range(60))]
+    files.append(files[0] + "def g():\n    return os.getcwd()\n")
+    miner = SkillMiner()
+    for n, name in enumerate(("sys", "re")):
+        edit = structural_edit("python", files[0], files[0].replace(f"import {name}\n", "", 1))
+        assert edit is not None and edit.unused == [name]
+        miner.add(f"e{n}", edit)
+    skills = miner.skills()
+    assert len(skills) == 1 and skills[0].unused_holes
+    found, complete = in_text(skills, "python", files[1])
+    unused = ["import sys", "import re", "import json"]  # not os, which g uses
+    assert complete and [m.old_text.strip() for m in found] == unused
+    assert [m.old_text.strip() for m in _found(skills, "python", files[1])] == unused
+
+
 def test_the_rewrite_keeps_the_sites_layout() -> None:
     # learned on calls laid out one argument list per line, offered at a call on one line:
     # the argument goes, the line stays a line (and a site laid out like the examples is

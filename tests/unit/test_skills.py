@@ -295,7 +295,8 @@ def test_javascript_typescript_go_rust() -> None:
 
 def test_deletion_with_only_holes_is_refused() -> None:
     doc = "import os\nimport sys\nimport re\n"
-    miner, made, _ = _mine("python", doc, ("import os\n", ""), ("import re\n", ""))
+    used = doc + "os.getcwd()\nre.compile(sys.argv[0])\n"
+    miner, made, _ = _mine("python", used, ("import os\n", ""), ("import re\n", ""))
     assert made == []  # "delete any import" is a guess, not a rule
     miner, made, _ = _mine("python", doc + "import os\n", ("import os\n", ""), ("import os\n", ""))
     assert len(made) == 1 and made[0].describe()["after"] == ""
@@ -369,6 +370,30 @@ def test_a_parameter_dropped_where_unused_is_dropped_where_only_a_string_spells_
     assert len(made) == 1 and made[0].needed_support() == 2
     found = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
     assert [m.start_line for m in found] == [doc2.splitlines().index("def c(self, httpbin):")]
+
+
+def test_imports_deleted_where_unused_are_deleted_where_unused() -> None:
+    # two imports the file no longer used were deleted: the rule is "delete an unused import",
+    # trusted on two, and it leaves the import the file still uses (or only a string spells)
+    doc = (
+        "from __future__ import print_function\n"
+        "from __future__ import division\n"
+        "from __future__ import annotations\n"
+        "from __future__ import generators\n"
+        "x = 1 / 2\n"
+        'y = "generators"\n'
+        "z: annotations = 1\n"
+    )
+    _, made, doc2 = _mine(
+        "python",
+        doc,
+        ("from __future__ import print_function\n", ""),
+        ("from __future__ import division\n", ""),
+    )
+    assert len(made) == 1 and made[0].needed_support() == 2
+    assert made[0].describe()["before"] == "from __future__ import $h0"
+    found = SkillIndex(made).matches_in(made[0].id, "python", doc2, None)
+    assert [m.old_text.strip() for m in found] == ["from __future__ import generators"]
 
 
 def test_a_rule_that_drops_a_word_is_trusted_on_two_examples() -> None:
