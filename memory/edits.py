@@ -28,6 +28,17 @@ if TYPE_CHECKING:
 Path = list[int]
 
 
+# statements that bring names into a file: deleting one is about whether the file uses them
+IMPORTS = {
+    "import_statement",  # Python, JavaScript, TypeScript
+    "import_from_statement",
+    "future_import_statement",
+    "import_declaration",  # Go
+    "import_spec",
+    "use_declaration",  # Rust
+}
+
+
 @dataclass
 class StructuralEdit:
     """One change between two documents, with the trees mining needs (JSON-serialisable)."""
@@ -48,7 +59,7 @@ class StructuralEdit:
     carried: list[list[Path]] = field(default_factory=list)  # [before path, after path] from R
     whole_lines: bool = False  # the window occupies whole lines in both documents
     clipped: bool = False  # R is the document or a long block: only the window's siblings kept
-    # a deletion: the names it deleted that nothing left in the file uses (an unused import)
+    # an import's deletion: the names it deleted that nothing left in the file uses
     unused: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -287,7 +298,7 @@ def structural_edit(
         if _at_forest(win_b, pb).key == _at_forest(win_a, pa).key
     ]
     unused: list[str] = []
-    if not wa:
+    if not wa and (rb.type in IMPORTS or all(n.type in IMPORTS for n in wb)):
         gone = transforms.code_names(_text(db, wb))
         unused = sorted(w for w in gone if not transforms.used_outside(after_doc, w))
     return StructuralEdit(

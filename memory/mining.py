@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memory import transforms
-from memory.edits import StructuralEdit
+from memory.edits import IMPORTS, StructuralEdit
 from memory.templates import AntiUnifier, Syn, Template, holes, is_block, match_syn
 
 NODE, WINDOW = "node", "window"
@@ -263,17 +263,6 @@ def uses(
             for w in changed:
                 seen.setdefault((name, w), set()).add(w in tokens)
     return [[h, w, next(iter(v))] for (h, w), v in sorted(seen.items()) if len(v) == 1]
-
-
-# statements that bring names into a file: deleting one is about whether the file uses them
-IMPORTS = {
-    "import_statement",  # Python, JavaScript, TypeScript
-    "import_from_statement",
-    "future_import_statement",
-    "import_declaration",  # Go
-    "import_spec",
-    "use_declaration",  # Rust
-}
 
 
 def unused_holes(before: list[Template], examples: list[Level]) -> list[str]:
