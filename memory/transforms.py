@@ -62,8 +62,10 @@ def code_names(x: str) -> set[str]:
 def used_outside(text: str, name: str, first: int = -1, last: int = -1) -> bool:
     """Does the code of text (a whole file) use name on a line outside first..last? Only the
     lines that spell it are read, and the first use found answers, so a long file is cheap."""
+    line, at = 0, 0
     for m in re.finditer(r"(?<![\w])" + re.escape(name) + r"(?![\w])", text):
-        line = text.count("\n", 0, m.start())
+        line += text.count("\n", at, m.start())  # counted on from the last one: one pass
+        at = m.start()
         if first <= line <= last:
             continue
         start = text.rfind("\n", 0, m.start()) + 1

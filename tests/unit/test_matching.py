@@ -2,6 +2,7 @@
 
 import time
 
+from memory import transforms
 from memory.edits import structural_edit
 from memory.matching import Match, SkillIndex, apply_match, rewrite_parses
 from memory.miner import SkillMiner
@@ -267,6 +268,16 @@ def test_an_unused_import_is_judged_on_the_whole_file_not_the_chunk_scanned() ->
     unused = ["import sys", "import re", "import json"]  # not os, which g uses
     assert complete and [m.old_text.strip() for m in found] == unused
     assert [m.old_text.strip() for m in _found(skills, "python", files[1])] == unused
+
+
+def test_a_use_of_a_name_is_in_code_on_a_line_outside_the_site() -> None:
+    # lines: 0 the import, 1 and 2 strings that spell the name, 4 a use
+    text = 'import os\nx = "os here is data"\ny = "os"\n\nos.getcwd()\n'
+    assert transforms.used_outside(text, "os", 0, 0)  # line 4
+    assert not transforms.used_outside(text, "os", 0, 4)  # every line skipped
+    assert not transforms.used_outside(text.replace("os.getcwd()", "pass"), "os", 0, 0)
+    assert not transforms.uses_name('f("user@httpbin.org")', "httpbin")
+    assert transforms.uses_name("f(httpbin)", "httpbin")
 
 
 def test_the_rewrite_keeps_the_sites_layout() -> None:
