@@ -9,8 +9,8 @@ edit is cut at three levels:
   * the context root X, the smallest ancestor of R that occupies whole lines (a statement, a
     definition header with its body, an argument on its own line), which mining may use to keep
     skills specific.
-Inside the window a GumTree-style diff (identical subtrees top-down, then containers bottom-up)
-tells which subtrees were carried over unchanged, so mining can turn them into single holes.
+Inside the window a GumTree-style diff (memory.treediff) tells which subtrees were carried over
+unchanged, so mining can turn them into single holes.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 from memory import transforms
 from memory.syntax import has_error, parse
 from memory.templates import Syn, char_map, to_syn
+from memory.treediff import Path, at, at_forest, diff_trees
 
 if TYPE_CHECKING:
     from tree_sitter import Node
-
-Path = list[int]
 
 
 # statements that bring names into a file: deleting one is about whether the file uses them
@@ -290,21 +289,22 @@ def structural_edit(
     line_start = _line_start(db, first.start_byte)
     indent_raw = db[line_start : first.start_byte]
     indent = indent_raw[: len(indent_raw) - len(indent_raw.lstrip())].decode("utf-8", "replace")
-    r_b, r_a = _at(syn_b, path), _at(syn_a, path)
+    r_b, r_a = at(syn_b, path), at(syn_a, path)
     win_b, win_a = r_b.children[i:jb], r_a.children[i:ja]
     carried = [
         [[i + pb[0], *pb[1:]], [i + pa[0], *pa[1:]]]
         for pb, pa in diff_trees(win_b, win_a)
-        if _at_forest(win_b, pb).key == _at_forest(win_a, pa).key
+        if at_forest(win_b, pb).key == at_forest(win_a, pa).key
     ]
+    before = _text(db, wb)
     unused: list[str] = []
     if not wa and (rb.type in IMPORTS or all(n.type in IMPORTS for n in wb)):
-        gone = transforms.code_names(_text(db, wb))
+        gone = transforms.code_names(before)
         unused = sorted(w for w in gone if not transforms.used_outside(after_doc, w))
     return StructuralEdit(
         unused=unused,
         language=language,
-        before=_text(db, wb),
+        before=before,
         after=_text(da, wa),
         before_type=wb[0].type if len(wb) == 1 else rb.type,
         after_type=wa[0].type if len(wa) == 1 else ra.type,
@@ -342,78 +342,3 @@ def _window_lines(data: bytes, kids: list[Node], i: int, j: int) -> bool:
     if i == j:
         return True
     return _whole_lines(data, kids[i].start_byte, kids[j - 1].end_byte)
-
-
-def _at_forest(nodes: list[Syn], path: Path) -> Syn:
-    return _at(nodes[path[0]], path[1:])
-
-
-def _at(s: Syn, path: Path) -> Syn:
-    for k in path:
-        s = s.children[k]
-    return s
-
-
-# -- GumTree-style diff ------------------------------------------------------------------------
-
-
-def _walk(nodes: list[Syn], prefix: Path) -> list[tuple[Path, Syn]]:
-    out: list[tuple[Path, Syn]] = []
-    for k, n in enumerate(nodes):
-        here = [*prefix, k]
-        out.append((here, n))
-        out.extend(_walk(n.children, here))
-    return out
-
-
-def _height(s: Syn) -> int:
-    return 1 + max((_height(c) for c in s.children), default=0)
-
-
-def diff_trees(
-    before: list[Syn], after: list[Syn], *, min_height: int = 1, dice: float = 0.5
-) -> list[tuple[Path, Path]]:
-    """Map before subtrees to after subtrees: identical subtrees top-down (tallest first, unique
-    matches only), then containers bottom-up when enough of their descendants are mapped.
-    Paths index into the given forests."""
-    nb, na = _walk(before, []), _walk(after, [])
-    if len(nb) * len(na) > 4_000_000:
-        return []  # quadratic below: a window this large is not a skill anyway
-    by_key: dict[tuple[str, str], list[int]] = {}
-    for k, (_, s) in enumerate(na):
-        by_key.setdefault((s.type, s.key), []).append(k)
-    mapped_b: dict[int, int] = {}
-    used_a: set[int] = set()
-    order = sorted(range(len(nb)), key=lambda k: -_height(nb[k][1]))
-    covered: set[int] = set()
-    for k in order:
-        path, s = nb[k]
-        if k in covered or _height(s) < min_height or not s.key:
-            continue
-        cands = [c for c in by_key.get((s.type, s.key), []) if c not in used_a]
-        if len(cands) != 1 or len(by_key[(s.type, s.key)]) != 1:
-            continue
-        mapped_b[k] = cands[0]
-        used_a.add(cands[0])
-        # descendants of an identical match are matched with it
-        covered.update(d for d, (p, _) in enumerate(nb) if p[: len(path)] == path)
-    out = [(nb[k][0], na[v][0]) for k, v in mapped_b.items()]
-    # bottom-up: containers of the same type whose mapped descendants mostly correspond
-    for kb, (pb, sb) in enumerate(nb):
-        if kb in mapped_b or not sb.children:
-            continue
-        inside = [v for k, v in mapped_b.items() if nb[k][0][: len(pb)] == pb and k != kb]
-        if not inside:
-            continue
-        best, best_score = None, 0.0
-        for ka, (pa, sa) in enumerate(na):
-            if ka in used_a or sa.type != sb.type:
-                continue
-            common = sum(1 for v in inside if na[v][0][: len(pa)] == pa)
-            score = 2 * common / (len(inside) + max(1, len(sa.children)))
-            if score > best_score:
-                best, best_score = ka, score
-        if best is not None and best_score >= dice:
-            used_a.add(best)
-            out.append((pb, na[best][0]))
-    return out

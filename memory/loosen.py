@@ -116,13 +116,14 @@ def _words(text: str) -> set[str]:
     return {text[a:b] for a, b in transforms.tokens(text)}
 
 
-def _own_objects(before: list[Template], after: list[Template]) -> set[str]:
+def _own_objects(
+    b_all: list[tuple[Template, str]], a_all: list[tuple[Template, str]], deletion: bool
+) -> set[str]:
     """Words used only as the object a named member is read from, as often after the edit as
     before it or deleted with their line: the site's own variables, anywhere in the templates
     (`self.assert_equal(rv.data, '')` -> `b''` converts `response.data` too, and deleting
-    `use_pep517=options.use_pep517,` deletes `use_pep517=ireq.use_pep517,`)."""
-    b_all = [x for t in before for x in _leaves(t, [])]
-    a_all = [x for t in after for x in _leaves(t, [])]
+    `use_pep517=options.use_pep517,` deletes `use_pep517=ireq.use_pep517,`). b_all and a_all
+    are the templates' leaves with their roles (_leaves)."""
     b_ids = Counter(x[2] for x, _ in b_all if _ident(x))
     a_ids = Counter(x[2] for x, _ in a_all if _ident(x))
     b_obj = Counter(x[2] for x, role in b_all if role == "object" and _ident(x))
@@ -131,7 +132,7 @@ def _own_objects(before: list[Template], after: list[Template]) -> set[str]:
     return {
         w
         for w, n in b_obj.items()
-        if b_ids[w] == n and w not in named and (not after or a_obj[w] == a_ids[w] == n)
+        if b_ids[w] == n and w not in named and (deletion or a_obj[w] == a_ids[w] == n)
     }
 
 
@@ -145,8 +146,10 @@ def loosen(
     none. Other words around the change stay: they are where the developer chose to make it
     (`ensure_ascii: bool = True`)."""
     (b0, b1), (a0, a1) = focus
-    b_leaves = [x for t in before for x in _leaves(t, []) if b0 <= x[0][3] and x[0][4] <= b1]
-    a_leaves = [x for t in after for x in _leaves(t, []) if a0 <= x[0][3] and x[0][4] <= a1]
+    b_all = [x for t in before for x in _leaves(t, [])]
+    a_all = [x for t in after for x in _leaves(t, [])]
+    b_leaves = [x for x in b_all if b0 <= x[0][3] and x[0][4] <= b1]
+    a_leaves = [x for x in a_all if a0 <= x[0][3] and x[0][4] <= a1]
     b_ids = Counter(x[2] for x, _ in b_leaves if _ident(x))
     a_ids = Counter(x[2] for x, _ in a_leaves if _ident(x))
     named = {x[2] for x, role in [*b_leaves, *a_leaves] if role == "name"}
@@ -169,7 +172,7 @@ def loosen(
     # a comment deleted with its code went because the code did: `f(x)  # E: Any` and
     # `f(y)  # E: int` are the same deletion
     remarks = not after and any(x[1] == "comment" for x, _ in b_leaves)
-    own = _own_objects(before, after)
+    own = _own_objects(b_all, a_all, not after)
     if not carried and not moved and not data and not remarks and not own:
         return None
     used: set[str] = set()

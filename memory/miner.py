@@ -18,6 +18,7 @@ from memory.loosen import loosen
 from memory.mining import NODE, WINDOW, Level
 from memory.skills import Skill, skill_name
 from memory.templates import AntiUnifier, Template, from_syn, is_block, match_syn, shape
+from memory.treediff import at
 
 
 def _skill_id(
@@ -75,7 +76,7 @@ def _levels(edit: StructuralEdit) -> list[tuple[str, int, list[int]]]:
     out: list[tuple[str, int, list[int]]] = []
     if not edit.clipped:
         out.extend((NODE, h, [0, 0]) for h in range(len(edit.path), -1, -1))
-        body = mining.at(edit.syn_before(), edit.path).type
+        body = at(edit.syn_before(), edit.path).type
         i, jb, ja = edit.window
         if is_block(body) or body in ("module", "program", "source_file"):
             out.pop()  # the statements changed, not the body they happen to make up
@@ -239,13 +240,15 @@ def _widen(skill: Skill, edit: StructuralEdit) -> bool:
     # are not stored, so a derivation is checked on the first and the newest
     first = Level(skill.root, [], [], skill.before_template["skeleton"], "", "", -1)
     first.skel_a = skill.after_template["skeleton"]
-    was = [u[0] for u in mining.remap_uses([[h, "", 0] for h in skill.unused_holes], tb, before)]
+    # a widened template renames holes; its constraints (usage, unused names) are kept where
+    # this example agrees with them
+    names = mining.renamed_holes(tb, before)
+    was = {names[h] for h in skill.unused_holes if h in names}
     unused = [h for h in mining.unused_holes(before, [level]) if h in was]
     derived = _derive(before, after, first, level)
     if derived is None or not validity.valid(before, after, derived, unused):
         return False
-    # a widened template renames holes, so usage constraints restart from this example
-    old = mining.remap_uses(skill.uses, tb, before)
+    old = [[names[h], w, p] for h, w, p in skill.uses if h in names]
     skill.uses = [u for u in mining.uses(before, after, [level.before]) if u in old]
     skill.before_template.pop("unused", None)
     if unused:

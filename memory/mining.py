@@ -15,6 +15,7 @@ from typing import Any
 from memory import transforms
 from memory.edits import IMPORTS, StructuralEdit
 from memory.templates import AntiUnifier, Syn, Template, holes, is_block, match_syn
+from memory.treediff import at
 
 NODE, WINDOW = "node", "window"
 
@@ -39,12 +40,6 @@ class Level:
     carried_b: frozenset[tuple[int, ...]] = frozenset()
     carried_a: frozenset[tuple[int, ...]] = frozenset()
     unused: tuple[str, ...] = ()  # the edit's StructuralEdit.unused
-
-
-def at(s: Syn, path: list[int]) -> Syn:
-    for k in path:
-        s = s.children[k]
-    return s
 
 
 def _named(s: Syn) -> bool:
@@ -281,10 +276,8 @@ def unused_holes(before: list[Template], examples: list[Level]) -> list[str]:
     return sorted(h for h, ok in seen.items() if ok)
 
 
-def remap_uses(
-    uses: list[list[Any]], old: list[Template], before: list[Template]
-) -> list[list[Any]]:
-    """Old usage constraints in the hole names of a widened before-template."""
+def renamed_holes(old: list[Template], before: list[Template]) -> dict[str, str]:
+    """Each hole of old by its name in before, a widened copy of it."""
     names: dict[str, str] = {}
 
     def walk(o: Template, n: Template) -> None:
@@ -296,7 +289,7 @@ def remap_uses(
 
     for o, n in zip(old, before, strict=True):
         walk(o, n)
-    return [[names[h], w, p] for h, w, p in uses if h in names]
+    return names
 
 
 # -- derived holes -----------------------------------------------------------------------------
