@@ -20,7 +20,7 @@ def _importable(name: str) -> bool:
 
 
 def _store_report(workspace: Path) -> dict[str, Any]:
-    from memory.store import Store, StoreError, project_store_path
+    from memory.store.database import Store, StoreError, project_store_path
 
     path = project_store_path(workspace)
     report: dict[str, Any] = {"path": str(path), "exists": path.exists()}
@@ -45,7 +45,7 @@ def _store_report(workspace: Path) -> dict[str, Any]:
 
 
 def collect(workspace: str) -> dict[str, Any]:
-    from memory import syntax
+    from memory.skills import syntax
 
     core = {name: _importable(name) for name in CORE_MODULES}
     grammars = syntax.grammar_versions()

@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from memory.items import ITEM_KINDS
-from memory.store import StoreError
+from memory.recall.items import ITEM_KINDS
+from memory.store.database import StoreError
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -109,9 +109,9 @@ def _print(data: Any, as_json: bool, text: str) -> None:
 
 
 def _run(args: argparse.Namespace, workspace: Path) -> int:
-    from memory import checkpoints, portable
-    from memory.api import WorkspaceMemory
-    from memory.store import Store, project_store_path
+    from memory.recall.api import WorkspaceMemory
+    from memory.store import checkpoints, portable
+    from memory.store.database import Store, project_store_path
 
     path = project_store_path(workspace)
     if args.cmd == "restore":

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -24,15 +25,22 @@ from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 from server import __version__
 
 if TYPE_CHECKING:
-    from server.features.capture import CaptureService
-    from server.features.memory import MemoryService
-    from server.features.patterns import PatternService
-    from server.suggest.service import SuggestService
     from server.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 
 CUSTOM_PREFIX = "kenetic/"
+S = TypeVar("S")
+# (command, arguments, session id): told of every kenetic.* command that ran
+CommandListener = Callable[[str, "Sequence[Any] | None", str], None]
+
+
+class ChangeListener(Protocol):
+    """Who didChange tells of each change, with the text from just before it (capture)."""
+
+    def on_change(self, uri: str, version: int, before: str, after: str, change: Any) -> None: ...
+
+    def note_unknown_change(self, uri: str) -> None: ...
 
 
 class _Answered:
@@ -71,7 +79,7 @@ class KeneticProtocol(LanguageServerProtocol):
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
         uri = unquote(params.text_document.uri)
         documents = self.workspace.text_documents
-        capture: CaptureService | None = getattr(self._server, "capture", None)
+        capture = self._server.change_listener if isinstance(self._server, KeneticServer) else None
         if uri not in documents:
             log.warning("didChange for %s, which was never opened; ignored", uri)
             if capture is not None:
@@ -92,33 +100,46 @@ class KeneticProtocol(LanguageServerProtocol):
         result = yield from super().lsp_workspace__execute_command(params)
         # every kenetic.* command that ran (arguments valid) is itself an episode, kept in
         # the session it ended or changed
-        hook = getattr(self._server, "on_execute_command", None)
-        if hook is not None:
-            hook(params.command, params.arguments, session)
+        if isinstance(self._server, KeneticServer):
+            for listener in self._server.command_listeners:
+                listener(params.command, params.arguments, session)
         return result
 
 
 class KeneticServer(LanguageServer):
-    """Holds kenetic's per-session state; features attach to it in server.setup."""
+    """Holds kenetic's per-session state; features attach their services in server.setup.
 
-    capture: CaptureService
-    memory: MemoryService
-    suggest: SuggestService
-    patterns: PatternService
+    The server knows no feature: each feature's setup() attaches its service object, and the
+    modules that need another feature's service ask for it by type (`ls.service(CaptureService)`),
+    so imports run from the features to this module and never back.
+    """
+
     workspaces: Workspaces
 
     def __init__(self) -> None:
         super().__init__("kenetic", __version__, protocol_cls=KeneticProtocol)
         self.session_id = ""
         self.settings_errors_shown: set[str] = set()
+        self._services: dict[type, object] = {}
+        self.change_listener: ChangeListener | None = None
+        self.command_listeners: list[CommandListener] = []
 
-    def on_execute_command(self, command: str, arguments: list[Any] | None, session: str) -> None:
-        from server.features.commands import record_command
-        from server.protocol import to_plain
+    def attach(self, service: S) -> S:
+        """Register a feature's service under its type; returns it."""
+        self._services[type(service)] = service
+        return service
 
-        record_command(
-            self, command, source="editor", arguments=to_plain(arguments) or None, session=session
-        )
+    def service(self, kind: type[S]) -> S:
+        """The attached service of this type; LookupError when that feature is not set up."""
+        found = self._services.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(f"{kind.__name__} is not attached to this server")
+        return found
+
+    def find(self, kind: type[S]) -> S | None:
+        """The attached service of this type, or None."""
+        found = self._services.get(kind)
+        return found if isinstance(found, kind) else None
 
     def show_error(self, message: str) -> None:
         """A message the user sees once per session (repeats of the same text are dropped)."""

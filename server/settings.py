@@ -64,7 +64,8 @@ class SkillsSettings(_Section):
 
 
 class MemorySection(_Section):
-    """Recall, retention and self-tuning knobs (memory.items.MemorySettings, memory.als)."""
+    """Recall, retention and self-tuning knobs (memory.recall.items.MemorySettings,
+    memory.recall.als)."""
 
     embedder: Literal["hashed", "minilm", "ollama"] = "hashed"
     max_items: int = Field(50_000, alias="maxItems", ge=100, le=10_000_000)
@@ -83,7 +84,7 @@ class MemorySection(_Section):
     quiet_s: float = Field(60.0, alias="quietSeconds", ge=0, le=86_400)
 
     def recall_settings(self) -> Any:
-        from memory.items import MemorySettings
+        from memory.recall.items import MemorySettings
 
         return MemorySettings(
             embedder=self.embedder,
@@ -99,7 +100,7 @@ class MemorySection(_Section):
         )
 
     def als_settings(self) -> Any:
-        from memory.als import AlsSettings
+        from memory.recall.als import AlsSettings
 
         return AlsSettings(
             debounce_min_ms=self.debounce_min_ms,

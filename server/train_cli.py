@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from memory.store import Store, StoreError, project_store_path
+from memory.store.database import Store, StoreError, project_store_path
 from server.settings import read_toml, resolve, user_config_path
 from server.suggest.shown import read_outcome_log
 from server.suggest.training import TooFewOutcomes, run_training

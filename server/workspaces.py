@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from memory.store import Store, StoreError, project_store_path, user_store_path
+from memory.store.database import Store, StoreError, project_store_path, user_store_path
 from server.capture.privacy import IgnoreRules
 from server.settings import Settings, read_toml, resolve, user_config_path
 

@@ -3,7 +3,7 @@
 A checkpoint is plain data (a format tag, a format version, the TRMConfig as a dict and the
 state dict), read with `torch.load(weights_only=True)`: never code to run. load() refuses
 anything that does not match its own config, so a corrupt or foreign file fails loudly
-(CheckpointError) and the ranker falls back to rules. trm.model re-exports everything here.
+(CheckpointError) and the ranker falls back to rules.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from trm.model import TRM, TRMConfig
+
 if TYPE_CHECKING:
     from trm.layers import EMA
-    from trm.model import TRM
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CheckpointError", "load", "save"]
 
@@ -64,8 +65,6 @@ def load(path: str | os.PathLike[str]) -> TRM:
     raw_config, state = payload.get("config"), payload.get("state_dict")
     if not isinstance(raw_config, dict) or not isinstance(state, dict):
         raise CheckpointError(f"{path} lacks a config or a state dict")
-    from trm.model import TRM, TRMConfig  # trm.model imports this module at its top
-
     known = {f.name for f in fields(TRMConfig)}
     if set(raw_config) - known:
         raise CheckpointError(f"{path} has unknown config keys {sorted(set(raw_config) - known)}")

@@ -33,7 +33,7 @@ server builds one pair of dicts for either ranker. Every key is optional; a miss
     }
 
 The vectors are numpy float32: context (CONTEXT_DIM,), candidates (K, CANDIDATE_DIM). Bag-of-
-token parts use feature hashing (memory.embedders.HashedEmbedder: CRC-32 buckets, the same in
+token parts use feature hashing (memory.recall.embedders.HashedEmbedder: CRC-32 buckets, the same in
 every process), so the features are deterministic. Set-level features (the nearest site below
 the cursor, the rule score's rank, a site's order among its skill's sites) are computed over the
 candidates of one request.
@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from memory.embedders import HashedEmbedder
+from memory.recall.embedders import HashedEmbedder
 from trm.ranker import RuleRanker
 
 __all__ = [

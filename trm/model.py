@@ -29,23 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# re-exported: checkpoints live in trm.checkpoint (which imports this module lazily)
-from trm.checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, load, save
 from trm.layers import EMA, Net, rms_norm, stablemax_cross_entropy
 
 MIXERS = ("attention", "mlp")
-__all__ = [
-    "CHECKPOINT_FORMAT",
-    "CHECKPOINT_VERSION",
-    "EMA",
-    "TRM",
-    "CheckpointError",
-    "TRMConfig",
-    "load",
-    "save",
-    "stablemax_cross_entropy",
-    "train_step",
-]
+__all__ = ["EMA", "TRM", "TRMConfig", "stablemax_cross_entropy", "train_step"]
 
 
 @dataclass

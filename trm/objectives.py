@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,9 +19,7 @@ from torch import nn
 from trm.features import CANDIDATE_DIM, CONTEXT_DIM, featurize, preselect
 from trm.layers import stablemax_cross_entropy
 from trm.model import TRM
-
-if TYPE_CHECKING:
-    from trm.train import TrainConfig
+from trm.train_config import TrainConfig
 
 __all__ = ["OBJECTIVES", "Objectives", "Prepared", "prepare"]
 

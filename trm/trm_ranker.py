@@ -147,7 +147,7 @@ class TRMRanker:
         return self._model
 
     def _load(self, path: Path) -> Any:
-        from trm.model import CheckpointError, load  # imports torch: only once a model is due
+        from trm.checkpoint import CheckpointError, load  # imports torch: only once a model is due
 
         meta = path.with_suffix(".json")
         if meta.exists():

@@ -23,24 +23,19 @@ if TYPE_CHECKING:
     from server.agent.builtins import builtin_tools
     from server.agent.config import AgentSettings, McpServerSettings
     from server.agent.context import Resources
-    from server.agent.llm import (
+    from server.agent.jsonrepair import JsonRepairError, parse_json_loose
+    from server.agent.llm import LLMGateway, RetryPolicy
+    from server.agent.loop import Budget, run_task
+    from server.agent.mcp_client import McpHub, McpServer
+    from server.agent.messages import (
         AgentConfigError,
         LLMError,
-        LLMGateway,
         Message,
         NoProviderConfigured,
-        RetryPolicy,
         TaskCancelled,
         ToolCall,
     )
-    from server.agent.loop import Budget, run_task
-    from server.agent.mcp_client import McpHub, McpServer
-    from server.agent.patterns import (
-        JsonRepairError,
-        mine_patterns,
-        parse_json_loose,
-        patterns_from_llm,
-    )
+    from server.agent.patterns import mine_patterns, patterns_from_llm
     from server.agent.sandbox import CommandPolicy, PathSandbox, SandboxError
     from server.agent.tool_ranking import ToolRanker
     from server.agent.tools import AgentCallbacks, LexicalRanker, Tool, ToolRegistry, ToolResult
@@ -51,21 +46,21 @@ _WHERE = {
     "AgentSettings": "config",
     "McpServerSettings": "config",
     "Resources": "context",
-    "AgentConfigError": "llm",
-    "LLMError": "llm",
+    "AgentConfigError": "messages",
+    "LLMError": "messages",
     "LLMGateway": "llm",
-    "Message": "llm",
-    "NoProviderConfigured": "llm",
+    "Message": "messages",
+    "NoProviderConfigured": "messages",
     "RetryPolicy": "llm",
-    "TaskCancelled": "llm",
-    "ToolCall": "llm",
+    "TaskCancelled": "messages",
+    "ToolCall": "messages",
     "Budget": "loop",
     "run_task": "loop",
     "McpHub": "mcp_client",
     "McpServer": "mcp_client",
-    "JsonRepairError": "patterns",
+    "JsonRepairError": "jsonrepair",
     "mine_patterns": "patterns",
-    "parse_json_loose": "patterns",
+    "parse_json_loose": "jsonrepair",
     "patterns_from_llm": "patterns",
     "CommandPolicy": "sandbox",
     "PathSandbox": "sandbox",

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from server.agent.llm import DEFAULT_MODELS, LLMError, Message, ToolCall, parse_tool_arguments
+from server.agent.messages import DEFAULT_MODELS, LLMError, Message, ToolCall, parse_tool_arguments
 from server.agent.provider_base import RETRYABLE_STATUS, check_cancelled, retry_after
 
 

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.agent.llm import Message, estimate_tokens
+from server.agent.messages import Message, estimate_tokens
 
 log = logging.getLogger(__name__)
 

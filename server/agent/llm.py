@@ -17,167 +17,26 @@ import json
 import logging
 import os
 import random
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from server.agent.config import AgentSettings
-from server.agent.patterns import JsonRepairError, parse_json_loose
+from server.agent.masking import install_log_masking
+from server.agent.messages import (
+    LLMError,
+    Message,
+    NoProviderConfigured,
+    Reply,
+    TaskCancelled,
+    Usage,
+    estimate_messages,
+    estimate_tokens,
+)
+from server.agent.providers import build_providers
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MODELS = {
-    "anthropic": {"main": "claude-sonnet-4-6", "summarise": "claude-haiku-4-5"},
-    "ollama": {"main": "qwen2.5-coder:7b", "summarise": "qwen2.5-coder:1.5b"},
-}
-HOW_TO_CONFIGURE = (
-    "Set ANTHROPIC_API_KEY in the environment kenetic starts in (Anthropic), or run Ollama and "
-    "set OLLAMA_HOST (e.g. http://127.0.0.1:11434) or the setting agent.ollama.host; "
-    "agent.provider chooses between them. See docs/agent.md."
-)
-
-
-class AgentConfigError(Exception):
-    """A configuration problem the user must fix; the message is meant for them, as is."""
-
-
-class NoProviderConfigured(AgentConfigError):
-    def __init__(self, detail: str = "no LLM provider is configured for agent tasks.") -> None:
-        super().__init__(f"kenetic: {detail} {HOW_TO_CONFIGURE}")
-
-
-class TaskCancelled(Exception):
-    """The user cancelled the task; raised at the next await that checks."""
-
-
-class LLMError(Exception):
-    def __init__(
-        self,
-        message: str,
-        *,
-        provider: str,
-        retryable: bool,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(mask(message))
-        self.provider = provider
-        self.retryable = retryable
-        self.status = status
-        self.retry_after = retry_after
-
-
-# ----------------------------------------------------------------------------- message shapes
-
-
-@dataclass
-class ToolCall:
-    id: str
-    name: str
-    arguments: dict[str, Any]
-    # set when the model's arguments could not be parsed even after repair
-    error: str | None = None
-
-
-@dataclass
-class Message:
-    role: str  # "user" | "assistant" | "tool"
-    text: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    tool_call_id: str | None = None  # role "tool": the call this answers
-    tool_name: str | None = None
-    is_error: bool = False
-
-
-@dataclass
-class Usage:
-    provider: str
-    model: str
-    role: str
-    input_tokens: int
-    output_tokens: int
-    estimated: bool  # True when the provider did not report counts
-    attempts: int = 1
-    ms: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class Reply:
-    message: Message
-    stop_reason: str
-    usage: Usage
-
-
-def estimate_tokens(text: str) -> int:
-    """A provider-free estimate: about four characters a token for English and code."""
-    return (len(text) + 3) // 4
-
-
-def estimate_messages(system: str, messages: Sequence[Message], tools: Sequence[dict]) -> int:
-    total = estimate_tokens(system) + estimate_tokens(json.dumps(list(tools)))
-    for m in messages:
-        total += 4 + estimate_tokens(m.text)
-        for c in m.tool_calls:
-            total += estimate_tokens(c.name) + estimate_tokens(json.dumps(c.arguments))
-    return total
-
-
-# ----------------------------------------------------------------------------- key masking
-
-_KEY_SHAPES = re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{4,}|sk-[A-Za-z0-9_\-]{20,})")
-_SECRETS: set[str] = set()
-_MASKED_LOGGERS = ("server.agent", "anthropic", "httpx", "httpx2", "httpcore", "ollama", "mcp")
-
-
-def mask(text: str) -> str:
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, _masked(secret))
-    return _KEY_SHAPES.sub(lambda m: _masked(m.group(0)), text)
-
-
-def _masked(secret: str) -> str:
-    return "****" + secret[-4:] if len(secret) >= 12 else "****"
-
-
-class SecretMaskFilter(logging.Filter):
-    """Rewrites a record's message with every known key (and key-shaped token) masked."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            text = record.getMessage()
-        except Exception:  # a broken format string is not ours to fix; let it through
-            return True
-        masked = mask(text)
-        if masked != text:
-            record.msg, record.args = masked, None
-        if record.exc_info and record.exc_info[1] is not None:
-            exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text, record.exc_info = mask(exc_text), None
-        return True
-
-
-_FILTER = SecretMaskFilter()
-
-
-def install_log_masking(secrets: Sequence[str] = ()) -> None:
-    """Mask these secrets (and key-shaped tokens) in the agent's and the SDKs' log lines."""
-    _SECRETS.update(s for s in secrets if s and len(s) >= 6)
-    names = set(_MASKED_LOGGERS) | {
-        name
-        for name in logging.Logger.manager.loggerDict
-        if any(name.startswith(prefix + ".") for prefix in _MASKED_LOGGERS)
-    }
-    for name in names:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-
 
 # ----------------------------------------------------------------------------- providers
 
@@ -240,8 +99,6 @@ class LLMGateway:
         retry: RetryPolicy | None = None,
     ) -> LLMGateway:
         """Providers from `agent.*` settings and the environment; NoProviderConfigured if none."""
-        from server.agent.providers import build_providers
-
         s = (
             settings
             if isinstance(settings, AgentSettings)
@@ -342,18 +199,3 @@ class LLMGateway:
         )
         self.calls.append(usage)
         return Reply(message, stop, usage)
-
-
-def parse_tool_arguments(raw: str | Mapping[str, Any] | None) -> tuple[dict[str, Any], str | None]:
-    """Tool arguments from a model: a dict, or JSON text repaired when malformed."""
-    if raw is None or raw == "":
-        return {}, None
-    if isinstance(raw, Mapping):
-        return dict(raw), None
-    try:
-        value = parse_json_loose(raw)
-    except JsonRepairError as exc:
-        return {}, f"tool arguments were not valid JSON ({exc}); send them again as a JSON object"
-    if not isinstance(value, dict):
-        return {}, "tool arguments must be a JSON object"
-    return value, None

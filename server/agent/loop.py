@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from server.agent.context import PERSONA, SUMMARY_PROMPT, Context, Resources, transcript
-from server.agent.llm import LLMError, Message, NoProviderConfigured, TaskCancelled
+from server.agent.messages import LLMError, Message, NoProviderConfigured, TaskCancelled
 from server.agent.sandbox import from_uri
 from server.agent.tool_ranking import ToolRanker, rank_skills
 from server.agent.tools import (

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from server.agent.llm import DEFAULT_MODELS, LLMError, Message, ToolCall, parse_tool_arguments
+from server.agent.messages import DEFAULT_MODELS, LLMError, Message, ToolCall, parse_tool_arguments
 from server.agent.provider_base import RETRYABLE_STATUS, check_cancelled
 
 

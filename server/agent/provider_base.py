@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from server.agent.llm import DEFAULT_MODELS, TaskCancelled
+from server.agent.messages import DEFAULT_MODELS, TaskCancelled
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 

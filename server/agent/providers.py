@@ -14,7 +14,7 @@ from typing import Any
 
 from server.agent.anthropic_provider import AnthropicProvider
 from server.agent.config import AgentSettings
-from server.agent.llm import NoProviderConfigured
+from server.agent.messages import NoProviderConfigured
 from server.agent.ollama_provider import OllamaProvider
 from server.agent.provider_base import RETRYABLE_STATUS
 from server.agent.provider_base import models_for as _models

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from server.agent.llm import TaskCancelled
+from server.agent.messages import TaskCancelled
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pathspec
 
-from memory.templates import REDACTED
+from memory.skills.templates import REDACTED
 
 log = logging.getLogger(__name__)
 

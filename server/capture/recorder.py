@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from memory import syntax
-from memory.edits import structural_edit
-from memory.store import Episode, Store
+from memory.skills import syntax
+from memory.skills.edits import structural_edit
+from memory.store.database import Episode, Store
 from server.capture.bursts import ClosedBurst, changed_region
 from server.capture.privacy import redact
 from server.settings import CaptureSettings

@@ -27,11 +27,13 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from memory.store import Episode
+from memory.store.database import Episode
 from server.features.agent_editor import Progress, UndoWatch, task_callbacks
-from server.features.patterns import service_of
+from server.features.memory import MemoryService
+from server.features.patterns import PatternService
 from server.protocol import AgentRunParams, RunPatternParams, validate, validate_command_args
 from server.server import KeneticServer  # at run time: pygls reads command annotations
+from server.suggest.service import SuggestService
 
 if TYPE_CHECKING:
     from server.workspaces import Folder
@@ -65,7 +67,7 @@ def _unavailable(ls: KeneticServer, message: str) -> AgentUnavailable:
 
 
 def _notes(folder: Folder) -> dict[str, str]:
-    from memory.notes import notes_path
+    from memory.recall.notes import notes_path
 
     out = {}
     for name, scope in (("KENETIC.md", "project"), ("user.md", "user")):
@@ -90,11 +92,11 @@ async def _resources(ls: KeneticServer, folder: Folder, task: str) -> Any:
         return als, [h["item"]["data"] for h in hits if h["item"].get("data")]
 
     try:
-        res.als, res.patterns = await ls.memory.call(folder.uri, read)
+        res.als, res.patterns = await ls.service(MemoryService).call(folder.uri, read)
     except Exception as exc:  # memory is context, not a requirement
         log.warning("agent context from memory failed: %s", exc)
     if not res.patterns:
-        res.patterns = service_of(ls).cached(folder)[:3]
+        res.patterns = ls.service(PatternService).cached(folder)[:3]
     return res
 
 
@@ -104,7 +106,7 @@ async def _tool_ranker(
     """The folder's active ranker (rules or TRM, server.suggest.ranking) behind the agent's
     ToolRanker, with the tools' history in this store's agent episodes when tools are to be
     chosen (more of them than agent.maxTools); None without a suggestion service."""
-    suggest = getattr(ls, "suggest", None)
+    suggest = ls.find(SuggestService)
     if suggest is None:
         return None
     from server.agent.tool_ranking import ToolRanker, tool_history
@@ -330,7 +332,7 @@ def setup(server: KeneticServer) -> None:
     async def run_pattern(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """Start an agent task from a reasoning pattern's template (the code action's command)."""
         p = validate_command_args(RunPatternParams, list(args))
-        found = await asyncio.to_thread(service_of(ls).find, p.id)
+        found = await asyncio.to_thread(ls.service(PatternService).find, p.id)
         if found is None:
             raise JsonRpcInvalidParams(f"no pattern {p.id!r}")
         pattern = found[1]

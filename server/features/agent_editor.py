@@ -18,6 +18,10 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
+from server.features.capture import CaptureService
+from server.features.memory import MemoryService
+from server.suggest.service import SuggestService
+
 if TYPE_CHECKING:
     from server.server import KeneticServer
     from server.workspaces import Folder
@@ -102,7 +106,7 @@ class UndoWatch:
         self.watching: dict[str, tuple[str, int, float]] = {}
 
     def hook(self) -> None:
-        capture = self.ls.capture
+        capture = self.ls.service(CaptureService)
         on_change = capture.on_change
 
         def chained(uri: str, version: int, before: str, after: str, change: Any) -> None:
@@ -193,12 +197,12 @@ def task_callbacks(ls: KeneticServer, folder: Folder, progress: Progress, origin
         return chosen.title if chosen is not None else None
 
     async def recall(query: str, k: int) -> list[dict[str, Any]]:
-        found = await ls.memory.call(
+        found = await ls.service(MemoryService).call(
             folder.uri, lambda m: m.recall(query, k, ["episode"], trigger="kenetic/agent/run")
         )
         return [brief(h) for h in found["items"]]
 
-    suggest = getattr(ls, "suggest", None)
+    suggest = ls.find(SuggestService)
 
     def skills() -> list[dict[str, Any]]:
         return suggest.list_skills(None, 100) if suggest is not None else []

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
-from memory.store import Store
+from memory.store.database import Store
 from server.capture.bursts import BurstTracker, ClosedBurst
 from server.capture.recorder import DocumentInfo, Recorder
 from server.workspaces import uri_to_path
@@ -82,7 +82,7 @@ class CaptureService:
         self.documents[uri] = info
 
     def _admit(self, uri: str, language_id: str, text: str) -> tuple[DocumentInfo | None, str]:
-        from memory.syntax import grammar_for
+        from memory.skills.syntax import grammar_for
 
         folder = self.server.workspaces.folder_for(uri)
         if folder is None:
@@ -187,19 +187,19 @@ class CaptureService:
 
 
 def setup(server: KeneticServer) -> None:
-    server.capture = CaptureService(server)
+    server.change_listener = server.attach(CaptureService(server))
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: KeneticServer, params: types.DidOpenTextDocumentParams) -> None:
         """Decide whether the document is captured."""
-        ls.capture.on_open(params.text_document)
+        ls.service(CaptureService).on_open(params.text_document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: KeneticServer, params: types.DidSaveTextDocumentParams) -> None:
         """A save closes the document's burst."""
-        ls.capture.on_save(params.text_document.uri)
+        ls.service(CaptureService).on_save(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: KeneticServer, params: types.DidCloseTextDocumentParams) -> None:
         """Closing closes the burst (pygls already dropped the text: use the last seen)."""
-        ls.capture.on_close(params.text_document.uri)
+        ls.service(CaptureService).on_close(params.text_document.uri)

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from memory.store import Episode
+from memory.store.database import Episode
 from server.capture.privacy import redact
 from server.capture.recorder import clean_text
+from server.features.capture import CaptureService
 from server.features.lifecycle import new_session_id
-from server.features.patterns import service_of
+from server.features.patterns import PatternService
 from server.protocol import (
     DidRunCommandParams,
     SessionCommandParams,
+    to_plain,
     validate,
     validate_command_args,
 )
@@ -77,6 +80,13 @@ def _as_uri(cwd: str) -> str | None:
 
 
 def setup(server: KeneticServer) -> None:
+    def ran(command: str, arguments: Sequence[Any] | None, session: str) -> None:
+        # every kenetic.* command that ran is itself an episode, in the session it ended or changed
+        plain = to_plain(arguments) or None
+        record_command(server, command, source="editor", arguments=plain, session=session)
+
+    server.command_listeners.append(ran)
+
     @server.feature("kenetic/didRunCommand")
     def did_run_command(ls: KeneticServer, params: Any) -> None:
         """A terminal, task or editor command finished (client -> server notification)."""
@@ -99,7 +109,7 @@ def setup(server: KeneticServer) -> None:
     def new_session(ls: KeneticServer, *args: Any) -> dict[str, str]:
         """Start a new session: later episodes are grouped apart from earlier ones."""
         validate_command_args(SessionCommandParams, list(args))
-        ls.capture.flush()
+        ls.service(CaptureService).flush()
         ls.session_id = new_session_id()
         return {"sessionId": ls.session_id}
 
@@ -107,8 +117,8 @@ def setup(server: KeneticServer) -> None:
     async def freeze(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """End the session: what it did is kept together, and becomes reasoning patterns."""
         validate_command_args(SessionCommandParams, list(args))
-        ls.capture.flush()
+        ls.service(CaptureService).flush()
         frozen = ls.session_id
         ls.session_id = new_session_id()
-        patterns = await service_of(ls).freeze(frozen)
+        patterns = await ls.service(PatternService).freeze(frozen)
         return {"frozenSession": frozen, "sessionId": ls.session_id, "patterns": patterns}

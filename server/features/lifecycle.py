@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from server.features.capture import CaptureService
+from server.features.memory import MemoryService
 from server.protocol import to_plain
 from server.workspaces import Workspaces
 
@@ -36,7 +38,7 @@ def setup(server: KeneticServer) -> None:
         if not uris and params.root_uri:
             uris = [params.root_uri]
         ls.workspaces.set_folders(uris)
-        ls.capture.configure()
+        ls.service(CaptureService).configure()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_folders(
@@ -57,17 +59,17 @@ def setup(server: KeneticServer) -> None:
         if isinstance(settings, dict):
             ls.workspaces.client_settings = settings
             ls.workspaces.reload()
-            ls.capture.configure()
+            ls.service(CaptureService).configure()
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: KeneticServer, *args: object) -> None:
         """Close open bursts and let the writers commit before the process ends."""
-        ls.capture.stop()
+        ls.service(CaptureService).stop()
         deadline = 50
-        while ls.capture.recorder.pending and deadline:
+        while ls.service(CaptureService).recorder.pending and deadline:
             import time
 
             time.sleep(0.1)
             deadline -= 1
-        ls.memory.close()
+        ls.service(MemoryService).close()
         ls.workspaces.close()

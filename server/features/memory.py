@@ -1,6 +1,6 @@
 """Memory: hybrid recall, links, notes, the active learning state, moments and checkpoints.
 
-Each workspace folder's memory (memory.api.WorkspaceMemory) is built on first use, off the
+Each workspace folder's memory (memory.recall.api.WorkspaceMemory) is built on first use, off the
 event loop, so start-up never waits on notes or vectors. One worker thread (the medium clock)
 does the rest, counted in `kenetic/stats` `pending` until done: it indexes committed episodes
 and every skill the suggestion side saves (created, widened, renamed; a deleted one is
@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pygls.exceptions import JsonRpcInvalidParams
 
-from memory import checkpoints, ingest
-from memory.api import WorkspaceMemory
-from memory.memory_schema import put_state
-from memory.store import Episode, StoreError
+from memory.recall import ingest
+from memory.recall.api import WorkspaceMemory
+from memory.store import checkpoints
+from memory.store.database import Episode, StoreError
+from memory.store.schema import put_state
+from server.features.capture import CaptureService
 from server.protocol import (
     CheckpointParams,
     FolderParams,
@@ -39,6 +41,7 @@ from server.protocol import (
 
 # imported at run time: pygls reads command handlers' annotations with get_type_hints
 from server.server import KeneticServer  # noqa: E402
+from server.suggest.service import SuggestService
 
 if TYPE_CHECKING:
     from server.workspaces import Folder
@@ -49,7 +52,7 @@ T = TypeVar("T")
 
 def _embedder(kind: str) -> Any:
     """The configured embedder; one that cannot load falls back to the hashed default."""
-    from memory.embedders import HashedEmbedder, MiniLMEmbedder, make_embedder
+    from memory.recall.embedders import HashedEmbedder, MiniLMEmbedder, make_embedder
 
     if kind == "minilm":
         ok, why = MiniLMEmbedder.available()
@@ -97,7 +100,7 @@ class MemoryService:
     def _hook_suggestions(self) -> None:
         """Hear the developer's decisions on suggestions (the skills feature is set up after
         this one; stores open at initialize, once every feature is)."""
-        suggest = getattr(self.server, "suggest", None)
+        suggest = self.server.find(SuggestService)
         if not self._hooked and suggest is not None:
             suggest.suggestions.decision_hooks.append(self.on_decision)
             self._hooked = True
@@ -261,13 +264,13 @@ class MemoryService:
                 mem = self._memories.pop(folder.uri, None)
             if mem is not None:
                 mem.close()
-            self.server.capture.flush()
+            self.server.service(CaptureService).flush()
             store.close()
             try:
                 return checkpoints.restore(store.path, checkpoint_id), None
             except (StoreError, ValueError, OSError) as exc:
                 # the checkpoint was refused: reopen what was there before
-                from memory.store import Store
+                from memory.store.database import Store
 
                 return Store(store.path), str(exc)
 
@@ -275,7 +278,7 @@ class MemoryService:
         self.server.workspaces.replace_store(folder, new_store)
         # open documents write to the store now open, restored or reopened: the old one is
         # closed either way and an edit sent there would be lost
-        self.server.capture.store_replaced(store, new_store)
+        self.server.service(CaptureService).store_replaced(store, new_store)
         if refused is not None:
             raise JsonRpcInvalidParams(refused)
         return {"restored": checkpoint_id, "store": str(new_store.path)}
@@ -295,14 +298,14 @@ class MemoryService:
 
 
 def setup(server: KeneticServer) -> None:
-    service = server.memory = MemoryService(server)
+    service = server.attach(MemoryService(server))
     server.workspaces.store_opened.append(service.attach)
 
     @server.feature("kenetic/memory/recall")
     async def recall(ls: KeneticServer, params: Any) -> Any:
         """Hybrid recall: vectors + links + recency + importance, with filters."""
         p = validate(RecallParams, params)
-        return await ls.memory.call(
+        return await service.call(
             p.folder,
             lambda m: m.recall(
                 p.query,
@@ -319,52 +322,52 @@ def setup(server: KeneticServer) -> None:
     async def store(ls: KeneticServer, params: Any) -> Any:
         """Store a memory item (a near-duplicate is not stored twice)."""
         p = validate(StoreParams, params)
-        return await ls.memory.call(p.folder, lambda m: m.store_item(p.text, p.kind, p.metadata))
+        return await service.call(p.folder, lambda m: m.store_item(p.text, p.kind, p.metadata))
 
     @server.feature("kenetic/memory/link")
     async def link(ls: KeneticServer, params: Any) -> Any:
         """Link two memory nodes, e.g. episode:12 -> skill:3f9a."""
         p = validate(LinkParams, params)
-        return await ls.memory.call(p.folder, lambda m: m.link(p.from_, p.to, p.type))
+        return await service.call(p.folder, lambda m: m.link(p.from_, p.to, p.type))
 
     @server.feature("kenetic/memory/path")
     async def path(ls: KeneticServer, params: Any) -> Any:
         """The shortest path of links between two nodes."""
         p = validate(PathParams, params)
-        return await ls.memory.call(p.folder, lambda m: m.path(p.from_, p.to))
+        return await service.call(p.folder, lambda m: m.path(p.from_, p.to))
 
     @server.feature("kenetic/als")
     async def als(ls: KeneticServer, params: Any) -> Any:
         """The active learning state: focus, reflections, stage and the self-tuned knobs."""
         p = validate(FolderParams, params)
-        return await ls.memory.call(p.folder, lambda m: m.als_state())
+        return await service.call(p.folder, lambda m: m.als_state())
 
     @server.feature("kenetic/moments")
     async def moments(ls: KeneticServer, params: Any) -> Any:
         """The last n memory events, with what triggered them and what they link to."""
         p = validate(MomentsParams, params)
-        return await ls.memory.call(p.folder, lambda m: m.recent_moments(p.n))
+        return await service.call(p.folder, lambda m: m.recent_moments(p.n))
 
     @server.feature("kenetic/checkpoints")
     async def list_checkpoints(ls: KeneticServer, params: Any) -> Any:
         """Checkpoints of the store, newest first."""
         p = validate(FolderParams, params)
-        return await ls.memory.call(p.folder, lambda m: m.list_checkpoints())
+        return await service.call(p.folder, lambda m: m.list_checkpoints())
 
     @server.command("kenetic.remember")
     async def remember(ls: KeneticServer, *args: Any) -> Any:
         """Append a note under a heading of KENETIC.md (project) or user.md (user)."""
         p = validate_command_args(RememberParams, list(args))
-        return await ls.memory.call(p.folder, lambda m: m.remember(p.text, p.heading, p.scope))
+        return await service.call(p.folder, lambda m: m.remember(p.text, p.heading, p.scope))
 
     @server.command("kenetic.checkpoint")
     async def checkpoint(ls: KeneticServer, *args: Any) -> Any:
         """A consistent copy of the store (SQLite's backup API)."""
         p = validate_command_args(CheckpointParams, list(args))
-        return await ls.memory.call(p.folder, lambda m: m.checkpoint(p.description))
+        return await service.call(p.folder, lambda m: m.checkpoint(p.description))
 
     @server.command("kenetic.restore")
     async def restore(ls: KeneticServer, *args: Any) -> Any:
         """Put a checkpoint back; what was there is kept as a checkpoint itself."""
         p = validate_command_args(RestoreParams, list(args))
-        return await ls.memory.restore(p.folder, p.id)
+        return await service.restore(p.folder, p.id)

@@ -22,16 +22,17 @@ import hashlib
 import json
 import logging
 import sqlite3
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from memory.items import MemoryItem
+from memory.recall.items import MemoryItem
+from server.features.memory import MemoryService
 from server.protocol import PatternParams, PatternsParams, validate
 
 if TYPE_CHECKING:
-    from memory.api import WorkspaceMemory
+    from memory.recall.api import WorkspaceMemory
     from server.server import KeneticServer
     from server.workspaces import Folder
 
@@ -42,14 +43,6 @@ RUN_PATTERN = "kenetic.runPattern"
 MAX_ACTIONS = 3
 HISTORY = 500  # recent episodes the miner looks at: a pattern must recur across sessions
 LLM_TIMEOUT_S = 60.0
-
-
-ATTR = "patterns"  # the server attribute holding the PatternService
-
-
-def service_of(ls: KeneticServer) -> PatternService:
-    """The server's PatternService (state lives on the server object, set up in `setup`)."""
-    return cast(PatternService, getattr(ls, ATTR))
 
 
 def pattern_id(steps: list[str]) -> str:
@@ -207,7 +200,7 @@ class PatternService:
         merged = {pattern_id(p["steps"]): p for p in [*mined, *named]}
         if not merged:
             return []
-        stored = await self.server.memory.call(
+        stored = await self.server.service(MemoryService).call(
             folder.uri, lambda m: persist(m, list(merged.values()), session)
         )
         self.forget(folder)
@@ -241,7 +234,7 @@ class PatternService:
 
 def setup(server: KeneticServer) -> None:
     service = PatternService(server)
-    setattr(server, ATTR, service)
+    server.attach(service)
     server.workspaces.store_opened.append(service.forget)
 
     @server.feature("kenetic/patterns")
@@ -263,7 +256,7 @@ def setup(server: KeneticServer) -> None:
     async def pattern(ls: KeneticServer, params: Any) -> dict[str, Any]:
         """One pattern: its steps, template, support and the episodes it came from."""
         p = validate(PatternParams, params)
-        found = await asyncio.to_thread(service_of(ls).find, p.id)
+        found = await asyncio.to_thread(ls.service(PatternService).find, p.id)
         if found is None:
             raise JsonRpcInvalidParams(f"no pattern {p.id!r}")
         return found[1]
@@ -271,7 +264,7 @@ def setup(server: KeneticServer) -> None:
 
 def pattern_actions(ls: KeneticServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     """The `Run pattern: <name>` code actions (the skills feature's codeAction handler asks)."""
-    service: PatternService | None = getattr(ls, ATTR, None)
+    service = ls.find(PatternService)
     if service is None:
         return []
     try:

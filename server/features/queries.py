@@ -6,7 +6,10 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
+from server.features.capture import CaptureService
+from server.features.memory import MemoryService
 from server.protocol import EpisodesParams, StatsParams, validate
+from server.suggest.service import SuggestService
 
 if TYPE_CHECKING:
     from server.server import KeneticServer
@@ -25,13 +28,13 @@ def _slim(episode: dict[str, Any], full: bool) -> dict[str, Any]:
 def stats(ls: KeneticServer) -> dict[str, Any]:
     folders = ls.workspaces.all()
     episodes = {"edit": 0, "command": 0, "agent": 0}
-    pending = ls.capture.pending + ls.memory.pending
+    pending = ls.service(CaptureService).pending + ls.service(MemoryService).pending
     for folder in folders:
         if folder.store is not None:
             for kind, count in folder.store.stats.episodes.items():
                 episodes[kind] += count
             pending += folder.store.pending
-    suggest = getattr(ls, "suggest", None)
+    suggest = ls.find(SuggestService)
     # each folder's own ranker state beside its store (the top-level `trm` is the first's)
     stores = [
         {**f.describe(), **({"trm": suggest.ranking.store_stats(f)} if suggest else {})}
@@ -51,7 +54,7 @@ def stats(ls: KeneticServer) -> dict[str, Any]:
         # the TRM's state: training, outcome sets, model version (server.suggest.ranking)
         "trm": skills.get("trm"),
         "sessionId": ls.session_id,
-        "skipped": len(ls.capture.skipped),
+        "skipped": len(ls.service(CaptureService).skipped),
         # the TRM ranker imports torch lazily: clients show whether it has been loaded
         "torchLoaded": "torch" in sys.modules,
     }

@@ -19,6 +19,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from server.protocol import RankParams, TrainParams, validate, validate_command_args
 from server.server import KeneticServer  # at run time: pygls reads command annotations
+from server.suggest.service import SuggestService
 from server.suggest.training import TooFewOutcomes
 from server.workspaces import Folder
 
@@ -82,7 +83,7 @@ class TrainProgress:
 
 
 def setup(server: KeneticServer) -> None:
-    ranking = server.suggest.ranking
+    ranking = server.service(SuggestService).ranking
 
     def attach(folder: Folder) -> None:
         ranking.attach(folder)
@@ -94,15 +95,15 @@ def setup(server: KeneticServer) -> None:
         """Scores for the given candidates, and which ranker gave them."""
         p = validate(RankParams, params)
         uri = p.uri or (p.context.get("uri") if isinstance(p.context.get("uri"), str) else None)
-        state = ls.suggest.ranking.state_for(uri)
-        scores, ranker = ls.suggest.ranking.score(state, p.context, p.candidates)
+        state = ls.service(SuggestService).ranking.state_for(uri)
+        scores, ranker = ls.service(SuggestService).ranking.score(state, p.context, p.candidates)
         return {"scores": [float(s) for s in scores], "ranker": ranker}
 
     @server.command("kenetic.train")
     async def train(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """Train the ranker now (in the background); the summary once the new model is in use."""
         p = validate_command_args(TrainParams, list(args))
-        state = ls.suggest.ranking.state_for(p.uri)
+        state = ls.service(SuggestService).ranking.state_for(p.uri)
         if state is None:
             raise JsonRpcInvalidParams("no workspace store to train the ranker from")
         if not state.enabled:

@@ -11,6 +11,8 @@ from typing import Any
 
 from lsprotocol import types
 
+from server.features.capture import CaptureService
+from server.features.memory import MemoryService
 from server.features.patterns import pattern_actions
 from server.protocol import (
     ApplySkillParams,
@@ -39,7 +41,7 @@ def _resolves_edit(ls: KeneticServer) -> bool:
 
 def _hook_capture(server: KeneticServer, service: SuggestService) -> None:
     """Chain onto capture's per-change hook and the recorder's stored-episode hook."""
-    capture = server.capture
+    capture = server.service(CaptureService)
     capture.recorder.on_stored = service.on_stored
     on_change = capture.on_change
 
@@ -59,14 +61,14 @@ def _hook_capture(server: KeneticServer, service: SuggestService) -> None:
 
 
 def setup(server: KeneticServer) -> None:
-    service = server.suggest = SuggestService(server)
+    service = server.attach(SuggestService(server))
     files = actions.FileSites(service)
     _hook_capture(server, service)
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: KeneticServer, params: types.InitializedParams) -> None:
         """Load every folder's skills in the background."""
-        ls.suggest.open_all()
+        service.open_all()
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -76,44 +78,44 @@ def setup(server: KeneticServer) -> None:
         ls: KeneticServer, params: types.CodeActionParams
     ) -> list[types.CodeAction] | None:
         """Apply-skill actions at the cursor (and in the whole file), then pattern actions."""
-        found = actions.code_actions(ls.suggest, files, params, _resolves_edit(ls))
+        found = actions.code_actions(service, files, params, _resolves_edit(ls))
         found = (found or []) + pattern_actions(ls, params)
         return found or None
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     def code_action_resolve(ls: KeneticServer, params: types.CodeAction) -> types.CodeAction:
         """Fill in the edit of an "Apply skill in file" action."""
-        return actions.resolve(ls.suggest, files, params)
+        return actions.resolve(service, files, params)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     def inline_completion(
         ls: KeneticServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
         """The rest of a skill's rewrite the developer has started typing."""
-        if ls.memory.quiet(params.text_document.uri):
+        if ls.service(MemoryService).quiet(params.text_document.uri):
             return None  # the ALS's cool-down after a run of rejections (docs/memory.md)
-        return actions.inline_completions(ls.suggest, params)
+        return actions.inline_completions(service, params)
 
     @server.feature("kenetic/nextEdits")
     async def next_edits(ls: KeneticServer, params: Any) -> dict[str, Any]:
         """The other places the skill just used (or a strong skill) applies, best first."""
         p = validate(NextEditsParams, params)
-        if ls.memory.quiet(p.text_document.uri):
+        if ls.service(MemoryService).quiet(p.text_document.uri):
             return {"edits": [], "quiet": True}  # the ALS's cool-down (docs/memory.md)
         pos = (p.position.line, p.position.character) if p.position else None
-        return await scan.next_edits(ls.suggest, p.text_document.uri, pos, p.limit)
+        return await scan.next_edits(service, p.text_document.uri, pos, p.limit)
 
     @server.feature("kenetic/skills")
     def skills(ls: KeneticServer, params: Any) -> dict[str, Any]:
         """The learned skills, most supported first."""
         p = validate(SkillsParams, params)
-        return {"skills": ls.suggest.list_skills(p.language, p.limit)}
+        return {"skills": service.list_skills(p.language, p.limit)}
 
     @server.feature("kenetic/skill")
     async def skill(ls: KeneticServer, params: Any) -> dict[str, Any]:
         """One skill's card: templates, examples, support, outcomes."""
         p = validate(SkillParams, params)
-        card = await ls.suggest.card(p.id)
+        card = await service.card(p.id)
         if card is None:
             from pygls.exceptions import JsonRpcInvalidParams
 
@@ -124,22 +126,22 @@ def setup(server: KeneticServer) -> None:
     def record_outcome(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """A suggestion was accepted (the command every kenetic item carries)."""
         p = validate_command_args(RecordOutcomeParams, list(args))
-        return ls.suggest.record_outcome(p.suggestion_id, p.outcome)
+        return service.record_outcome(p.suggestion_id, p.outcome)
 
     @server.command("kenetic.deleteSkill")
     def delete_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """Stop offering a skill (it is not learned again from the same edits)."""
         p = validate_command_args(DeleteSkillParams, list(args))
-        return {"deleted": ls.suggest.delete_skill(p.id)}
+        return {"deleted": service.delete_skill(p.id)}
 
     @server.command("kenetic.renameSkill")
     def rename_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """Give a skill a name of the developer's choosing."""
         p = validate_command_args(RenameSkillParams, list(args))
-        return {"renamed": ls.suggest.rename_skill(p.id, p.name)}
+        return {"renamed": service.rename_skill(p.id, p.name)}
 
     @server.command("kenetic.applySkill")
     async def apply_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """Apply a skill here, in a file or in the workspace, through workspace/applyEdit."""
         p = validate_command_args(ApplySkillParams, list(args))
-        return await apply.apply_skill(ls, ls.suggest, p)
+        return await apply.apply_skill(ls, service, p)

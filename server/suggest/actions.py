@@ -16,8 +16,9 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
-from memory.matching import Match, apply_match
-from memory.syntax import parse
+from memory.skills.matching import Match, apply_match
+from memory.skills.syntax import parse
+from server.features.capture import CaptureService
 from server.suggest.documents import (
     MAX_CHUNK_LINES,
     Baseline,
@@ -63,7 +64,7 @@ class FileSites:
         self.service = service
         self.last_request = 0.0
         self.worker = MiningWorker(
-            lambda: max(self.last_request, getattr(service.server.capture, "last_change", 0.0))
+            lambda: max(self.last_request, service.server.service(CaptureService).last_change)
         )
         self._cache: OrderedDict[tuple[str, int | None, str], list[Match]] = OrderedDict()
         self._running: set[tuple[str, int | None, str]] = set()

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from memory.matching import SkillIndex
+from memory.skills.matching import SkillIndex
 from server.protocol import ApplySkillParams
 from server.suggest.documents import line_offsets
 from server.suggest.library import copy_skill

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from memory.linewrap import limit_of
-from memory.syntax import parse, parser_for
+from memory.skills.linewrap import limit_of
+from memory.skills.syntax import parse, parser_for
 
 if TYPE_CHECKING:
     from tree_sitter import Tree
@@ -113,8 +113,9 @@ class Snapshot:
 
     @property
     def line_limit(self) -> int | None:
-        """The length past which the file's formatter splits a line (memory.linewrap.limit_of),
-        read once per version: every code action on it may need it."""
+        """The length past which the file's formatter splits a line
+        (memory.skills.linewrap.limit_of), read once per version: every code action on it may need
+        it."""
         if self._limit is None:
             self._limit = (limit_of(self.data),)
         return self._limit[0]

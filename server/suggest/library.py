@@ -13,12 +13,13 @@ import threading
 import time
 from typing import Any
 
-from memory.edits import StructuralEdit
-from memory.matching import SkillIndex, skill_words
-from memory.miner import SkillMiner
-from memory.skill_store import OUTCOMES, OutcomeCounts, SkillStore, StoredSkill
-from memory.skills import Skill
-from memory.store import Store
+from memory.skills.edits import StructuralEdit
+from memory.skills.entry import skill_words
+from memory.skills.matching import SkillIndex
+from memory.skills.miner import SkillMiner
+from memory.skills.skill import Skill
+from memory.skills.skill_store import OUTCOMES, OutcomeCounts, SkillStore, StoredSkill
+from memory.store.database import Store
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from memory.store import Episode, Store
+from memory.store.database import Episode, Store
 from server.suggest.session import EditLines, SiteCounts, SiteKey
 from server.suggest.shown import ShownLog, ShownSet, count_outcome_sets, read_outcome_log, short
 from server.suggest.training import TooFewOutcomes, TrainJob, run_training

@@ -20,9 +20,9 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
-from memory.matching import Match
-from memory.skills import Skill
-from memory.syntax import grammar_for
+from memory.skills.matching import Match
+from memory.skills.skill import Skill
+from memory.skills.syntax import grammar_for
 from server.suggest.documents import line_offsets, split_lines
 from server.suggest.library import Library, copy_skill
 from server.suggest.service import SuggestService, client_range

@@ -20,9 +20,10 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from memory.matching import Match
-from memory.store import Episode, Store, StoreError, user_store_path
-from memory.syntax import grammar_for
+from memory.skills.matching import Match
+from memory.skills.syntax import grammar_for
+from memory.store.database import Episode, Store, StoreError, user_store_path
+from server.features.capture import CaptureService
 from server.suggest.documents import Baselines, Snapshot, Trees, cursor_nodes, offset_of
 from server.suggest.library import Library, copy_skill
 from server.suggest.mining import MiningWorker
@@ -53,7 +54,7 @@ class SuggestService:
         self._user_store: Store | None = None
         self._lock = threading.Lock()
         self._allowed: dict[str, tuple[bool, float]] = {}
-        self.worker = MiningWorker(lambda: getattr(server.capture, "last_change", 0.0))
+        self.worker = MiningWorker(lambda: server.service(CaptureService).last_change)
 
     # -- libraries ------------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ class SuggestService:
     def allowed(self, uri: str) -> bool:
         """May this document receive suggestions? Not when capture ignores it (privacy)."""
         uri = unquote(uri)
-        capture = self.server.capture
+        capture = self.server.service(CaptureService)
         if uri in capture.documents:
             return True
         if capture.skipped.get(uri) == "ignored":
@@ -376,7 +377,7 @@ class SuggestService:
         """Wait for capture and mining to finish (shutdown), then close the user store."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and (
-            self.server.capture.recorder.pending or self.worker.pending
+            self.server.service(CaptureService).recorder.pending or self.worker.pending
         ):
             time.sleep(0.02)
         if self._user_store is not None:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from memory.store import Store
+from memory.store.database import Store
 from server.capture.privacy import RedactedJSON
 from server.suggest.session import SiteKey
 

@@ -11,10 +11,11 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from memory.linewrap import wrap_long_lines
-from memory.matching import Match, SkillIndex, skill_words, unused_in
-from memory.skills import Skill
-from memory.syntax import parse
+from memory.skills.entry import skill_words
+from memory.skills.linewrap import wrap_long_lines
+from memory.skills.matching import Match, SkillIndex, unused_in
+from memory.skills.skill import Skill
+from memory.skills.syntax import parse
 from server.suggest.documents import MAX_CHUNK_LINES, Snapshot, chunk_spans, focus, split_lines
 
 if TYPE_CHECKING:
@@ -59,9 +60,9 @@ def at_lines_each(indexes: list[SkillIndex], snap: Snapshot, lo: int, hi: int) -
             else []
             for ix in indexes
         ]
-    # the line a rewrite makes too long is split as the file's formatter would: that needs the
-    # whole document, not the cut the matcher saw
-    # so is whether a name a deletion needs unused is used elsewhere (memory.matching.unused_in)
+    # the line a rewrite makes too long is split as the file's formatter would: that needs the whole
+    # document, not the cut the matcher saw; so is whether a name a deletion needs unused is used
+    # elsewhere (memory.skills.matching.unused_in)
     return [
         wrap_long_lines(
             unused_in(ms, snap.text), snap.language, snap.lines, lambda: snap.line_limit

@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trm.train_config import TrainConfig
 from trm.trm_ranker import ModelHolder
 
 if TYPE_CHECKING:
@@ -49,9 +50,7 @@ class TrainJob:
                 log.exception("training progress listener failed")
 
 
-def train_config(settings: TrmSettings) -> Any:
-    from trm.train import TrainConfig  # imports torch
-
+def train_config(settings: TrmSettings) -> TrainConfig:
     return TrainConfig(
         min_outcomes=settings.min_outcomes,
         time_budget_s=settings.train_time_budget_s,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.agent.context import Context, Resources, mechanical_digest, render_resources
-from server.agent.llm import Message, ToolCall
+from server.agent.messages import Message, ToolCall
 
 
 def round_(i: int, output: str, tool: str = "read_file") -> list[Message]:

@@ -7,15 +7,9 @@ from typing import Any
 
 import pytest
 
-from server.agent.llm import (
-    LLMError,
-    LLMGateway,
-    Message,
-    NoProviderConfigured,
-    RetryPolicy,
-    ToolCall,
-    mask,
-)
+from server.agent.llm import LLMGateway, RetryPolicy
+from server.agent.masking import mask
+from server.agent.messages import LLMError, Message, NoProviderConfigured, ToolCall
 from server.agent.providers import AnthropicProvider, OllamaProvider
 from tests.agent.conftest import FAST_RETRY, KEY, FakeHTTP
 from tests.agent.wire import (

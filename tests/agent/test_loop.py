@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from server.agent.builtins import RUN, BuiltinTools
-from server.agent.llm import LLMGateway, NoProviderConfigured
+from server.agent.llm import LLMGateway
 from server.agent.loop import run_task
+from server.agent.messages import NoProviderConfigured
 from server.agent.providers import AnthropicProvider, OllamaProvider
 from server.agent.sandbox import PathSandbox
 from server.agent.tools import ToolRegistry

@@ -6,14 +6,10 @@ from typing import Any
 
 import pytest
 
-from server.agent.llm import LLMGateway, Message
-from server.agent.patterns import (
-    JsonRepairError,
-    command_head,
-    mine_patterns,
-    parse_json_loose,
-    patterns_from_llm,
-)
+from server.agent.jsonrepair import JsonRepairError, parse_json_loose
+from server.agent.llm import LLMGateway
+from server.agent.messages import Message
+from server.agent.patterns import command_head, mine_patterns, patterns_from_llm
 from server.agent.providers import AnthropicProvider
 from tests.agent.conftest import FAST_RETRY, KEY, FakeHTTP
 from tests.agent.wire import anthropic_stream, text

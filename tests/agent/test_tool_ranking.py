@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from memory.store import Episode, Store
+from memory.store.database import Episode, Store
 from server.agent.loop import run_task
 from server.agent.tool_ranking import ToolRanker, rank_skills, tool_history
 from server.agent.tools import Tool, ToolRegistry, ToolResult

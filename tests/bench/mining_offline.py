@@ -26,10 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from memory.edits import structural_edit  # noqa: E402
-from memory.matching import SkillIndex, apply_match  # noqa: E402
-from memory.miner import SkillMiner  # noqa: E402
-from memory.syntax import parse  # noqa: E402
+from memory.skills.edits import structural_edit  # noqa: E402
+from memory.skills.matching import SkillIndex, apply_match  # noqa: E402
+from memory.skills.miner import SkillMiner  # noqa: E402
+from memory.skills.syntax import parse  # noqa: E402
 
 DATA = Path("/work/shared/data/edit_replay_dev.jsonl")
 

@@ -216,7 +216,8 @@ CURVE_SIZES = (50, 100, 200, 500, 1000, 2000)
 
 
 def _train(outcomes: list[dict[str, Any]], seed: int, budget_s: float) -> Any:
-    from trm.train import TrainConfig, Trainer
+    from trm.train import Trainer
+    from trm.train_config import TrainConfig
 
     # the defaults the server trains with; min_outcomes lowered for the curve's first point
     tc = TrainConfig(seed=seed, time_budget_s=budget_s, min_outcomes=1)
@@ -344,7 +345,8 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
 
 def time_5000(train: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
     """Wall time to train on 5,000 outcomes (the replayed log, repeated if shorter), 1 thread."""
-    from trm.train import TrainConfig, Trainer
+    from trm.train import Trainer
+    from trm.train_config import TrainConfig
 
     log = (train * (5000 // max(1, len(train)) + 1))[:5000]
     tc = TrainConfig(seed=args.seed, time_budget_s=600.0)  # the default schedule, unbudgeted

@@ -1,11 +1,11 @@
 """The quality part of tests/bench/rank.py: outcome logs replayed from real edits, and scoring.
 
-Each case of /work/shared/data/edit_replay_dev.jsonl (one commit, one change made at >= 3 sites)
-is replayed edit by edit through the real engine (memory.edits.structural_edit,
-memory.miner.SkillMiner with min_examples=2, memory.matching.SkillIndex.matches_in). After each
-edit from the 2nd on, the developer is shown every site of every skill in the case's files: the
-skills mined from the edits so far and, as distractors, the skills mined from the other cases of
-the same repository (last used 1+ days before). The ground-truth next edit is the accepted
+Each case of /work/shared/data/edit_replay_dev.jsonl (one commit, one change made at >= 3 sites) is
+replayed edit by edit through the real engine (memory.skills.edits.structural_edit,
+memory.skills.miner.SkillMiner with min_examples=2, memory.skills.matching.SkillIndex.matches_in).
+After each edit from the 2nd on, the developer is shown every site of every skill in the case's
+files: the skills mined from the edits so far and, as distractors, the skills mined from the other
+cases of the same repository (last used 1+ days before). The ground-truth next edit is the accepted
 suggestion when a suggestion's rewrite yields exactly the document with that edit applied; the
 rest are rejected (outcome counts per skill carry over within a repository). Each case is
 replayed in its natural (file) order and in up to rotations-1 rotations of it (the developer
@@ -34,11 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from memory.edits import structural_edit
-from memory.matching import SkillIndex, apply_match
-from memory.miner import SkillMiner
-from memory.skills import Skill
-from memory.syntax import byte_offset, enclosing_named_node, parse
+from memory.skills.edits import structural_edit
+from memory.skills.matching import SkillIndex, apply_match
+from memory.skills.miner import SkillMiner
+from memory.skills.skill import Skill
+from memory.skills.syntax import byte_offset, enclosing_named_node, parse
 from server.suggest.shown import short
 
 REPO = Path(__file__).resolve().parents[2]
@@ -292,7 +292,7 @@ def outcome_logs(
     """Outcome logs per repository, replayed once and cached outside the repository."""
     # the logs depend on the miner and the matcher too: a change to memory/ replays again
     code = hashlib.sha1(
-        b"".join(p.read_bytes() for p in sorted((REPO / "memory").glob("*.py")))
+        b"".join(p.read_bytes() for p in sorted((REPO / "memory").rglob("*.py")))
     ).hexdigest()
     key = hashlib.sha1(
         f"{REPLAY_VERSION}:{rotations}:{data}:{data.stat().st_mtime}:{code}".encode()

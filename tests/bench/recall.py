@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from memory.embedders import Embedder, HashedEmbedder, MiniLMEmbedder  # noqa: E402
-from memory.vectors import VectorIndex  # noqa: E402
+from memory.recall.embedders import Embedder, HashedEmbedder, MiniLMEmbedder  # noqa: E402
+from memory.recall.vectors import VectorIndex  # noqa: E402
 
 DIM = 384
 TARGET_RECALL = 0.95

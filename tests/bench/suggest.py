@@ -31,10 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lsprotocol import types  # noqa: E402
 
-from memory.edits import structural_edit  # noqa: E402
-from memory.miner import SkillMiner  # noqa: E402
-from memory.skills import Skill  # noqa: E402
+from memory.skills.edits import structural_edit  # noqa: E402
+from memory.skills.miner import SkillMiner  # noqa: E402
+from memory.skills.skill import Skill  # noqa: E402
+from server.features.capture import CaptureService
 from server.setup import create_server  # noqa: E402
+from server.suggest.service import SuggestService
 from tests.bench.replay import DATA, _apply_lines, _fix_code_action_union, _offset  # noqa: E402
 
 
@@ -129,9 +131,9 @@ async def in_process(skills: list[Skill], text: str, ws: Path, requests: int) ->
         workspace_folders=[types.WorkspaceFolder(uri=ws.as_uri(), name="ws")],
         initialization_options={"capture": {"idleGapMs": 60000}})))  # fmt: skip
     folder = ls.workspaces.all()[0]
-    lib = ls.suggest.library_for(folder)
+    lib = ls.service(SuggestService).library_for(folder)
     assert lib is not None
-    while ls.suggest.pending:
+    while ls.service(SuggestService).pending:
         await asyncio.sleep(0.01)
     for s in skills:
         lib.adopt(s, used=False)
@@ -209,8 +211,8 @@ async def in_process(skills: list[Skill], text: str, ws: Path, requests: int) ->
             context=types.InlineCompletionContext(
                 trigger_kind=types.InlineCompletionTriggerKind.Automatic)))  # fmt: skip
         inline_times.append(time.perf_counter() - t0)
-    ls.capture.stop()
-    ls.suggest.drain(10)
+    ls.service(CaptureService).stop()
+    ls.service(SuggestService).drain(10)
     ls.workspaces.close()
     return {
         "first_request_ms": round(1000 * first, 2),

@@ -140,7 +140,7 @@ def test_memory_subcommand_reaches_the_memory_cli(workspace: Path, home: Path) -
 
 def _seed_outcomes(workspace: Path, count: int) -> None:
     """Shown sets with outcomes written straight into a workspace store (as the server logs)."""
-    from memory.store import Store
+    from memory.store.database import Store
     from server.suggest.shown import ShownLog, ShownSet
 
     store = Store(workspace / ".kenetic" / "kenetic.db")

@@ -10,7 +10,7 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
-from memory.store import Store
+from memory.store.database import Store
 from tests.e2e.conftest import (
     FAST,
     SERVER,

@@ -1,8 +1,8 @@
 """Mining skills from hand-written edits, for the unit tests."""
 
-from memory.edits import structural_edit
-from memory.miner import SkillMiner
-from memory.skills import Skill
+from memory.skills.edits import structural_edit
+from memory.skills.miner import SkillMiner
+from memory.skills.skill import Skill
 
 
 def mine(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from memory.als import Als, AlsSettings
-from memory.store import Store
+from memory.recall.als import Als, AlsSettings
+from memory.store.database import Store
 
 
 @pytest.fixture

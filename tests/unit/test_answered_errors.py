@@ -8,6 +8,7 @@ import logging
 import pytest
 from pygls.exceptions import JsonRpcInvalidParams
 
+from server.features.memory import MemoryService
 from server.setup import create_server
 
 PYGLS = logging.getLogger("pygls.protocol.json_rpc")
@@ -15,7 +16,9 @@ PYGLS = logging.getLogger("pygls.protocol.json_rpc")
 
 @pytest.fixture(autouse=True)
 def server_filters() -> None:
-    create_server().memory.close()  # installs the filter; the memory worker is stopped
+    create_server().service(
+        MemoryService
+    ).close()  # installs the filter; the memory worker is stopped
 
 
 def _log_raising(exc: Exception) -> None:

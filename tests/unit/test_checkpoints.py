@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from memory import graph, portable
-from memory.als import Als
-from memory.checkpoints import checkpoint, list_checkpoints, restore
-from memory.items import MemoryItem, vector_path
-from memory.memory_schema import put_state
-from memory.moments import Moments
-from memory.recall import MemoryIndex
-from memory.store import Episode, Store, StoreError
+from memory.recall import graph
+from memory.recall.als import Als
+from memory.recall.index import MemoryIndex
+from memory.recall.items import MemoryItem
+from memory.recall.moments import Moments
+from memory.store import portable
+from memory.store.checkpoints import checkpoint, list_checkpoints, restore
+from memory.store.database import Episode, Store, StoreError, vector_path
+from memory.store.schema import put_state
 
 
 def _fill(store: Store, n: int = 3, tag: str = "a") -> list[int]:

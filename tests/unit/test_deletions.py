@@ -1,6 +1,6 @@
 """Deletions: which lines a deletion skill removes, and what it must find at the site first."""
 
-from memory.matching import SkillIndex
+from memory.skills.matching import SkillIndex
 from tests.unit.mined import mine as _mine
 
 

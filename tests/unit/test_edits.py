@@ -1,8 +1,8 @@
 """Structural edit extraction: spans, change roots, insertions, deletions and refusals."""
 
-from memory.edits import StructuralEdit, structural_edit
-from memory.mining import bucket_key
-from memory.treediff import diff_trees
+from memory.skills.edits import StructuralEdit, structural_edit
+from memory.skills.mining import bucket_key
+from memory.skills.treediff import diff_trees
 
 PY = "class A:\n    def f(self):\n        x = Style()\n        return x\n"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from memory import graph
-from memory.store import Store
+from memory.recall import graph
+from memory.store.database import Store
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A rewrite that makes a Python line too long is split as the file's formatter would split it."""
 
-from memory.linewrap import limit_of, split_long_line
+from memory.skills.linewrap import limit_of, split_long_line
 from server.suggest.sites import in_text
 from tests.unit.mined import mine
 

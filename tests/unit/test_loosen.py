@@ -1,7 +1,7 @@
 """Loosening: words two examples merely shared become holes inside the change, not around it."""
 
-from memory import transforms
-from memory.matching import SkillIndex, apply_match
+from memory.skills import transforms
+from memory.skills.matching import SkillIndex, apply_match
 from tests.unit.test_skills import _mine
 
 TYPED = (

@@ -2,12 +2,12 @@
 
 import time
 
-from memory import transforms
-from memory.edits import structural_edit
-from memory.matching import Match, SkillIndex, apply_match, rewrite_parses
-from memory.miner import SkillMiner
-from memory.rewrites import follow_layout, past_blank
-from memory.syntax import parse
+from memory.skills import transforms
+from memory.skills.edits import structural_edit
+from memory.skills.matching import Match, SkillIndex, apply_match, rewrite_parses
+from memory.skills.miner import SkillMiner
+from memory.skills.rewrites import follow_layout, past_blank
+from memory.skills.syntax import parse
 from tests.unit.mined import mine
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from memory.store import project_store_path
+from memory.store.database import project_store_path
 from server.memory_cli import memory_main
 
 

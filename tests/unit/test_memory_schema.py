@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from memory import migrations
-from memory.api import WorkspaceMemory
-from memory.migrations import latest_version
-from memory.store import Store
+from memory.recall.api import WorkspaceMemory
+from memory.store import migrations
+from memory.store.database import Store
+from memory.store.migrations import latest_version
 
 MEMORY_TABLES = {"memory_items", "memory_links", "memory_state", "memory_moments"}
 
-# what kenetic 0.x created on first use of memory, beside migration 2 (memory/memory_schema.py's
+# what kenetic 0.x created on first use of memory, beside migration 2 (memory/store/schema.py's
 # ensure_memory_schema, now gone): a store written then holds these tables at user_version 2
 OLD_SIDE_PATH = [
     """CREATE TABLE IF NOT EXISTS memory_items (
@@ -50,7 +50,7 @@ def _tables(path: Path) -> set[str]:
 
 def _store_at_version_2(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
-    monkeypatch.setattr("memory.store.MIGRATIONS", migrations.MIGRATIONS)
+    monkeypatch.setattr("memory.store.database.MIGRATIONS", migrations.MIGRATIONS)
     Store(path).close()
     monkeypatch.undo()
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from memory import graph, ingest
-from memory.edits import structural_edit
-from memory.miner import SkillMiner
-from memory.moments import Moments
-from memory.recall import MemoryIndex
-from memory.skill_store import SkillStore, StoredSkill
-from memory.skills import Skill
-from memory.store import Store
+from memory.recall import graph, ingest
+from memory.recall.index import MemoryIndex
+from memory.recall.moments import Moments
+from memory.skills.edits import structural_edit
+from memory.skills.miner import SkillMiner
+from memory.skills.skill import Skill
+from memory.skills.skill_store import SkillStore, StoredSkill
+from memory.store.database import Store
 
 DOC = "def f(a, b):\n    print(a)\n    x = 1\n    print(b + 1)\n"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from memory import notes
-from memory.items import MemoryItem
-from memory.memory_schema import get_state
-from memory.recall import MemoryIndex
-from memory.store import Store
+from memory.recall import notes
+from memory.recall.index import MemoryIndex
+from memory.recall.items import MemoryItem
+from memory.store.database import Store
+from memory.store.schema import get_state
 
 PROJECT = """Preamble line.
 

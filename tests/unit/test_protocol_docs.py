@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from server.features.memory import MemoryService
 from server.server import KeneticProtocol
 from server.setup import create_server
 
@@ -42,7 +43,7 @@ def _registered() -> set[str]:
         fm = server.protocol.fm
         names = set(fm.features) | set(fm.commands)
     finally:
-        server.memory.close()  # stops the memory worker thread the server started
+        server.service(MemoryService).close()  # stops the memory worker thread the server started
     overrides = {f.method_name for f in vars(KeneticProtocol).values() if hasattr(f, "method_name")}
     return names | overrides
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from memory import graph, ingest
-from memory.items import DAY, MemoryItem, MemorySettings, vector_path
-from memory.moments import Moments
-from memory.recall import MemoryIndex
-from memory.store import Episode, Store
+from memory.recall import graph, ingest
+from memory.recall.index import MemoryIndex
+from memory.recall.items import DAY, MemoryItem, MemorySettings
+from memory.recall.moments import Moments
+from memory.store.database import Episode, Store, vector_path
 
 NOW = 1_700_000_000.0
 
@@ -120,7 +120,7 @@ def test_pruning_keeps_protected_items(store: Store) -> None:
     skill, _ = index.add(
         MemoryItem("skill", "replace print with logging", "s-accepted", created_at=old)
     )
-    # a skill with an accepted suggestion is protected (memory.retention marks it)
+    # a skill with an accepted suggestion is protected (memory.recall.retention marks it)
     store.execute_later(
         "INSERT INTO outcomes (suggestion_id, skill_id, outcome, at) VALUES (?, ?, ?, ?)",
         ("sg1", "s-accepted", "accepted", NOW),

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from memory.store import Store
+from memory.store.database import Store
 from server.settings import Settings
 from server.suggest.ranking import RankingService, TrmState
 from server.suggest.shown import (
@@ -190,7 +190,8 @@ def test_a_checkpoint_another_process_wrote_is_adopted_without_a_restart(
     import time
 
     from server.suggest import ranking
-    from trm.model import TRM, TRMConfig, save
+    from trm.checkpoint import save
+    from trm.model import TRM, TRMConfig
 
     monkeypatch.setattr(ranking, "CHECK_NEWER_S", 0.0)
     service, state = _service(store)

@@ -1,7 +1,7 @@
 """Which part of the code a change is about: the context, the neighbours and the words a skill
 keeps, and the ones it leaves to each site."""
 
-from memory.matching import SkillIndex, apply_match
+from memory.skills.matching import SkillIndex, apply_match
 from tests.unit.mined import mine as _mine
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from memory.edits import structural_edit
-from memory.migrations import latest_version
-from memory.miner import SkillMiner
-from memory.skill_store import OutcomeCounts, SkillStore, StoredSkill
-from memory.skills import Skill
-from memory.store import Episode, Store
+from memory.skills.edits import structural_edit
+from memory.skills.miner import SkillMiner
+from memory.skills.skill import Skill
+from memory.skills.skill_store import OutcomeCounts, SkillStore, StoredSkill
+from memory.store.database import Episode, Store
+from memory.store.migrations import latest_version
 
 DOC = "def f(a, b):\n    print(a)\n    x = 1\n    print(b + 1)\n"
 

@@ -1,9 +1,9 @@
 """Mining skills: anti-unification, holes carried across, shapes that must not merge."""
 
-from memory.matching import SkillIndex, apply_match
-from memory.miner import SkillMiner
-from memory.skills import Skill
-from memory.transforms import find
+from memory.skills.matching import SkillIndex, apply_match
+from memory.skills.miner import SkillMiner
+from memory.skills.skill import Skill
+from memory.skills.transforms import find
 from tests.unit.mined import mine as _mine
 
 PY = """def f(a, b):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from memory.migrations import latest_version
-from memory.store import APPLICATION_ID, Episode, Store, StoreError
+from memory.store.database import APPLICATION_ID, Episode, Store, StoreError
+from memory.store.migrations import latest_version
 
 
 def _episode(n: int, kind: str = "edit") -> Episode:
@@ -46,11 +46,11 @@ def test_writes_commit_in_order_and_survive_reopen(tmp_path: Path) -> None:
 
 
 def test_migration_from_an_older_schema_keeps_data(tmp_path: Path, monkeypatch) -> None:
-    from memory import migrations
+    from memory.store import migrations
 
     path = tmp_path / "k.db"
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
-    monkeypatch.setattr("memory.store.MIGRATIONS", migrations.MIGRATIONS)
+    monkeypatch.setattr("memory.store.database.MIGRATIONS", migrations.MIGRATIONS)
     store = Store(path)
     store.add_episode(_episode(1))
     store.close()
@@ -123,7 +123,7 @@ def test_read_only_store_is_refused(tmp_path: Path) -> None:
         before = path.read_bytes()
         repo = Path(__file__).resolve().parents[2]
         code = (
-            "import sys; from memory.store import Store, StoreError\n"
+            "import sys; from memory.store.database import Store, StoreError\n"
             "try:\n    Store(__import__('pathlib').Path(sys.argv[1]))\n"
             "except StoreError as e:\n    print(e); sys.exit(3)\n"
         )

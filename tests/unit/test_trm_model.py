@@ -15,16 +15,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from trm.model import (  # noqa: E402
-    EMA,
-    TRM,
-    CheckpointError,
-    TRMConfig,
-    load,
-    save,
-    stablemax_cross_entropy,
-    train_step,
-)
+from trm.checkpoint import CheckpointError, load, save  # noqa: E402
+from trm.model import EMA, TRM, TRMConfig, stablemax_cross_entropy, train_step  # noqa: E402
 
 SMALL = TRMConfig(
     context_dim=8, candidate_dim=8, max_candidates=16, width=32, heads=2, n=2, T=2, N_sup=2

@@ -19,8 +19,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from trm.checkpoint import save  # noqa: E402
 from trm.features import CANDIDATE_DIM, CONTEXT_DIM  # noqa: E402
-from trm.model import TRM, TRMConfig, save  # noqa: E402
+from trm.model import TRM, TRMConfig  # noqa: E402
 from trm.ranker import RuleRanker  # noqa: E402
 from trm.train import (  # noqa: E402
     OBJECTIVES,

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memory.embedders import HashedEmbedder, MiniLMEmbedder, OllamaEmbedder, make_embedder
-from memory.vectors import VectorIndex, ids_digest
+from memory.recall.embedders import HashedEmbedder, MiniLMEmbedder, OllamaEmbedder, make_embedder
+from memory.recall.vectors import VectorIndex, ids_digest
 
 DIM = 32
 
@@ -266,7 +266,7 @@ def test_hashed_embedder_is_stable_across_processes() -> None:
     text = "def parse_args(argv): return argv[1:]"
     v = HashedEmbedder(dim=64).embed_one(text)
     code = (
-        "import json; from memory.embedders import HashedEmbedder;"
+        "import json; from memory.recall.embedders import HashedEmbedder;"
         f"print(json.dumps(HashedEmbedder(dim=64).embed_one({text!r}).tolist()))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "random"}
