@@ -1,13 +1,14 @@
 """The LLM gateway: one message shape for every provider, with retries, fallback and usage.
 
-The agent loop speaks `Message`/`ToolCall`/`Reply`; providers translate to and from their SDK
-(`anthropic` Messages API with tools, streamed or not; `ollama` chat with tools, streamed or not).
+The agent loop speaks `Message`/`ToolCall`/`Reply` (server.agent.messages); providers translate
+to and from their SDK (`anthropic` Messages API with tools, streamed or not; `ollama` chat with
+tools, streamed or not).
 A call is retried on rate limits (429), overload (529), server errors, timeouts and streams cut
 midway, with exponential backoff and jitter (honouring `retry-after`); when the primary gives up,
 the fallback provider gets the same request. Every reply carries its token usage: the provider's
 counts where it reports them, an estimate (characters / 4) otherwise.
 
-API keys come from the environment only and are masked in log lines (see `SecretMaskFilter`).
+API keys come from the environment only and are masked in log lines (server.agent.masking).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import { ErrorCodes, LanguageClient, ResponseError } from 'vscode-languageclient/node';
-import type { Kenetic } from './extension';
+import type { Kenetic } from './kenetic';
 
 export interface SkillSummary {
     id: string;

@@ -13,19 +13,12 @@ import {
 } from 'vscode-languageclient/node';
 import { registerCommands } from './commands';
 import { forwardCommandExits } from './episodes';
+import type { Kenetic } from './kenetic';
 import { StatusItem } from './status';
 
 export const SECTION = 'kenetic';
 // settings only the client reads: never sent to the server
 const CLIENT_ONLY = ['server.', 'statusBar.', 'trace.'];
-
-export interface Kenetic {
-    readonly output: vscode.LogOutputChannel;
-    client: LanguageClient | undefined;
-    /** The running client, started if need be; undefined (and the user told why) if it can't start. */
-    ready(): Promise<LanguageClient | undefined>;
-    restart(): Promise<void>;
-}
 
 let state: KeneticState | undefined;
 

@@ -2,7 +2,7 @@
 
 import * as vscode from 'vscode';
 import { State } from 'vscode-languageclient/node';
-import type { Kenetic } from './extension';
+import type { Kenetic } from './kenetic';
 
 export interface Stats {
     episodes?: Record<string, number>;

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { Kenetic } from '../extension';
+import type { Kenetic } from '../kenetic';
 
 interface Step {
     name: string;

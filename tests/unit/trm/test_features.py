@@ -22,7 +22,7 @@ from trm.features import (
     featurize,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 CONTEXT: dict[str, Any] = {
     "kind": "nextEdits",

@@ -324,4 +324,4 @@ def test_config_validation() -> None:
 
 def test_importing_trm_does_not_import_torch() -> None:
     code = "import sys, trm; assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])

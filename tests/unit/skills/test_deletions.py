@@ -1,7 +1,7 @@
 """Deletions: which lines a deletion skill removes, and what it must find at the site first."""
 
 from memory.skills.matching import SkillIndex
-from tests.unit.mined import mine as _mine
+from tests.unit.skills.mined import mine as _mine
 
 
 def test_deletion_with_only_holes_is_refused() -> None:

@@ -2,7 +2,7 @@
 
 from memory.skills.linewrap import limit_of, split_long_line
 from server.suggest.sites import in_text
-from tests.unit.mined import mine
+from tests.unit.skills.mined import mine
 
 # two signatures a formatter split: joined they would be 84 and 94 long
 SPLIT = (

@@ -2,7 +2,7 @@
 
 from memory.skills import transforms
 from memory.skills.matching import SkillIndex, apply_match
-from tests.unit.test_skills import _mine
+from tests.unit.skills.test_skills import _mine
 
 TYPED = (
     "class C:\n"

@@ -121,7 +121,7 @@ def test_read_only_store_is_refused(tmp_path: Path) -> None:
         Store(path).close()
         path.chmod(0o444)
         before = path.read_bytes()
-        repo = Path(__file__).resolve().parents[2]
+        repo = Path(__file__).resolve().parents[3]
         code = (
             "import sys; from memory.store.database import Store, StoreError\n"
             "try:\n    Store(__import__('pathlib').Path(sys.argv[1]))\n"

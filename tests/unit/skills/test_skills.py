@@ -4,7 +4,7 @@ from memory.skills.matching import SkillIndex, apply_match
 from memory.skills.miner import SkillMiner
 from memory.skills.skill import Skill
 from memory.skills.transforms import find
-from tests.unit.mined import mine as _mine
+from tests.unit.skills.mined import mine as _mine
 
 PY = """def f(a, b):
     print(a)

@@ -34,7 +34,7 @@ from trm.train import (  # noqa: E402
 )
 from trm.trm_ranker import TRMRanker, checkpoints  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SMALL = TRMConfig(
     context_dim=CONTEXT_DIM, candidate_dim=CANDIDATE_DIM, max_candidates=16, width=32, heads=2,
     n=1, T=2, N_sup=2,

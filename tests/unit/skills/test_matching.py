@@ -8,7 +8,7 @@ from memory.skills.matching import Match, SkillIndex, apply_match, rewrite_parse
 from memory.skills.miner import SkillMiner
 from memory.skills.rewrites import follow_layout, past_blank
 from memory.skills.syntax import parse
-from tests.unit.mined import mine
+from tests.unit.skills.mined import mine
 
 
 def _skills(language: str, doc: str, *changes: tuple[str, str]):

@@ -2,7 +2,7 @@
 keeps, and the ones it leaves to each site."""
 
 from memory.skills.matching import SkillIndex, apply_match
-from tests.unit.mined import mine as _mine
+from tests.unit.skills.mined import mine as _mine
 
 
 def test_a_deletion_at_the_end_of_a_statement_meets_its_twin() -> None:

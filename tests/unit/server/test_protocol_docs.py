@@ -21,7 +21,7 @@ from server.features.memory import MemoryService
 from server.server import KeneticProtocol
 from server.setup import create_server
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 PROTOCOL = DOCS / "protocol.md"
 
 # standard methods documented in prose by one section (the section's title, without `## `)
