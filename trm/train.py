@@ -159,7 +159,9 @@ class Trainer:
         recent: list[tuple[float, dict[str, float]]] = []
         model.train()
         while step < total:
-            if time.perf_counter() >= deadline or self.stop_event.is_set():
+            # the budget is checked after the first step: a budget spent in preparing (a busy
+            # machine) still yields a model that took one step, never an untrained one
+            if (step and time.perf_counter() >= deadline) or self.stop_event.is_set():
                 budget_hit = True
                 break
             if not batches:
