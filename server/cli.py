@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 from server import __version__
@@ -19,20 +20,32 @@ def _configure_logging(verbose: bool) -> None:
         level=getattr(logging, level, logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # pygls logs whole messages at INFO and DEBUG: didChange bodies, answers with the developer's
+    # code, initialize options. They hold secrets that the store never keeps, so they stay out of
+    # the log unless asked for by name (KENETIC_LOG_WIRE=1, for debugging a client)
+    if os.environ.get("KENETIC_LOG_WIRE") != "1":
+        for name in ("pygls.protocol.json_rpc", "pygls.protocol.language_server"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from server.framing import serve_io, serve_tcp
     from server.setup import create_server
 
+    # past a file-size limit (ulimit -f) a write must fail, not kill the server: the store
+    # holds such writes and retries them (memory/store/writer.py)
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     server = create_server()
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         if not port.isdigit():
             print("kenetic serve: --tcp wants HOST:PORT, e.g. 127.0.0.1:2087", file=sys.stderr)
             return 2
-        server.start_tcp(host or "127.0.0.1", int(port))
+        serve_tcp(server, host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        # not pygls's start_io: its reader goes deaf after one badly framed message
+        serve_io(server)
     return 0
 
 

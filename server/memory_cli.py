@@ -19,6 +19,7 @@ from typing import Any
 
 from memory.recall.items import ITEM_KINDS
 from memory.store.database import StoreError
+from server.protocol import camel_keys
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -104,8 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _print(data: Any, as_json: bool, text: str) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
+def _print(data: Any, as_json: bool, text: str, *, as_stored: bool = False) -> None:
+    # the shapes the server answers with (camelCase keys); what only the command line prints
+    # (stats, export, import) counts by names as stored: tables, link types, episode kinds
+    shaped = data if as_stored else camel_keys(data)
+    print(json.dumps(shaped, indent=2, ensure_ascii=False) if as_json else text)
 
 
 def _run(args: argparse.Namespace, workspace: Path) -> int:
@@ -174,17 +178,19 @@ def _command(args: argparse.Namespace, mem: Any, portable: Any) -> int:
             f" {out['protected']} protected, {sum(out['links'].values())} links,"
             f" {out['duplicates']} near-duplicates skipped, {out['pruned']} pruned"
         )
-        _print(out, j, text)
+        _print(out, j, text, as_stored=True)
     elif args.cmd == "export":
         if args.file == "-":
             portable.export_jsonl(mem.store, sys.stdout)
         else:
             counts = portable.export_jsonl(mem.store, Path(args.file))
-            _print(counts, j, f"exported {sum(counts.values())} rows to {args.file}")
+            text = f"exported {sum(counts.values())} rows to {args.file}"
+            _print(counts, j, text, as_stored=True)
     elif args.cmd == "import":
         out = portable.import_jsonl(mem.store, Path(args.file))
         mem.index.sync()
-        _print(out, j, f"imported {sum(out['added'].values())} rows, {out['skipped']} present")
+        text = f"imported {sum(out['added'].values())} rows, {out['skipped']} present"
+        _print(out, j, text, as_stored=True)
     elif args.cmd == "remember":
         out = mem.remember(args.text, args.heading, args.scope)
         _print(out, j, f"remembered under '{out['heading']}' in {out['path']}")

@@ -7,10 +7,14 @@ fields are refused too: a typo in a client should be loud, not silently ignored.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
 from pygls.exceptions import JsonRpcInvalidParams
+
+from memory.store.text import storable_value
 
 
 class Params(BaseModel):
@@ -117,11 +121,70 @@ class RunPatternParams(Params):
     range: Range | None = None
 
 
+class RankDict(BaseModel):
+    """A dict the rankers read (trm/features.py, trm/ranker.py): every key they read is typed
+    here, so a wrong type is InvalidParams and never a ranker's TypeError (InternalError);
+    keys no ranker reads pass through untouched."""
+
+    model_config = ConfigDict(
+        extra="allow", strict=True, allow_inf_nan=False, alias_generator=to_camel
+    )
+
+    def plain(self) -> dict[str, Any]:
+        """Back to the dict the rankers take, with the client's own keys."""
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+Count = float | None  # counts may come as 3 or 3.0; never negative
+NONNEGATIVE = Field(None, ge=0)
+
+
+class RankCommand(RankDict):
+    command: str | None = None
+    exit_code: float | None = None
+
+
+class RankContext(RankDict):
+    kind: str | None = None
+    now: float | None = Field(None, ge=0)
+    language: str | None = None
+    uri: str | None = None
+    cursor_line: int | None = Field(None, ge=0)
+    cursor_node_types: list[str] | None = None
+    recent_edit_shapes: list[str] | None = None
+    recent_edit_lines: list[int] | None = None
+    recent_commands: list[RankCommand] | None = None
+
+
+class RankCandidate(RankDict):
+    skill_id: str | None = None
+    name: str | None = None
+    text: str | None = None
+    template_text: str | None = None
+    match_text: str | None = None
+    root: str | None = None
+    uri: str | None = None
+    support: Count = NONNEGATIVE
+    specificity: float | None = None
+    accepted: Count = NONNEGATIVE
+    rejected: Count = NONNEGATIVE
+    undone: Count = NONNEGATIVE
+    shown: Count = NONNEGATIVE
+    shown_in_session: Count = NONNEGATIVE
+    last_used: float | None = None
+    age_s: float | None = None
+    distance: float | None = None
+    line_delta: float | None = None
+    site_line: float | None = None
+    same_file: bool | None = None
+    just_applied: bool | None = None
+
+
 class RankParams(Params):
     """kenetic/rank: score candidates as the server would (dicts as trm.features reads them)."""
 
-    context: dict[str, Any] = Field(default_factory=dict)
-    candidates: list[dict[str, Any]] = Field(max_length=10_000)
+    context: RankContext = Field(default_factory=RankContext)
+    candidates: list[RankCandidate] = Field(max_length=10_000)
     # whose store's ranker (a document or folder URI); default: context.uri, then the first
     uri: str | None = None
 
@@ -148,7 +211,9 @@ def to_plain(value: Any) -> Any:
 
 def validate(model: type[P], params: Any) -> P:
     """Validate raw params; raise InvalidParams with pydantic's message when they are wrong."""
-    raw = to_plain(params)
+    # text is made storable where it enters: a lone surrogate (a `\\udcff` escape) would
+    # otherwise fail length checks here and every UTF-8 encode after
+    raw = storable_value(to_plain(params))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -160,6 +225,32 @@ def validate(model: type[P], params: Any) -> P:
             f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors()
         )
         raise JsonRpcInvalidParams(f"invalid params: {problems}") from None
+
+
+# objects whose keys are someone else's words (a memory item's or a moment's `data`, what the
+# user stored under `metadata`, a checkpoint's row `counts` by table): passed on as they are
+FREE_FORM = frozenset({"data", "metadata", "counts"})
+
+
+SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+
+
+def _camel(key: Any) -> Any:
+    """`ref_id` -> `refId`; any other key (a heading, a URI, `createdAt`) as it is."""
+    if isinstance(key, str) and SNAKE.fullmatch(key):
+        head, *rest = key.split("_")
+        return head + "".join(part[:1].upper() + part[1:] for part in rest)
+    return key
+
+
+def camel_keys(value: Any) -> Any:
+    """snake_case keys to camelCase, recursively (memory results come from dataclasses with
+    Python names; the protocol speaks camelCase everywhere)."""
+    if isinstance(value, dict):
+        return {_camel(k): v if k in FREE_FORM else camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [camel_keys(v) for v in value]
+    return value
 
 
 def validate_command_args(model: type[P], arguments: list[Any] | None) -> P:
@@ -192,10 +283,26 @@ class RecallParams(FolderParams):
     until: float | None = None
 
 
+class MemoryMetadata(Params):
+    """What a stored memory item may carry (memory.recall.api METADATA_KEYS), each typed."""
+
+    ref: str | int | None = None
+    language: str | None = None
+    uri: str | None = None
+    source: str | None = None
+    importance: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+    pinned: bool | None = None
+    protected: bool | None = None
+    data: dict[str, Any] | None = None
+
+    def plain(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
 class StoreParams(FolderParams):
     text: str = Field(min_length=1, max_length=100_000)
     kind: ITEM_KIND
-    metadata: dict[str, Any] | None = None
+    metadata: MemoryMetadata | None = None
 
 
 class LinkParams(FolderParams):

@@ -5,7 +5,8 @@ Two protocol-level adjustments live here because pygls has no hook for them:
   request whose params do not even deserialise is answered InvalidParams instead of being
   dropped (pygls would log and leave the client waiting forever);
 - didChange hands capture the document text from just before each change (an O(1) reference),
-  which is what lets a burst close at a jump elsewhere without re-applying edits.
+  which is what lets a burst close at a jump elsewhere without re-applying edits;
+- positions are converted by server.positions (in C), not pygls's per-character loop.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 
 from server import __version__
+from server.positions import FastPositionCodec
 
 if TYPE_CHECKING:
     from server.workspaces import Workspaces
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CUSTOM_PREFIX = "kenetic/"
+# the shape of kenetic's own methods, in `initialize`'s capabilities.experimental.kenetic:
+# 2 answers memory and ALS results with camelCase keys (1: snake_case) and an unknown skill id
+# with InvalidParams everywhere (1: renameSkill and deleteSkill answered false)
+PROTOCOL_VERSION = 2
 S = TypeVar("S")
 # (command, arguments, session id): told of every kenetic.* command that ran
 CommandListener = Callable[[str, "Sequence[Any] | None", str], None]
@@ -74,6 +80,17 @@ class KeneticProtocol(LanguageServerProtocol):
         if isinstance(message, _Answered):
             return
         super().handle_message(message)
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams):
+        result = yield from super().lsp_initialize(params)
+        # pygls made the workspace with its own codec; documents opened from now on convert
+        # positions in C (server.positions: a minified file's line must not stall didChange)
+        codec = self.workspace.position_codec
+        self.workspace._position_codec = FastPositionCodec(codec.encoding)
+        # a client that reads kenetic's results can tell which shapes this server answers with
+        result.capabilities.experimental = {"kenetic": {"protocol": PROTOCOL_VERSION}}
+        return result
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):

@@ -29,6 +29,9 @@ class CaptureSettings(_Section):
     jump_lines: int = Field(3, alias="jumpLines", ge=0, le=10_000)
     # regions longer than this are recorded without their text (a paste is not a lesson)
     max_region_lines: int = Field(400, alias="maxRegionLines", ge=1, le=1_000_000)
+    # ... or larger than this many characters (one line of a minified file): the work per
+    # episode stays bounded, whatever the document
+    max_region_bytes: int = Field(65_536, alias="maxRegionBytes", ge=1)
     # documents larger than this are not captured at all
     max_document_bytes: int = Field(5_000_000, alias="maxDocumentBytes", ge=1)
     ignore: list[str] = Field(default_factory=list)

@@ -41,11 +41,15 @@ class Folder:
     ignore: IgnoreRules | None = None
 
     def describe(self) -> dict[str, Any]:
+        stats = self.store.stats if self.store is not None else None
         return {
             "folder": self.uri,
             "path": str(self.store.path) if self.store else None,
             "ok": self.store is not None,
             "error": self.store_error,
+            # writes lost for good, and why writes are held for retry right now (disk full)
+            "failedWrites": stats.failed_writes if stats else 0,
+            "writeError": stats.write_error if stats else None,
         }
 
 
@@ -164,7 +168,19 @@ class Workspaces:
         if folder.store is not None:
             self._announce(folder)
 
+    def _watch_writes(self, folder: Folder, store: Store) -> None:
+        """Tell the user once when a store's writes start failing (they are held and retried);
+        kenetic/stats shows it for as long as it lasts."""
+
+        def changed(message: str | None) -> None:
+            if message is not None:
+                self._notify_error(f"{message} (workspace folder {folder.uri})")
+
+        store.write_listeners.append(changed)
+
     def _announce(self, folder: Folder) -> None:
+        if folder.store is not None:
+            self._watch_writes(folder, folder.store)
         for hook in self.store_opened:
             try:
                 hook(folder)

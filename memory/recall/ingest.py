@@ -58,7 +58,8 @@ def index_episode(
 ) -> int | None:
     """Index a committed episode (it needs its id) and link it; returns the item id.
 
-    Near-duplicate episodes (the same edit again) are gated and only reinforce the first.
+    Near-duplicate episodes (the same edit again) are gated and only reinforce the first;
+    their links go to that first one, so a chain of edits stays connected through it.
     """
     if episode.id is None:
         raise ValueError("index_episode needs a committed episode (with an id)")
@@ -74,28 +75,41 @@ def index_episode(
         importance=importance,
         data={"episodeKind": episode.kind, "sessionId": episode.session_id},
     )
-    item_id, _stored = index.add(item)
+    item_id, stored = index.add(item)
     store = index.store
+    if not stored and item_id is not None:
+        # gated: this episode has no item of its own, so its links go to the surviving
+        # duplicate, or they would point at a node recall can never return
+        survivor = index.get(item_id)
+        if survivor is not None:
+            node = survivor.node
     linked: list[str] = []
     if episode.uri:
+        # the previous episode of the file that memory holds (one gated or pruned has no node
+        # worth linking to: the chain goes on from the one before it)
         prev = store.query(
-            "SELECT id FROM episodes WHERE uri = ? AND id < ? ORDER BY id DESC LIMIT 1",
+            "SELECT e.id FROM episodes e JOIN memory_items m ON m.kind = 'episode'"
+            " AND m.ref_id = CAST(e.id AS TEXT) WHERE e.uri = ? AND e.id < ?"
+            " ORDER BY e.id DESC LIMIT 1",
             (episode.uri, episode.id),
         )
-        if prev:
-            other = graph.node_key("episode", prev[0][0])
+        other = graph.node_key("episode", prev[0][0]) if prev else None
+        if other is not None and other != node:
             graph.add_link(store, other, node, "same_file", 0.5)
             linked.append(other)
     task = _task_of(episode)
     if task:
         for (other_id,) in store.query(
-            "SELECT id FROM episodes WHERE id < ? AND (json_extract(data, '$.taskId') = ?"
-            " OR json_extract(data, '$.task') = ?) ORDER BY id DESC LIMIT 1",
+            "SELECT e.id FROM episodes e JOIN memory_items m ON m.kind = 'episode'"
+            " AND m.ref_id = CAST(e.id AS TEXT) WHERE e.id < ?"
+            " AND (json_extract(e.data, '$.taskId') = ? OR json_extract(e.data, '$.task') = ?)"
+            " ORDER BY e.id DESC LIMIT 1",
             (episode.id, task, task),
         ):
             other = graph.node_key("episode", other_id)
-            graph.add_link(store, other, node, "same_task", 0.9)
-            linked.append(other)
+            if other != node:
+                graph.add_link(store, other, node, "same_task", 0.9)
+                linked.append(other)
     if moments is not None:
         moments.record("captured", node, trigger, linked, {"item": item_id})
     return item_id

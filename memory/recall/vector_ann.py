@@ -15,6 +15,9 @@ import faiss
 import numpy as np
 
 ANN_KINDS = ("ivfpqfs", "ivfflat", "ivfsq8", "hnsw")
+# recall@10 the beam width is chosen for when none is configured (calibrate)
+TARGET_RECALL = 0.95
+CALIBRATION_QUERIES = 64
 
 
 def default_nlist(n: int) -> int:
@@ -22,9 +25,19 @@ def default_nlist(n: int) -> int:
     return int(min(65536, max(64, 2 ** round(math.log2(2 * math.sqrt(max(n, 1)))))))
 
 
-def build(x: np.ndarray, dim: int, kind: str, nprobe: int | None) -> tuple[Any, int]:
+def candidates(kind: str, k: int, rerank_min: int, rerank_factor: int) -> int:
+    """How many candidates a top-k search takes from an index: compressed codes need a wide
+    set for the exact re-rank; flat lists and HNSW already score exactly."""
+    return k if kind in ("ivfflat", "hnsw") else max(rerank_min, rerank_factor * k)
+
+
+def build(
+    x: np.ndarray, dim: int, kind: str, nprobe: int | None, candidates: int = 10
+) -> tuple[Any, int]:
     """Train and fill an approximate index over the rows of x; returns it and its list count
-    (0 for HNSW). The slow part of a rebuild: callers hold no lock while it runs."""
+    (0 for HNSW). The slow part of a rebuild: callers hold no lock while it runs. Without a
+    configured `nprobe` the beam is calibrated for TARGET_RECALL of the `candidates` the
+    caller takes from it (see calibrate)."""
     m = len(x)
     index: Any
     if kind == "hnsw":
@@ -32,6 +45,8 @@ def build(x: np.ndarray, dim: int, kind: str, nprobe: int | None) -> tuple[Any, 
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = nprobe or 32
         index.add(x)
+        if nprobe is None:
+            calibrate(index, kind, x, candidates, limit=1024)
         return index, 0
     nlist = min(default_nlist(m), max(1, m // 39))  # faiss wants >= 39 points a list
     sub = 4 if dim >= 256 else 2
@@ -50,7 +65,36 @@ def build(x: np.ndarray, dim: int, kind: str, nprobe: int | None) -> tuple[Any, 
     for lo in range(0, m, 65536):  # chunked: bounded temporary memory during encoding
         index.add(np.ascontiguousarray(x[lo : lo + 65536]))
     index.nprobe = nprobe or max(8, min(256, nlist // 32))
+    if nprobe is None:
+        calibrate(index, kind, x, candidates, limit=nlist)
     return index, nlist
+
+
+def calibrate(
+    index: Any, kind: str, x: np.ndarray, candidates: int, *, limit: int, k: int = 10
+) -> float:
+    """Widen the beam (doubling from its default) until the `candidates` an index returns hold
+    TARGET_RECALL of the true top-k, measured on a sample of the indexed rows as queries
+    (their own row left out), since a fixed beam's recall falls as the data grows and its
+    clusters blur. The caller re-ranks the candidates exactly, so this is the recall@k of the
+    search. Returns the recall reached (with the beam left set)."""
+    m = len(x)
+    n_q = min(CALIBRATION_QUERIES, m - 1)
+    if n_q < 1 or m <= k:
+        return 1.0
+    rows = np.sort(np.random.default_rng(1).choice(m, n_q, replace=False))
+    q = np.ascontiguousarray(x[rows])
+    _, truth = faiss.knn(q, x, k + 1, metric=faiss.METRIC_INNER_PRODUCT)
+    want = [set(t.tolist()) - {int(r)} for t, r in zip(truth, rows, strict=True)]
+    width = beam(index, kind)
+    while True:
+        _, found = index.search(q, candidates + 1)
+        got = [len(w & set(f.tolist())) / max(1, len(w)) for w, f in zip(want, found, strict=True)]
+        recall = float(np.mean(got))
+        if recall >= TARGET_RECALL or width >= limit:
+            return recall
+        width = min(limit, 2 * width)
+        set_beam(index, kind, width)
 
 
 def beam(index: Any, kind: str) -> int:

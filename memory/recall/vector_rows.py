@@ -151,6 +151,9 @@ class VectorRows:
     def _exact_rows(self, q: np.ndarray, rows: np.ndarray, k: int) -> list[Hit]:
         if not len(rows):
             return []
+        if len(rows) > self._n // 4:
+            # a filter keeping many rows: one pass over the matrix beats gathering a copy
+            return self._top(rows, (self._vecs[: self._n] @ q)[rows], k)
         return self._top(rows, self._vecs[rows] @ q, k)
 
     def _top(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[Hit]:

@@ -1,12 +1,13 @@
 """The vector index of memory: top-k cosine search over episode, skill and pattern vectors.
 
-Small sets are searched exactly. Past `exact_threshold` live vectors an approximate index is
-built in the background ("fractal" search: coarse IVF centroids, a beam over the `nprobe`
-nearest lists, then an exact re-rank of a candidate set from the full-precision vectors). The
-candidate set is `max(rerank_min, rerank_factor * k)` wide and is re-ranked in full, so the cap
-never truncates below what the lists returned (the SomaFractalMemory bug that dropped
-recall@10 to 0.32). The default lists hold 4-bit PQ fast-scan codes (48 bytes a vector at
-d=384); `tests/bench/recall.py` compares that with IVF-Flat, IVF-SQ8 and HNSW at equal recall.
+Sets up to `exact_threshold` live vectors are searched exactly (recall 1.0; memory's default
+stops where a query still takes about 2 ms at p95). Past it an approximate index is built
+in the background (coarse IVF centroids, a beam over the `nprobe` nearest lists, then an
+exact re-rank of a `max(rerank_min, rerank_factor * k)` candidate set from the full-precision
+vectors, so the cap never truncates below what the lists returned). Without a configured
+`nprobe` the beam is calibrated at each build for vector_ann.TARGET_RECALL. The default lists
+hold 4-bit PQ fast-scan codes (48 bytes a vector at d=384); `tests/bench/recall.py` compares
+that with IVF-Flat, IVF-SQ8 and HNSW at equal recall.
 
 Growth is amortised: the approximate index is retrained when the live count doubles; vectors
 added since are searched exactly in a side buffer and appended to the trained lists in batches
@@ -61,7 +62,7 @@ class VectorIndex(VectorRows):
         self,
         dim: int,
         *,
-        exact_threshold: int = 10_000,
+        exact_threshold: int = 25_000,
         path: str | os.PathLike[str] | None = None,
         embedder_name: str = "",
         ann: str = "ivfpqfs",
@@ -156,11 +157,8 @@ class VectorIndex(VectorRows):
         lo = 0
         if self._ann is not None:
             lo = self._ann_n
-            # compressed codes need a wide candidate set for the exact re-rank; flat lists and
-            # HNSW already score exactly. Tombstones take slots, so over-fetch by their count.
-            exact_scores = self.ann_kind in ("ivfflat", "hnsw")
-            kc = k if exact_scores else max(self.rerank_min, self.rerank_factor * k)
-            kc += min(self._dead, kc)
+            kc = vector_ann.candidates(self.ann_kind, k, self.rerank_min, self.rerank_factor)
+            kc += min(self._dead, kc)  # tombstones take slots: over-fetch by their count
             _, cand = self._ann.search(q[None], kc)
             cand = cand[0]
             cand = cand[cand >= 0]
@@ -259,7 +257,9 @@ class VectorIndex(VectorRows):
         compact = len(live_rows) < n0
         base = vecs[live_rows] if compact else vecs[:n0]
         # the slow part: no lock held
-        index, nlist = vector_ann.build(base, self.dim, self.ann_kind, self.nprobe)
+        # a beam calibrated to find the true top 10 among the candidates a search takes
+        kc = vector_ann.candidates(self.ann_kind, 10, self.rerank_min, self.rerank_factor)
+        index, nlist = vector_ann.build(base, self.dim, self.ann_kind, self.nprobe, kc)
         with self._lock:
             if self._closed:
                 return

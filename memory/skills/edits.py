@@ -230,10 +230,17 @@ def _path(x: Node, r: Node) -> Path:
 
 
 def structural_edit(
-    language: str, before_doc: str, after_doc: str, *, max_lines: int = 200
+    language: str,
+    before_doc: str,
+    after_doc: str,
+    *,
+    max_lines: int = 200,
+    max_bytes: int | None = None,
 ) -> StructuralEdit | None:
     """The structural edit that turns before_doc into after_doc, or None when there is none worth
-    learning from (no change, no grammar, a half-typed after tree, a change over max_lines)."""
+    learning from (no change, no grammar, a half-typed after tree, a change over max_lines, or
+    a context over max_bytes in all: a sibling that is one line of minified code would make
+    trees of megabytes, so the size is checked before any tree is made)."""
     if before_doc == after_doc:
         return None
     db = before_doc.encode("utf-8", "surrogatepass")
@@ -278,11 +285,16 @@ def structural_edit(
         if lo > 0 or hb < len(kb):
             clipped = True
             first = kb[lo]
+            size = _clip_bytes(kb[lo:hb], db) + _clip_bytes(ka[lo:ha], da)
+            if max_bytes is not None and size > max_bytes:
+                return None
             syn_b, raw_b = _clip(rb, kb[lo:hb], db)
             syn_a, raw_a = _clip(ra, ka[lo:ha], da)
             i, jb, ja = i - lo, jb - lo, ja - lo
     if not clipped:
         raw_b, raw_a = db[xb.start_byte : xb.end_byte], da[xa.start_byte : xa.end_byte]
+        if max_bytes is not None and len(raw_b) + len(raw_a) > max_bytes:
+            return None
         syn_b = to_syn(xb, db, xb.start_byte, char_map(raw_b))
         syn_a = to_syn(xa, da, xa.start_byte, char_map(raw_a))
     lines = _window_lines(db, kb, i, jb) and _window_lines(da, ka, i, ja)
@@ -320,6 +332,11 @@ def structural_edit(
         whole_lines=lines,
         clipped=clipped or rb.parent is None,
     )
+
+
+def _clip_bytes(kids: list[Node], data: bytes) -> int:
+    """How long _clip's text of kids is."""
+    return kids[-1].end_byte - _line_start(data, kids[0].start_byte)
 
 
 def _clip(r: Node, kids: list[Node], data: bytes) -> tuple[Syn, bytes]:

@@ -65,10 +65,43 @@ class SkillStore:
     def load(self) -> list[StoredSkill]:
         """Every skill with its outcome counts, deleted ones included (mining still needs them
         so a deleted rewrite is not learned again from the next example)."""
-        found: dict[str, StoredSkill] = {}
+        found = self._skills(
+            self.store.query(
+                "SELECT id, name, renamed, data, created_at, updated_at, deleted FROM skills"
+            )
+        )
         for row in self.store.query(
-            "SELECT id, name, renamed, data, created_at, updated_at, deleted FROM skills"
+            "SELECT skill_id, outcome, count(*) AS n, max(at) AS last FROM outcomes"
+            " GROUP BY skill_id, outcome"
         ):
+            stored = found.get(row["skill_id"])
+            if stored is not None and row["outcome"] in OUTCOMES:
+                stored.outcomes.add(row["outcome"], row["last"], row["n"])
+        for stored in found.values():
+            stored.outcomes.last_used = max(stored.outcomes.last_used, stored.updated_at)
+        return list(found.values())
+
+    def load_some(self, ids: list[str]) -> list[StoredSkill]:
+        """These skills as stored now, without outcome counts (a library picking up what
+        another process saved keeps its own counts)."""
+        found: dict[str, StoredSkill] = {}
+        for lo in range(0, len(ids), 400):  # bounded IN lists (SQLite's variable limit)
+            chunk = tuple(ids[lo : lo + 400])
+            found.update(
+                self._skills(
+                    self.store.query(
+                        "SELECT id, name, renamed, data, created_at, updated_at, deleted"
+                        f" FROM skills WHERE id IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                )
+            )
+        return list(found.values())
+
+    @staticmethod
+    def _skills(rows: list[Any]) -> dict[str, StoredSkill]:
+        found: dict[str, StoredSkill] = {}
+        for row in rows:
             try:
                 skill = Skill.from_json(json.loads(row["data"]))
             except (ValueError, TypeError, KeyError):
@@ -81,16 +114,7 @@ class SkillStore:
                 created_at=row["created_at"],
                 updated_at=row["updated_at"],
             )
-        for row in self.store.query(
-            "SELECT skill_id, outcome, count(*) AS n, max(at) AS last FROM outcomes"
-            " GROUP BY skill_id, outcome"
-        ):
-            stored = found.get(row["skill_id"])
-            if stored is not None and row["outcome"] in OUTCOMES:
-                stored.outcomes.add(row["outcome"], row["last"], row["n"])
-        for stored in found.values():
-            stored.outcomes.last_used = max(stored.outcomes.last_used, stored.updated_at)
-        return list(found.values())
+        return found
 
     def totals(self) -> dict[str, int]:
         out = dict.fromkeys(OUTCOMES, 0)

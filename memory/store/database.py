@@ -9,7 +9,6 @@ refused with a clear error and never written to.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -18,21 +17,33 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memory.store.migrations import MIGRATIONS, latest_version
+from memory.store.opening import APPLICATION_ID, StoreError, open_connection
+from memory.store.text import storable, storable_value
+from memory.store.writer import (
+    EPISODE_KINDS,
+    RETRY_FIRST_S,
+    RETRY_MAX_S,
+    StoreStats,
+    Write,
+    is_transient,
+    run_batch,
+)
 
 log = logging.getLogger(__name__)
 
-APPLICATION_ID = 0x4B4E5443  # "KNTC": marks a SQLite file as a kenetic store
-SQLITE_MAGIC = b"SQLite format 3\x00"
-EPISODE_KINDS = ("edit", "command", "agent")
-
-
-class StoreError(Exception):
-    """A store that cannot be used; the message is meant for the user."""
+__all__ = [
+    "APPLICATION_ID",
+    "EPISODE_KINDS",
+    "Episode",
+    "Store",
+    "StoreError",
+    "StoreStats",
+    "open_connection",
+]
 
 
 def kenetic_home() -> Path | None:
@@ -90,98 +101,6 @@ class Episode:
         }
 
 
-def _check_file(path: Path) -> None:
-    """Refuse, before SQLite touches it, any existing file that is not a kenetic store."""
-    if not path.exists():
-        parent = path.parent
-        while not parent.exists():
-            parent = parent.parent
-        if not os.access(parent, os.W_OK):
-            raise StoreError(f"kenetic store {path}: directory {parent} is not writable")
-        return
-    if path.is_dir():
-        raise StoreError(f"kenetic store {path} is a directory, not a database file")
-    if not os.access(path, os.R_OK | os.W_OK) or not os.access(path.parent, os.W_OK):
-        raise StoreError(f"kenetic store {path} is read-only; capture is off until it is writable")
-    size = path.stat().st_size
-    if size == 0:
-        return
-    with path.open("rb") as f:
-        head = f.read(16)
-    if head != SQLITE_MAGIC:
-        raise StoreError(
-            f"kenetic store {path} is not a SQLite database (corrupt or foreign file); "
-            "it was left untouched: move it away to start a new store"
-        )
-
-
-def open_connection(path: Path, *, create: bool) -> sqlite3.Connection:
-    """Open (and on first use create and migrate) a store; raises StoreError for the user."""
-    _check_file(path)
-    existed = path.exists() and path.stat().st_size > 0
-    if not existed and not create:
-        raise StoreError(f"no kenetic store at {path}")
-    if not existed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        gitignore = path.parent / ".gitignore"
-        if path.parent.name == ".kenetic" and not gitignore.exists():
-            gitignore.write_text("*\n")
-    try:
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"kenetic store {path} is corrupt ({exc}); it was left untouched") from exc
-    if app_id != APPLICATION_ID and (app_id != 0 or tables > 0):
-        conn.close()
-        raise StoreError(
-            f"{path} is a SQLite database that kenetic did not create; it was left untouched"
-        )
-    if version > latest_version():
-        conn.close()
-        raise StoreError(
-            f"kenetic store {path} was written by a newer kenetic (schema {version}); "
-            "upgrade kenetic to use it"
-        )
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    if version < latest_version():
-        _migrate(conn, version)
-    return conn
-
-
-def _migrate(conn: sqlite3.Connection, version: int) -> None:
-    for number in range(version + 1, latest_version() + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in MIGRATIONS[number - 1].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version={number}")
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
-        log.info("store migrated to schema %d", number)
-
-
-@dataclass
-class _Write:
-    sql: str
-    args: tuple[Any, ...]
-    episode: Episode | None = None
-    done: Callable[[int | None], None] | None = None
-
-
-@dataclass
-class StoreStats:
-    episodes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EPISODE_KINDS, 0))
-    failed_writes: int = 0
-
-
 class Store:
     """A project or user store: reads on a shared connection, writes through one thread."""
 
@@ -189,21 +108,58 @@ class Store:
         self.path = path
         self._read = open_connection(path, create=create)
         self._read_lock = threading.Lock()
-        self._queue: queue.Queue[_Write | None] = queue.Queue()
+        self._queue: queue.Queue[Write | None] = queue.Queue()
         self._inflight = 0
         self._lock = threading.Lock()
-        self.stats = StoreStats()
+        self._closing = threading.Event()
+        self._stats = StoreStats()
+        # episodes are counted from the table itself (another process may write this store
+        # too): the ids up to _counted_to are counted, recounted on when data_version moves
+        self._counted_to = 0
+        self._seen_version: int | None = None
         # called on the writer thread with each episode once it committed (its id set);
         # listeners must only hand work to their own threads
         self.episode_listeners: list[Callable[[Episode], None]] = []
         # called with each memory.skills.skill_store.StoredSkill saved (created, widened, renamed or
         # deleted), on the thread that saved it, before the write commits; same rule
         self.skill_listeners: list[Callable[[Any], None]] = []
-        for kind, count in self._read.execute("SELECT kind, count(*) FROM episodes GROUP BY kind"):
-            self.stats.episodes[kind] = count
+        # called on the writer thread with a message when writes start failing (disk full...)
+        # and are held for retry, and with None once they commit again: once per outage
+        self.write_listeners: list[Callable[[str | None], None]] = []
+        self._count_episodes()
         self._writer = threading.Thread(target=self._drain, name=f"kenetic-writer:{path}")
         self._writer.daemon = True
         self._writer.start()
+
+    @property
+    def stats(self) -> StoreStats:
+        """Counts of what the store holds (whoever wrote it) and of failed writes."""
+        self._count_episodes()
+        return self._stats
+
+    def data_version(self) -> int:
+        """SQLite's data_version of the read connection: it moves whenever another connection
+        (this store's writer, or another process) commits. One cheap PRAGMA."""
+        with self._read_lock:
+            return int(self._read.execute("PRAGMA data_version").fetchone()[0])
+
+    def _count_episodes(self) -> None:
+        with self._read_lock:
+            try:
+                version = self._read.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.ProgrammingError:  # closed (a restore replaced it): the last counts
+                return
+            if version == self._seen_version:
+                return
+            self._seen_version = version
+            # episodes are append-only and commits are serialised, so counting the ids past
+            # the last one counted is exact, for this process's writes and any other's
+            for kind, count, top in self._read.execute(
+                "SELECT kind, count(*), max(id) FROM episodes WHERE id > ? GROUP BY kind",
+                (self._counted_to,),
+            ):
+                self._stats.episodes[kind] = self._stats.episodes.get(kind, 0) + count
+                self._counted_to = max(self._counted_to, top)
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -213,8 +169,16 @@ class Store:
         """Queue an episode; `done` gets its id from the writer thread after it commits."""
         if episode.kind not in EPISODE_KINDS:
             raise ValueError(f"unknown episode kind {episode.kind!r}")
+        # made storable here, so the listeners (mining, memory) see what the store holds
+        episode.session_id = storable(episode.session_id)
+        episode.uri = storable(episode.uri) if episode.uri is not None else None
+        episode.language = storable(episode.language) if episode.language is not None else None
+        data = json.dumps(episode.data, ensure_ascii=False)
+        if storable(data) is not data:  # rare: rebuild the data only when a string needs it
+            episode.data = storable_value(episode.data)
+            data = json.dumps(episode.data, ensure_ascii=False)
         self._put(
-            _Write(
+            Write(
                 "INSERT INTO episodes (kind, session_id, uri, language, started_at, ended_at,"
                 " data) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -224,7 +188,7 @@ class Store:
                     episode.language,
                     episode.started_at,
                     episode.ended_at,
-                    json.dumps(episode.data, ensure_ascii=False),
+                    data,
                 ),
                 episode=episode,
                 done=done,
@@ -238,16 +202,16 @@ class Store:
         done: Callable[[int | None], None] | None = None,
     ) -> None:
         """Queue a write; `done` gets the row id (None if it failed) after it commits."""
-        self._put(_Write(sql, args, done=done))
+        self._put(Write(sql, args, done=done))
 
-    def _put(self, item: _Write) -> None:
+    def _put(self, item: Write) -> None:
         with self._lock:
             self._inflight += 1
         self._queue.put(item)
 
     @property
     def pending(self) -> int:
-        """Writes queued or in a transaction that has not committed yet."""
+        """Writes queued, held for retry, or in a transaction that has not committed yet."""
         return self._inflight
 
     def _drain(self) -> None:
@@ -268,26 +232,61 @@ class Store:
                     self._queue.put(None)
                     break
                 batch.append(nxt)
-            self._commit(conn, batch)
+            try:
+                self._commit(conn, batch)
+            except BaseException:  # the writer must never die: later writes still commit
+                log.exception("store writer: a batch of %d writes failed", len(batch))
+                with self._lock:
+                    self._inflight -= len(batch)
         conn.close()
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
-        ids: list[int | None] = []
-        try:
-            conn.execute("BEGIN")
-            for w in batch:
-                cur = conn.execute(w.sql, w.args)
-                ids.append(cur.lastrowid)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            log.error("store write failed (%s); %d writes lost", exc, len(batch))
-            with contextlib.suppress(sqlite3.Error):  # nothing to roll back
-                conn.execute("ROLLBACK")
-            self.stats.failed_writes += len(batch)
-            ids = [None] * len(batch)
+    def _attempt(self, conn: sqlite3.Connection, batch: list[Write]) -> list[int | None]:
+        """Commit a batch: transient failures are retried until they pass (or the store
+        closes); any other failure is narrowed down to the writes that cause it."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                ids = run_batch(conn, batch)
+            except Exception as exc:
+                self._stats.write_errors += 1
+                if is_transient(exc) and not self._closing.is_set():
+                    self._held(exc)
+                    self._closing.wait(delay)
+                    delay = min(2 * delay, RETRY_MAX_S)
+                    continue
+                if len(batch) > 1:
+                    return [i for w in batch for i in self._attempt(conn, [w])]
+                log.error("store write failed and was dropped (%s: %s)", type(exc).__name__, exc)
+                self._stats.failed_writes += 1
+                return [None]
+            if self._stats.write_error is not None:
+                self._stats.write_error = None
+                log.warning("store %s: writes commit again", self.path)
+                self._tell(None)
+            return ids
+
+    def _held(self, exc: Exception) -> None:
+        first = self._stats.write_error is None
+        self._stats.write_error = f"{exc} ({getattr(exc, 'sqlite_errorname', type(exc).__name__)})"
+        if first:
+            message = (
+                f"kenetic: cannot write to the store {self.path}: {exc}. Nothing is lost yet:"
+                " writes are held and retried until it can be written again."
+            )
+            log.error(message)
+            self._tell(message)
+
+    def _tell(self, message: str | None) -> None:
+        for listener in list(self.write_listeners):
+            try:
+                listener(message)
+            except Exception:
+                log.exception("write listener failed")
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
+        ids = self._attempt(conn, batch)
         for w, rowid in zip(batch, ids, strict=True):
             if w.episode is not None and rowid is not None:
-                self.stats.episodes[w.episode.kind] += 1
                 w.episode.id = rowid
                 for listener in self.episode_listeners:
                     try:
@@ -311,6 +310,7 @@ class Store:
 
     def close(self) -> None:
         self.flush()
+        self._closing.set()  # a batch still held for retry is given up (and counted) now
         self._queue.put(None)
         self._writer.join(timeout=10)
         with self._read_lock:
@@ -319,6 +319,8 @@ class Store:
     # -- reads --------------------------------------------------------------------------------
 
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        # the same text the writer stored: a key with a surrogate finds its row
+        args = tuple(storable(a) if isinstance(a, str) else a for a in args)
         with self._read_lock:
             cur = self._read.execute(sql, args)
             cur.row_factory = sqlite3.Row

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from memory.store.database import Store
+from memory.store.text import storable_value
 
 FORMAT = "kenetic-memory"
 VERSION = 1
@@ -222,7 +223,8 @@ class _Merger:
 def import_jsonl(store: Store, source: Path | IO[str]) -> dict[str, Any]:
     """Merge an export into a store in one transaction; rows added per table and skipped."""
     store.flush()
-    records = list(_read(source))  # validate the whole file before writing anything
+    # validate the whole file before writing anything; its text made storable as every write's
+    records = [storable_value(r) for r in _read(source)]
     conn = sqlite3.connect(store.path, timeout=10, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -243,8 +245,6 @@ def import_jsonl(store: Store, source: Path | IO[str]) -> dict[str, Any]:
         raise ExportFormatError(f"import rejected ({exc}); nothing was imported") from exc
     finally:
         conn.close()
-    for kind, count in store.query("SELECT kind, count(*) FROM episodes GROUP BY kind"):
-        store.stats.episodes[kind] = count  # the store counts episodes once, at open
     return {
         "added": merger.counts,
         "skipped": merger.skipped,

@@ -17,6 +17,7 @@ from server.agent.reading import ReadingTools
 from server.agent.sandbox import CommandPolicy, PathSandbox, SandboxError
 from server.agent.sandbox import run_shell as _run_shell
 from server.agent.tools import (
+    REFUSED,
     AgentCallbacks,
     Tool,
     ToolResult,
@@ -43,10 +44,12 @@ class BuiltinTools(ReadingTools):
         command_timeout_s: float = 120.0,
         output_cap: int = 16_000,
         rg: str | None = "auto",
+        pass_env: list[str] | None = None,
     ) -> None:
         super().__init__(sandbox, callbacks, output_cap=output_cap, rg=rg)
         self.policy = policy or CommandPolicy()
         self.command_timeout_s = command_timeout_s
+        self.pass_env = list(pass_env or [])  # agent.passEnv
 
     def tools(self) -> list[Tool]:
         out = [
@@ -167,7 +170,7 @@ class BuiltinTools(ReadingTools):
         try:
             path = self.sandbox.resolve(args["path"], for_write=True)
         except SandboxError as exc:
-            return ToolResult(str(exc), True)
+            return ToolResult(str(exc), True, dict(REFUSED))
         rel, uri = self.sandbox.relative(path), path.as_uri()
         new, old = str(args["newText"]), args.get("oldText")
         current = await asyncio.to_thread(self.current_text, path)
@@ -252,7 +255,7 @@ class BuiltinTools(ReadingTools):
         try:
             cwd = self.sandbox.resolve(args.get("cwd") or ".", must_exist=True)
         except SandboxError as exc:
-            return ToolResult(str(exc), True, data)
+            return ToolResult(str(exc), True, {**data, **REFUSED})
         if not cwd.is_dir():
             return ToolResult(f"{args.get('cwd')} is not a directory", True, data)
         rel = self.sandbox.relative(cwd)
@@ -271,7 +274,7 @@ class BuiltinTools(ReadingTools):
         timeout = min(float(args.get("timeoutS") or self.command_timeout_s), self.command_timeout_s)
         start = time.monotonic()
         code, output, timed_out = await _run_shell(
-            command, cwd, timeout_s=timeout, output_cap=self.output_cap
+            command, cwd, timeout_s=timeout, output_cap=self.output_cap, pass_env=self.pass_env
         )
         data.update(
             exitCode=code, timedOut=timed_out, ms=round((time.monotonic() - start) * 1000, 1)
@@ -293,7 +296,7 @@ class BuiltinTools(ReadingTools):
         try:
             path = self.sandbox.resolve(args["path"], must_exist=True)
         except SandboxError as exc:
-            return ToolResult(str(exc), True)
+            return ToolResult(str(exc), True, dict(REFUSED))
         result = await maybe_await(
             self.cb.apply_skill(
                 id=str(args["id"]), uri=path.as_uri(), scope=args.get("scope") or "here"

@@ -71,6 +71,10 @@ class AgentSettings(_Section):
     output_cap_chars: int = Field(16_000, alias="outputCapChars", ge=1_000, le=1_000_000)
     # regular expressions refused on top of the built-in list (never instead of it)
     blocked_commands: list[str] = Field(default_factory=list, alias="blockedCommands")
+    # environment variables (names or globs) a command gets although they look like secrets;
+    # all others named like a token, key, secret, password, auth or credential, or holding a
+    # URL with a password, are stripped (server.agent.shell)
+    pass_env: list[str] = Field(default_factory=list, alias="passEnv")
     mcp_servers: list[McpServerSettings] = Field(default_factory=list, alias="mcpServers")
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)

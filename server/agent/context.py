@@ -1,9 +1,10 @@
 """The agent's context: six blocks packed into a provider's token budget.
 
-Blocks (KeneticCore's order): 1 system and persona; 2 resources — ALS, KENETIC.md and user.md
+Blocks (KeneticCore's order): 1 system and persona; 2 resources — KENETIC.md and user.md
 notes, recalled episodes, relevant skills and patterns, the user's place in the editor (all passed
-in by the caller); 3 tool specs (sent as the request's tools, counted here); 4 compressed
-history; 5 the user's task; 6 tool results (the recent turns, verbatim).
+in by the caller; not the ALS: its knobs tune suggestions and are noise to the model); 3 tool
+specs (sent as the request's tools, counted here); 4 compressed history; 5 the user's task; 6 tool
+results (the recent turns, verbatim).
 
 Blocks 1-2 go in the system prompt, 4-5 in the first user message, 6 after it. Resources get at
 most a fixed share of the budget. When the whole is over budget, `compact` first masks old tool
@@ -38,7 +39,6 @@ STALE = "[stale: {path} was edited after this read; read it again if you need it
 
 @dataclass
 class Resources:
-    als: dict[str, Any] | None = None
     notes: dict[str, str] = field(default_factory=dict)  # {"KENETIC.md": text, "user.md": text}
     episodes: list[dict[str, Any]] = field(default_factory=list)
     skills: list[dict[str, Any]] = field(default_factory=list)
@@ -65,8 +65,6 @@ def render_resources(r: Resources, budget_tokens: int) -> str:
     for name, text in r.notes.items():
         if text and text.strip():
             sections.append((f"Notes from {name}", [_clip(text.strip(), 6000)]))
-    if r.als:
-        sections.append(("Active learning state", [_clip(json.dumps(r.als, default=str), 1500)]))
     if r.patterns:
         sections.append(
             (

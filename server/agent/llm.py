@@ -8,6 +8,12 @@ midway, with exponential backoff and jitter (honouring `retry-after`); when the 
 the fallback provider gets the same request. Every reply carries its token usage: the provider's
 counts where it reports them, an estimate (characters / 4) otherwise.
 
+A gateway lives for one task and keeps a circuit breaker across its steps: a provider that gave
+up (retries spent on a provider that is down) is skipped for the task's later steps while another
+one is left, instead of spending every retry again on each step. A rejected key (401/403) is
+said as such and never sends the code to the other provider on its own: only when the user named
+that provider in agent.fallback.
+
 API keys come from the environment only and are masked in log lines (server.agent.masking).
 """
 
@@ -38,6 +44,10 @@ from server.agent.messages import (
 from server.agent.providers import build_providers
 
 log = logging.getLogger(__name__)
+
+AUTH_STATUS = {401, 403}
+# where each provider's credentials come from, for the message of a rejected key
+KEY_SOURCES = {"anthropic": "ANTHROPIC_API_KEY", "ollama": "OLLAMA_API_KEY"}
 
 # ----------------------------------------------------------------------------- providers
 
@@ -83,6 +93,7 @@ class LLMGateway:
         *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        fallback_on_auth: bool = False,
     ) -> None:
         if not providers:
             raise NoProviderConfigured()
@@ -90,6 +101,10 @@ class LLMGateway:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self.calls: list[Usage] = []
+        # the user named the fallback provider (agent.fallback): a rejected key may fall back
+        self.fallback_on_auth = fallback_on_auth
+        # the circuit breaker: providers that gave up during this gateway's task
+        self.broken: set[str] = set()
 
     @classmethod
     def from_settings(
@@ -108,7 +123,11 @@ class LLMGateway:
         env = os.environ if env is None else env
         providers = build_providers(s, env)
         install_log_masking([p.secret for p in providers if getattr(p, "secret", None)])
-        return cls(providers, retry=retry or RetryPolicy(retries=s.retries))
+        return cls(
+            providers,
+            retry=retry or RetryPolicy(retries=s.retries),
+            fallback_on_auth=s.fallback in ("anthropic", "ollama"),
+        )
 
     @property
     def primary(self) -> Provider:
@@ -129,20 +148,32 @@ class LLMGateway:
     ) -> Reply:
         """One assistant turn. Raises LLMError when every provider gave up."""
         errors: list[str] = []
-        for provider in self.providers:
+        live = [p for p in self.providers if p.name not in self.broken]
+        # every provider broke earlier in the task: one more try each, without retries
+        retries = None if live else 0
+        for provider in live or self.providers:
             try:
                 return await self._with_retries(
-                    provider, messages, system, tools, role, max_tokens, is_cancelled
+                    provider, messages, system, tools, role, max_tokens, is_cancelled, retries
                 )
             except LLMError as exc:
-                errors.append(f"{provider.name}: {exc}")
-                if provider is not self.providers[-1]:
-                    log.warning(
-                        "%s failed (%s); falling back to %s",
-                        provider.name,
-                        exc,
-                        self.providers[self.providers.index(provider) + 1].name,
+                if exc.status in AUTH_STATUS:
+                    self.broken.add(provider.name)
+                    exc = LLMError(
+                        f"{provider.name} rejected the API key (HTTP {exc.status}: {exc}); "
+                        f"check {KEY_SOURCES.get(provider.name, 'its API key')}",
+                        provider=provider.name,
+                        retryable=False,
+                        status=exc.status,
                     )
+                    if not self.fallback_on_auth:
+                        # never send the code elsewhere unasked because a key is wrong
+                        raise exc from None
+                elif exc.retryable:  # down: retries spent; skip it for the task's next steps
+                    self.broken.add(provider.name)
+                errors.append(f"{provider.name}: {exc}")
+                if provider is not (live or self.providers)[-1]:
+                    log.warning("%s failed (%s); falling back", provider.name, exc)
         raise LLMError("; ".join(errors), provider=self.providers[-1].name, retryable=False)
 
     async def _with_retries(
@@ -154,8 +185,10 @@ class LLMGateway:
         role: str,
         max_tokens: int | None,
         is_cancelled: Callable[[], bool] | None,
+        retries: int | None = None,
     ) -> Reply:
         model = provider.models.get(role) or provider.models["main"]
+        retries = self.retry.retries if retries is None else retries
         limit = max_tokens or provider.max_output_tokens
         start = time.monotonic()
         attempt = 0
@@ -168,7 +201,7 @@ class LLMGateway:
                 )
                 break
             except LLMError as exc:
-                if not exc.retryable or attempt >= self.retry.retries:
+                if not exc.retryable or attempt >= retries:
                     raise
                 wait = self.retry.delay(attempt, exc.retry_after)
                 log.info(

@@ -8,7 +8,11 @@ cancellation of the task itself ($/cancelRequest on an async handler) propagates
 
 Outcome: "success" when the model gave a final answer, the last edit it attempted was applied
 and the last command it ran (if any) exited 0; "failure" otherwise (errors, refusals by the
-editor, a failing last command, the step budget spent); "cancelled".
+editor, a failing last command, the step budget spent, every tool call refused); "cancelled".
+
+A reply that stopped on max_tokens never has its tool calls executed: their arguments may be
+cut anywhere (an edit's newText missing its end), so each is answered with an error asking for
+it again, smaller. Tool arguments are parsed strictly (server.agent.messages).
 """
 
 from __future__ import annotations
@@ -21,14 +25,23 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from server.agent.context import PERSONA, SUMMARY_PROMPT, Context, Resources, transcript
-from server.agent.messages import LLMError, Message, NoProviderConfigured, TaskCancelled
-from server.agent.sandbox import from_uri
+from server.agent.messages import (
+    MAX_TOKENS,
+    TRUNCATED_CALL,
+    LLMError,
+    Message,
+    NoProviderConfigured,
+    TaskCancelled,
+)
+from server.agent.sandbox import PRIVATE_DIRS, PathSandbox, SandboxError, from_uri, is_secret_name
 from server.agent.tool_ranking import ToolRanker, rank_skills
 from server.agent.tools import (
+    REFUSED,
     AgentCallbacks,
     Ranker,
     ToolRegistry,
     ToolResult,
+    executed,
     maybe_await,
     read_text,
 )
@@ -97,23 +110,46 @@ def _describe(name: str, args: Mapping[str, Any]) -> str:
 
 
 def document_resource(
-    text_document: Mapping[str, Any] | None, range_: Mapping[str, Any] | None, cb: AgentCallbacks
+    text_document: Mapping[str, Any] | None,
+    range_: Mapping[str, Any] | None,
+    cb: AgentCallbacks,
+    sandbox: PathSandbox | None = None,
 ) -> dict[str, Any] | None:
-    """Where the user is: the document's path, the range, and the selected lines' text."""
+    """Where the user is: the document's path, the range, and the selected lines' text.
+
+    The document goes through the same rules as read_file (inside a workspace folder, not a
+    secrets file, not .git/.kenetic): its text lands in the system prompt. A refused document
+    gives no resource at all. Its path is workspace-relative, as the persona promises.
+    """
     if not text_document or not text_document.get("uri"):
         return None
     uri = str(text_document["uri"])
-    path = from_uri(uri)
+    shown: str
+    if sandbox is not None:
+        try:
+            path = sandbox.resolve(uri)
+        except SandboxError as exc:
+            log.info("the task's document is not given to the agent: %s", exc)
+            return None
+        shown = sandbox.relative(path)
+    else:  # no folders to judge by: at least never a secrets file or git's internals
+        path = from_uri(uri)
+        if is_secret_name(path) or PRIVATE_DIRS & set(path.parts):
+            log.info("the task's document is not given to the agent: %s", path.name)
+            return None
+        shown = str(path)
     text = cb.document_text(uri) if cb.document_text else None
     if text is None:
         try:
             text = read_text(path)
         except (OSError, ValueError):
             text = None
-    out: dict[str, Any] = {"path": str(path)}
+    out: dict[str, Any] = {"path": shown}
     if range_:
         start, end = range_.get("start", {}), range_.get("end", {})
         first, last = int(start.get("line", 0)), int(end.get("line", start.get("line", 0)))
+        if last > first and int(end.get("character", 1)) == 0:
+            last -= 1  # a selection ending at the start of a line does not include that line
         out["range"] = f"lines {first + 1}-{last + 1}"
         if text is not None:
             out["text"] = "".join(text.splitlines(keepends=True)[first : last + 1])
@@ -155,11 +191,13 @@ async def run_task(
     resources: Resources | None = None,
     ranker: Ranker | None = None,
     persona: str = PERSONA,
+    sandbox: PathSandbox | None = None,
 ) -> dict[str, Any]:
     """Run one agent task; the dict it returns is the agent episode's payload.
 
     `ranker` picks the tools to offer when there are more than the budget's max_tools (the
     LexicalRanker without one, or when it fails); a `ToolRanker` also orders the skills.
+    `sandbox` (the tools' own) judges the task's document before its text enters the context.
     """
     if llm is None:
         raise NoProviderConfigured()
@@ -168,7 +206,14 @@ async def run_task(
     started = time.monotonic()
     trajectory: list[dict[str, Any]] = []
     usage: list[dict[str, Any]] = []
-    state: dict[str, Any] = {"edits": 0, "last_edit": None, "last_exit": None, "steps": 0}
+    state: dict[str, Any] = {
+        "edits": 0,
+        "last_edit": None,
+        "last_exit": None,
+        "steps": 0,
+        "calls": 0,
+        "executed": 0,
+    }
 
     def finish(outcome: str, summary: str, reason: str) -> dict[str, Any]:
         return {
@@ -203,7 +248,7 @@ async def run_task(
         _check(cb)
         res = resources or Resources()
         if res.document is None:
-            res.document = document_resource(textDocument, range, cb)
+            res.document = document_resource(textDocument, range, cb, sandbox)
         await _gather_resources(task, res, cb, b, ranker)
         offered = tools.select(
             {"task": task, "document": str((res.document or {}).get("path", ""))},
@@ -259,17 +304,26 @@ async def run_task(
             ctx.add(reply.message)
             if not reply.message.tool_calls:
                 return finish(*_verdict(state, reply.message.text))
+            truncated = reply.stop_reason == MAX_TOKENS
             for call in reply.message.tool_calls:
                 _check(cb)
                 await _progress(cb, step, _describe(call.name, call.arguments))
                 t0 = time.monotonic()
-                refused = bool(call.error) or call.name not in offered
-                if call.error:
-                    result = ToolResult(call.error, True)
+                if truncated:
+                    result = ToolResult(TRUNCATED_CALL, True, {**REFUSED, "truncated": True})
+                elif call.error:
+                    result = ToolResult(call.error, True, dict(REFUSED))
                 elif call.name not in offered:
-                    result = ToolResult(f"{call.name} is not available for this task", True)
+                    result = ToolResult(
+                        f"{call.name} is not available for this task", True, dict(REFUSED)
+                    )
                 else:
                     result = await tools.call(call.name, call.arguments)
+                refused = not executed(result)
+                state["calls"] += 1
+                state["executed"] += not refused
+                if call.name in EDIT_TOOLS and (truncated or call.error):
+                    state["last_edit"] = False  # attempted, never applied
                 trajectory.append(
                     {
                         "step": step,
@@ -318,6 +372,8 @@ def _verdict(state: dict[str, Any], answer: str) -> tuple[str, str, str]:
         return "failure", answer, "editNotApplied"
     if state["last_exit"] not in (None, 0):
         return "failure", answer, "commandFailed"
+    if state["calls"] and not state["executed"]:
+        return "failure", answer, "allRefused"  # nothing was done: the answer is not a result
     return "success", answer, "answered"
 
 

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from server.agent.jsonrepair import JsonRepairError, parse_json_loose
 from server.agent.masking import mask
 
 DEFAULT_MODELS = {
@@ -115,15 +114,33 @@ def estimate_messages(system: str, messages: Sequence[Message], tools: Sequence[
 
 
 def parse_tool_arguments(raw: str | Mapping[str, Any] | None) -> tuple[dict[str, Any], str | None]:
-    """Tool arguments from a model: a dict, or JSON text repaired when malformed."""
+    """Tool arguments from a model: a dict, or strict JSON text.
+
+    Never repaired (unlike patterns' JSON, server.agent.jsonrepair): arguments cut short by the
+    output limit and "fixed" by closing their brackets would be executed with content missing,
+    e.g. an edit_file whose newText lost its last line. The model is asked to send them again.
+    """
     if raw is None or raw == "":
         return {}, None
     if isinstance(raw, Mapping):
         return dict(raw), None
     try:
-        value = parse_json_loose(raw)
-    except JsonRepairError as exc:
-        return {}, f"tool arguments were not valid JSON ({exc}); send them again as a JSON object"
+        value = json.loads(raw)
+    except ValueError as exc:
+        return {}, (
+            f"tool arguments were not valid JSON ({exc.__class__.__name__}: {exc}); the call was "
+            "not executed: send it again as one complete JSON object"
+        )
     if not isinstance(value, dict):
-        return {}, "tool arguments must be a JSON object"
+        return {}, "tool arguments must be a JSON object; the call was not executed"
     return value, None
+
+
+# the provider-neutral stop reason of a reply cut by the output limit (Anthropic's own word;
+# the Ollama provider maps its done_reason "length" to it)
+MAX_TOKENS = "max_tokens"
+TRUNCATED_CALL = (
+    "not executed: your reply was cut at the output limit (max_tokens) while this call was "
+    "being written, so its arguments may be incomplete. Send it again, smaller (e.g. split a "
+    "long edit_file into several edits)"
+)

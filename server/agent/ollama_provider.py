@@ -11,7 +11,14 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from server.agent.messages import DEFAULT_MODELS, LLMError, Message, ToolCall, parse_tool_arguments
+from server.agent.messages import (
+    DEFAULT_MODELS,
+    MAX_TOKENS,
+    LLMError,
+    Message,
+    ToolCall,
+    parse_tool_arguments,
+)
 from server.agent.provider_base import RETRYABLE_STATUS, check_cancelled
 
 
@@ -131,7 +138,10 @@ class OllamaProvider:
         for i, c in enumerate(raw_calls):
             args, error = parse_tool_arguments(c.function.arguments)
             calls.append(ToolCall(f"call_{i}_{c.function.name}", c.function.name, args, error))
-        stop = "tool_use" if calls else (final.done_reason or "stop")
+        if final.done_reason == "length":  # num_predict reached: the reply may be cut anywhere
+            stop = MAX_TOKENS
+        else:
+            stop = "tool_use" if calls else (final.done_reason or "stop")
         return (
             Message("assistant", "".join(text), calls),
             stop,

@@ -89,10 +89,13 @@ def command_head(command: str) -> str:
 
 
 def episode_steps(episode: Mapping[str, Any]) -> list[str]:
-    """An agent episode's abstract steps (its tool calls, commands by their head)."""
+    """An agent episode's abstract steps: the tool calls that ran (commands by their head).
+
+    Refused, blocked, declined and unapplied calls are not steps: a pattern learned from them
+    would teach the agent to try what was refused (a "run sudo" step)."""
     steps = []
     for entry in episode.get("trajectory") or []:
-        if entry.get("type") != "tool":
+        if entry.get("type") != "tool" or not ran(entry):
             continue
         name = str(entry.get("tool"))
         if name == "run_command":
@@ -101,6 +104,20 @@ def episode_steps(episode: Mapping[str, Any]) -> list[str]:
         else:
             steps.append(name)
     return steps
+
+
+def ran(entry: Mapping[str, Any]) -> bool:
+    """Whether a trajectory's tool entry was executed (the loop marks the others `refused`;
+    episodes recorded before it did carry only their result's data)."""
+    raw = entry.get("data")
+    data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    return not (
+        entry.get("refused")
+        or data.get("refused")
+        or data.get("blocked")
+        or data.get("declined")
+        or data.get("applied") is False
+    )
 
 
 def sequences(episodes: Sequence[Mapping[str, Any]]) -> list[tuple[list[str], list[Any]]]:

@@ -2,7 +2,11 @@
 
 Paths go through the `PathSandbox`; open documents are read as the editor has them (unsaved
 text included); secret-looking files are never listed or searched. `search` uses ripgrep when
-it is on PATH, else a Python scan.
+it is on PATH, else a Python scan. The scan judges every file it opens by the sandbox (a symlink
+to a file outside the workspace is skipped), opens regular files only (a FIFO would block it
+forever) and matches with the `regex` package under a deadline: it releases the GIL while it
+matches, so the server keeps answering, and a catastrophic pattern (`(a|aa)+c`) ends in an error
+for the model instead of a frozen server.
 """
 
 from __future__ import annotations
@@ -10,14 +14,18 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import os
-import re
 import shutil
+import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from server.agent.sandbox import PathSandbox, SandboxError, cap, is_secret_name
-from server.agent.tools import AgentCallbacks, ToolResult, read_text
+from server.agent.tools import REFUSED, AgentCallbacks, ToolResult, read_text
+from server.capture.privacy import SECRET_FILE_PATTERNS
 
 SKIP_DIRS = {
     ".git",
@@ -37,6 +45,13 @@ SKIP_DIRS = {
 }
 
 
+SEARCH_TIMEOUT_S = 20.0  # the whole Python scan, every file's matching included
+
+
+class SearchTimeout(Exception):
+    """The scan ran past its deadline (most often a pattern that backtracks catastrophically)."""
+
+
 class ReadingTools:
     """read_file, list_files and search over a sandbox (the base of BuiltinTools)."""
 
@@ -47,11 +62,13 @@ class ReadingTools:
         *,
         output_cap: int = 16_000,
         rg: str | None = "auto",
+        search_timeout_s: float = SEARCH_TIMEOUT_S,
     ) -> None:
         self.sandbox = sandbox
         self.cb = callbacks
         self.output_cap = output_cap
         self.rg = shutil.which("rg") if rg == "auto" else rg
+        self.search_timeout_s = search_timeout_s
 
     def current_text(self, path: Path) -> str | None:
         if self.cb.document_text is not None:
@@ -64,7 +81,7 @@ class ReadingTools:
         try:
             path = self.sandbox.resolve(args["path"], must_exist=True)
         except SandboxError as exc:
-            return ToolResult(str(exc), True)
+            return ToolResult(str(exc), True, dict(REFUSED))
         if path.is_dir():
             return ToolResult(f"{args['path']} is a directory; use list_files", True)
         text = await asyncio.to_thread(self.current_text, path) or ""
@@ -84,7 +101,7 @@ class ReadingTools:
         try:
             base = self.sandbox.resolve(args.get("path") or ".", must_exist=True)
         except SandboxError as exc:
-            return ToolResult(str(exc), True)
+            return ToolResult(str(exc), True, dict(REFUSED))
         depth = max(1, min(int(args.get("depth") or 2), 8))
         glob = args.get("glob")
         entries = await asyncio.to_thread(self._walk, base, depth, glob, 500)
@@ -102,7 +119,7 @@ class ReadingTools:
                     out.append(self.sandbox.relative(here / d) + "/")
                 dirnames[:] = []
             for name in sorted(filenames):
-                if is_secret_name(name) or (glob and not fnmatch.fnmatch(name, glob)):
+                if is_secret_name(here / name) or (glob and not fnmatch.fnmatch(name, glob)):
                     continue
                 out.append(self.sandbox.relative(here / name))
             if len(out) >= limit:
@@ -113,17 +130,24 @@ class ReadingTools:
         try:
             base = self.sandbox.resolve(args.get("path") or ".", must_exist=True)
         except SandboxError as exc:
-            return ToolResult(str(exc), True)
-        query, regex = str(args["query"]), bool(args.get("regex"))
+            return ToolResult(str(exc), True, dict(REFUSED))
+        query, is_regex = str(args["query"]), bool(args.get("regex"))
         limit = max(1, min(int(args.get("limit") or 50), 500))
         try:
-            pattern = re.compile(query if regex else re.escape(query))
-        except re.error as exc:
+            pattern = regex.compile(query if is_regex else regex.escape(query))
+        except regex.error as exc:
             return ToolResult(f"invalid regular expression: {exc}", True)
         if self.rg:
-            hits = await self._rg(query, regex, base, args.get("glob"), limit)
+            hits = await self._rg(query, is_regex, base, args.get("glob"), limit)
         else:
-            hits = await asyncio.to_thread(self._grep, pattern, base, args.get("glob"), limit)
+            try:
+                hits = await asyncio.to_thread(self._grep, pattern, base, args.get("glob"), limit)
+            except SearchTimeout:
+                return ToolResult(
+                    f"search stopped after {self.search_timeout_s:g}s: the pattern is too slow "
+                    "(nested repetition backtracks); simplify it or narrow the path",
+                    True,
+                )
         text = "\n".join(hits[:limit]) or "no matches"
         if len(hits) > limit:
             text += f"\n… (more than {limit} matches)"
@@ -133,7 +157,7 @@ class ReadingTools:
         )
 
     async def _rg(
-        self, query: str, regex: bool, base: Path, glob: str | None, limit: int
+        self, query: str, is_regex: bool, base: Path, glob: str | None, limit: int
     ) -> list[str]:
         argv = [
             self.rg or "rg",
@@ -147,8 +171,9 @@ class ReadingTools:
             "--max-count",
             "50",
         ]
-        argv += [] if regex else ["--fixed-strings"]
-        for skip in (*SKIP_DIRS, ".env*", "*.pem", "*.key", "id_*"):
+        argv += [] if is_regex else ["--fixed-strings"]
+        # capture's one list of secret files (ripgrep reads gitignore-style globs too)
+        for skip in (*SKIP_DIRS, *SECRET_FILE_PATTERNS):
             argv += ["--glob", f"!{skip}"]
         if glob:
             argv += ["--glob", glob]
@@ -165,26 +190,48 @@ class ReadingTools:
         hits = []
         for line in out.decode(errors="replace").splitlines()[: limit + 1]:
             path, _, rest = line.partition(":")
+            if is_secret_name(path):
+                continue
             hits.append(f"{self.sandbox.relative(Path(path))}:{rest}")
         return hits
 
-    def _grep(
-        self, pattern: re.Pattern[str], base: Path, glob: str | None, limit: int
-    ) -> list[str]:
+    def _grep(self, pattern: Any, base: Path, glob: str | None, limit: int) -> list[str]:
+        """The Python scan; SearchTimeout past the deadline."""
         hits: list[str] = []
-        for path in [base] if base.is_file() else _files(base):
-            if is_secret_name(path.name) or (glob and not fnmatch.fnmatch(path.name, glob)):
+        deadline = time.monotonic() + self.search_timeout_s
+        for found in [base] if base.is_file() else _files(base):
+            if is_secret_name(found) or (glob and not fnmatch.fnmatch(found.name, glob)):
+                continue
+            path = self._searchable(found)
+            if path is None:
                 continue
             try:
                 text = read_text(path, 1_000_000)
             except (OSError, ValueError):
                 continue
             for number, line in enumerate(text.splitlines(), 1):
-                if pattern.search(line):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SearchTimeout()
+                try:
+                    matched = pattern.search(line, timeout=left)
+                except TimeoutError:
+                    raise SearchTimeout() from None
+                if matched:
                     hits.append(f"{self.sandbox.relative(path)}:{number}:{line[:300]}")
                     if len(hits) > limit:
                         return hits
         return hits
+
+    def _searchable(self, found: Path) -> Path | None:
+        """The real path of a file the scan may open: inside the sandbox (where a symlink
+        leads), not a secret, and a regular file (a FIFO or device would block or never end)."""
+        try:
+            real = self.sandbox.resolve(str(found))
+            mode = os.stat(real).st_mode
+        except (SandboxError, OSError):
+            return None
+        return real if stat.S_ISREG(mode) else None
 
 
 def _files(base: Path) -> Iterator[Path]:

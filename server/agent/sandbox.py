@@ -9,24 +9,22 @@ symlinked directory are judged by where they really lead. NUL bytes and `~` are 
 `.git`/`.kenetic` internals are refused too: their contents would go to the LLM.
 
 Commands: `CommandPolicy` refuses the blocked patterns (the built-ins plus
-`agent.blockedCommands`) before the user is even asked; `run_shell` runs what the user confirmed
-in its own process group, without secret-looking environment variables, with a timeout that kills
-the whole group, and caps the output it returns.
+`agent.blockedCommands`) before the user is even asked; `run_shell` (server.agent.shell) runs what
+the user confirmed in its own process group, without secret-looking environment variables, with a
+timeout that kills the whole group, and caps the output as it reads it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import fnmatch
 import logging
 import os
 import re
-import signal
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from server.capture.privacy import SECRET_FILE_PATTERNS
+# re-exported: where the tools and their tests have always found them
+from server.agent.shell import cap, run_shell  # noqa: F401
+from server.capture.privacy import is_secret_path
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +83,7 @@ class PathSandbox:
         rel = real.relative_to(root)
         if rel.parts and rel.parts[0] in PRIVATE_DIRS:
             raise SandboxError(f"{path}: {rel.parts[0]}/ is kenetic's or git's own; refused")
-        if is_secret_name(real.name):
+        if is_secret_name(real):
             raise SandboxError(f"{path}: looks like a secrets file; refused")
         if must_exist and not real.exists():
             raise SandboxError(f"{path}: no such file")
@@ -108,8 +106,10 @@ class PathSandbox:
         return rel if root == self.primary else f"{root.name}/{rel}"
 
 
-def is_secret_name(name: str) -> bool:
-    return any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_FILE_PATTERNS)
+def is_secret_name(path: str | Path) -> bool:
+    """A secrets file by its name or path, by capture's one list (SECRET_FILE_PATTERNS):
+    `.aws/credentials` and `.docker/config.json` are known by their directory too."""
+    return is_secret_path(path)
 
 
 def to_uri(path: Path) -> str:
@@ -164,57 +164,3 @@ class CommandPolicy:
             if pattern.search(flat) or pattern.search(plain):
                 return pattern.pattern
         return None
-
-
-# variables never handed to a command the agent runs
-_SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD|CREDENTIALS)", re.IGNORECASE)
-
-
-async def run_shell(
-    command: str,
-    cwd: Path,
-    *,
-    timeout_s: float,
-    output_cap: int,
-) -> tuple[int | None, str, bool]:
-    """(exit code or None on timeout, capped output, timed out); the process group is killed."""
-    env = {k: v for k, v in os.environ.items() if not _SECRET_ENV.search(k)}
-    proc = await asyncio.create_subprocess_shell(
-        command,
-        cwd=str(cwd),
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
-    timed_out = False
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except (TimeoutError, asyncio.CancelledError) as exc:
-        _kill_group(proc)
-        out = b""
-        with contextlib.suppress(Exception):
-            out, _ = await asyncio.wait_for(proc.communicate(), 2.0)
-        if isinstance(exc, asyncio.CancelledError):
-            raise
-        timed_out = True
-    return (
-        (None if timed_out else proc.returncode),
-        cap(out.decode(errors="replace"), output_cap),
-        timed_out,
-    )
-
-
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def cap(text: str, limit: int) -> str:
-    """Head and tail of a long output: the start says what ran, the end says how it ended."""
-    if len(text) <= limit:
-        return text
-    head = limit * 2 // 5
-    tail = limit - head
-    return f"{text[:head]}\n… [{len(text) - limit} characters cut] …\n{text[-tail:]}"

@@ -38,6 +38,22 @@ class ToolResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def executed(result: ToolResult) -> bool:
+    """Whether a tool call really ran: not refused (sandbox, malformed or truncated arguments,
+    a tool not offered), blocked (command policy), declined (by the user) or not applied (by the
+    editor). Only executed calls are steps of a reasoning pattern or make a task a success."""
+    data = result.data
+    return not (
+        data.get("refused")
+        or data.get("blocked")
+        or data.get("declined")
+        or data.get("applied") is False
+    )
+
+
+REFUSED = {"refused": True}
+
+
 Handler = Callable[[dict[str, Any]], Awaitable[ToolResult]]
 
 
@@ -223,10 +239,12 @@ class ToolRegistry:
     async def call(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
         tool = self._tools.get(name)
         if tool is None:
-            return ToolResult(f"unknown tool {name}; available: {', '.join(self._tools)}", True)
+            return ToolResult(
+                f"unknown tool {name}; available: {', '.join(self._tools)}", True, dict(REFUSED)
+            )
         problem = check_arguments(tool.input_schema, arguments)
         if problem:
-            return ToolResult(f"{name}: {problem}", True)
+            return ToolResult(f"{name}: {problem}", True, dict(REFUSED))
         try:
             return await tool.handler(dict(arguments))
         except (TaskCancelled, asyncio.CancelledError):

@@ -12,7 +12,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from memory.skills import syntax
 from memory.skills.edits import structural_edit
 from memory.store.database import Episode, Store
 from server.capture.bursts import ClosedBurst, changed_region
-from server.capture.privacy import redact
+from server.capture.privacy import redact, secrets
 from server.settings import CaptureSettings
 
 log = logging.getLogger(__name__)
@@ -99,36 +99,88 @@ def _node(tree: Any, text: str, start: int, end: int, max_lines: int) -> dict[st
     }
 
 
-def _structural(grammar: str, before: str, after: str, max_lines: int) -> dict[str, Any] | None:
+def _structural_edit(
+    grammar: str, before: str, after: str, max_lines: int, max_chars: int
+) -> dict[str, Any] | None:
     try:
-        edit = structural_edit(grammar, clean_text(before), clean_text(after), max_lines=max_lines)
+        edit = structural_edit(
+            grammar,
+            clean_text(before),
+            clean_text(after),
+            max_lines=max_lines,
+            # no context past the region's bound is built (in UTF-8 bytes: a little stricter)
+            max_bytes=max_chars,
+        )
     except Exception:  # a mining-side bug must not cost the episode
         log.exception("structural edit failed; the episode is kept without it")
         return None
     return edit.to_json() if edit is not None else None
 
 
-def _redacted_structural(
-    grammar: str, before: str, after: str, start_line: int, job: _Job, filename: str
+# texts of a structural edit that hold the developer's code; its trees are cut from them
+_EDIT_TEXTS = ("context_before", "context_after", "before", "after")
+# lines redacted beyond a structural edit's context, so a private key block that the context
+# cuts through is seen whole; bounded in bytes too (a minified file's lines are long)
+_MARGIN_LINES = 50
+_MARGIN_BYTES = 16_384
+
+
+def _secret_free(edit: dict[str, Any], filename: str, known: Collection[str]) -> bool:
+    texts = [str(edit.get(k, "")) for k in _EDIT_TEXTS] + [str(n) for n in edit.get("unused", [])]
+    return not any(redact(text, filename, known)[1] for text in texts)
+
+
+def _redact_lines(text: str, start: int, count: int, filename: str, known: Collection[str]) -> str:
+    """text with lines [start, start + count) and a margin each side redacted."""
+    lines = text.split("\n")
+    lo, hi = max(0, start), min(len(lines), start + count)
+    budget = _MARGIN_BYTES
+    while lo > 0 and start - lo < _MARGIN_LINES and budget >= len(lines[lo - 1]):
+        lo -= 1
+        budget -= len(lines[lo])
+    budget = _MARGIN_BYTES
+    while hi < len(lines) and hi - start - count < _MARGIN_LINES and budget >= len(lines[hi]):
+        budget -= len(lines[hi])
+        hi += 1
+    middle, _ = redact("\n".join(lines[lo:hi]), filename, known)
+    return "\n".join([*lines[:lo], middle, *lines[hi:]])
+
+
+def _structural(
+    grammar: str,
+    before: str,
+    after: str,
+    max_lines: int,
+    max_chars: int,
+    filename: str,
+    known: Collection[str],
 ) -> dict[str, Any] | None:
-    """The structural edit of the redacted text around the change. Only lines near it are
-    redacted (a structural edit's context is at most max_region_lines of enclosing code), and
-    the context it kept is checked once more: nothing secret-looking may remain."""
-    reach = job.max_region_lines + 50
+    """The structural edit, with nothing secret-looking in anything it keeps.
 
-    def near(text: str) -> str:
-        lines = text.split("\n")
-        lo, hi = max(0, start_line - reach), min(len(lines), start_line + 2 * reach)
-        middle, _ = redact("\n".join(lines[lo:hi]), filename)
-        return "\n".join([*lines[:lo], middle, *lines[hi:]])
-
-    edit = _structural(grammar, near(before), near(after), job.max_region_lines)
-    if edit is None:
+    Its context (the enclosing statement or definition, or the window's siblings) reaches lines
+    the change never touched: a token on the line above a changed `timeout=3` is in it. So every
+    text it keeps goes through redact(); when that finds something, the edit is made again from
+    the documents with those lines redacted (the secret becomes a `«redacted»` leaf, which
+    mining makes a hole), and dropped if anything secret-looking still remains. A context past
+    max_chars (a sibling that is one line of minified code) is dropped unread, like a region."""
+    edit = _structural_edit(grammar, before, after, max_lines, max_chars)
+    if edit is None or len(edit["context_before"]) + len(edit["context_after"]) > max_chars:
         return None
-    for side in ("context_before", "context_after"):
-        if redact(str(edit.get(side, "")), filename)[1]:
-            return None
+    if _secret_free(edit, filename, known):
+        return edit
+    start = int(edit["start_line"])
+    lines_b = edit["context_before"].count("\n") + 1
+    lines_a = edit["context_after"].count("\n") + 1
+    before = _redact_lines(before, start, lines_b, filename, known)
+    after = _redact_lines(after, start, lines_a, filename, known)
+    edit = _structural_edit(grammar, before, after, max_lines, max_chars)
+    if edit is None or not _secret_free(edit, filename, known):
+        return None
     return edit
+
+
+# secrets remembered per document, at most (each is looked for in every line redacted)
+_MAX_KNOWN = 256
 
 
 class Recorder:
@@ -149,6 +201,9 @@ class Recorder:
         self._lock = threading.Lock()
         # last parsed text and tree per document, so the next burst's "before" needs no parse
         self._trees: dict[str, tuple[str, Any]] = {}
+        # secrets found in each open document's earlier episodes (in memory only): a later
+        # edit may break the form that gave one away, and a later context may take its line
+        self._known: dict[str, set[str]] = {}
         # called with (episode, document) after each episode commits; skill mining sets it
         self.on_stored: Callable[[Episode, DocumentInfo], None] | None = None
         self._thread = threading.Thread(target=self._run, name="kenetic-recorder", daemon=True)
@@ -172,6 +227,7 @@ class Recorder:
 
     def forget(self, uri: str) -> None:
         self._trees.pop(uri, None)
+        self._known.pop(uri, None)
 
     def stop(self) -> None:
         self._queue.put(None)
@@ -233,8 +289,18 @@ class Recorder:
         if before == after:
             return None
         start_line, old_lines, new_lines = changed_region(before, after)
-        oversized = max(len(old_lines), len(new_lines)) > job.max_region_lines
+        # the work per episode is bounded: a region past max_region_lines or max_region_bytes
+        # (one line of a minified file is the whole file) is recorded without its text, its
+        # nodes or its structural edit; redacting and diffing it would hold the GIL for seconds
+        region_bytes = max(sum(map(len, old_lines)), sum(map(len, new_lines)))
+        oversized = (
+            max(len(old_lines), len(new_lines)) > job.max_region_lines
+            or region_bytes > doc.capture.max_region_bytes
+        )
         redactions = 0
+        # secrets found in the changed lines (and this document's earlier episodes), cut from
+        # every text the episode keeps
+        known = self._known.setdefault(burst.uri, set())
         region: dict[str, Any] = {
             "startLine": start_line,
             "beforeLines": len(old_lines),
@@ -244,8 +310,16 @@ class Recorder:
         if oversized:
             region["before"] = region["after"] = None
         else:
-            region["before"], n1 = redact(clean_text("".join(old_lines)), doc.filename)
-            region["after"], n2 = redact(clean_text("".join(new_lines)), doc.filename)
+            old_text, new_text = clean_text("".join(old_lines)), clean_text("".join(new_lines))
+            # a secret on either side is cut from both, and from every other text kept: an
+            # edit that breaks the form that gave it away (`KEY=x` -> `KEYx`) must not free it
+            found = secrets(old_text, doc.filename) | secrets(new_text, doc.filename)
+            if len(known) + len(found) <= _MAX_KNOWN:
+                known |= found
+            else:
+                known = known | found  # this episode's own, past the cap: not kept for later
+            region["before"], n1 = redact(old_text, doc.filename, known)
+            region["after"], n2 = redact(new_text, doc.filename, known)
             redactions = n1 + n2
         node_before = node_after = None
         if doc.grammar is not None and not oversized:
@@ -256,19 +330,25 @@ class Recorder:
             node_after = _node(tree_a, after, p, end_a, job.max_region_lines)
             for node in (node_before, node_after):
                 if node is not None and node["text"] is not None:
-                    node["text"], n = redact(clean_text(node["text"]), doc.filename)
+                    if len(node["text"]) > doc.capture.max_region_bytes:
+                        node["text"] = None  # bounded like the region
+                        continue
+                    node["text"], n = redact(clean_text(node["text"]), doc.filename, known)
                     redactions += n
         else:
             # the document moved on without a parse; drop the stale tree
             self._trees.pop(burst.uri, None)
-        # what skill mining learns from: for an edit with secrets in it, mined from the
-        # redacted text (the secret a hole), and never kept if any secret got through
+        # what skill mining learns from: every text it keeps redacted (see _structural)
         structural = None
         if doc.grammar is not None and not oversized:
-            structural = (
-                _structural(doc.grammar, before, after, job.max_region_lines)
-                if redactions == 0
-                else _redacted_structural(doc.grammar, before, after, start_line, job, doc.filename)
+            structural = _structural(
+                doc.grammar,
+                before,
+                after,
+                job.max_region_lines,
+                doc.capture.max_region_bytes,
+                doc.filename,
+                known,
             )
         data = {
             "firstVersion": burst.first_version,

@@ -28,6 +28,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from memory.store.database import Episode
+from server.capture.privacy import redact, redact_strings
 from server.features.agent_editor import Progress, UndoWatch, task_callbacks
 from server.features.memory import MemoryService
 from server.features.patterns import PatternService
@@ -81,18 +82,21 @@ def _notes(folder: Folder) -> dict[str, str]:
 
 
 async def _resources(ls: KeneticServer, folder: Folder, task: str) -> Any:
-    """Block 2 of the context: ALS, notes, patterns (episodes and skills come by callback)."""
+    """Block 2 of the context: notes, patterns (episodes and skills come by callback; the ALS
+    is kenetic's own tuning, not context for the model)."""
     from server.agent import Resources
 
     res = Resources(notes=await asyncio.to_thread(_notes, folder))
 
-    def read(m: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        als = m.als_state()
-        hits = m.recall(task, 3, ["pattern"], trigger="kenetic/agent/run")["items"]
-        return als, [h["item"]["data"] for h in hits if h["item"].get("data")]
+    # a recall's query is kept in memory's moments: through the one redaction like any text
+    query = redact(task, "task")[0]
+
+    def read(m: Any) -> list[dict[str, Any]]:
+        hits = m.recall(query, 3, ["pattern"], trigger="kenetic/agent/run")["items"]
+        return [h["item"]["data"] for h in hits if h["item"].get("data")]
 
     try:
-        res.als, res.patterns = await ls.service(MemoryService).call(folder.uri, read)
+        res.patterns = await ls.service(MemoryService).call(folder.uri, read)
     except Exception as exc:  # memory is context, not a requirement
         log.warning("agent context from memory failed: %s", exc)
     if not res.patterns:
@@ -140,7 +144,10 @@ async def _tool_ranker(
 
 
 def _tracked(tools: Any, calls: list[dict[str, Any]]) -> None:
-    """Note every tool call as it ends, so a task cancelled mid-way still has its trajectory."""
+    """Note every tool call as it ends, so a task cancelled mid-way still has its trajectory
+    (refused calls marked as the loop marks them: they are no pattern's steps)."""
+    from server.agent.tools import executed
+
     for name in tools.names():
         tool = tools.get(name)
 
@@ -154,6 +161,7 @@ def _tracked(tools: Any, calls: list[dict[str, Any]]) -> None:
                         "tool": tool_name,
                         "arguments": {k: str(v)[:500] for k, v in args.items()},
                         "isError": result.is_error,
+                        **({} if executed(result) else {"refused": True}),
                         "ms": round((time.monotonic() - t0) * 1000, 1),
                     }
                 )
@@ -180,6 +188,9 @@ def _record(
 
     doc = ls.workspace.text_documents.get(unquote(uri)) if uri else None
     assert folder.store is not None
+    # the task's words, tool arguments (a run_command line) and tool results are stored text
+    # like any other: secrets in them are cut by the one redaction function
+    data, _ = redact_strings(data)
     folder.store.add_episode(
         Episode(
             "agent",
@@ -228,13 +239,15 @@ async def run_agent(
     root = folder.path
     assert root is not None  # _folder picks folders with a path
     roots = [root] + [f.path for f in ls.workspaces.all() if f.path is not None and f.path != root]
+    sandbox = A.PathSandbox(roots)
     tools = A.ToolRegistry(
         A.builtin_tools(
-            A.PathSandbox(roots),
+            sandbox,
             callbacks,
             policy=A.CommandPolicy(settings.blocked_commands),
             command_timeout_s=settings.command_timeout_s,
             output_cap=settings.output_cap_chars,
+            pass_env=settings.pass_env,
         )
     )
     extra = {"patternId": pattern["id"]} if pattern else {}
@@ -259,6 +272,7 @@ async def run_agent(
                 budget={"maxSteps": settings.max_steps, "maxTools": settings.max_tools},
                 resources=resources,
                 ranker=ranker,
+                sandbox=sandbox,  # the task's own document is judged as read_file would
             )
     except asyncio.CancelledError:
         # $/cancelRequest: the await in flight was cancelled (a running command is killed);
@@ -272,7 +286,11 @@ async def run_agent(
                 "textDocument": text_document,
                 "range": range_,
                 "summary": "cancelled by the user ($/cancelRequest)",
-                "editsApplied": sum(1 for c in calls if c["tool"] in EDITS and not c["isError"]),
+                "editsApplied": sum(
+                    1
+                    for c in calls
+                    if c["tool"] in EDITS and not c["isError"] and not c.get("refused")
+                ),
                 "steps": len(llm.calls),
                 "trajectory": calls,
                 "usage": usage,

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
+from server.capture.privacy import redact
 from server.features.capture import CaptureService
 from server.features.memory import MemoryService
 from server.suggest.service import SuggestService
@@ -153,12 +154,33 @@ def brief(hit: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def versioned(edit: dict[str, Any], versions: dict[str, int | None]) -> dict[str, Any]:
+    """`changes` as `documentChanges`: one TextDocumentEdit per document, carrying the version
+    of the text the edit was computed from (None for a document that was not open), so the
+    editor refuses the edit rather than clobber a buffer that changed meanwhile."""
+    changes = edit.get("changes") or {}
+    if not changes:
+        return edit
+    documents = [
+        {"textDocument": {"uri": uri, "version": versions.get(unquote(uri))}, "edits": edits}
+        for uri, edits in changes.items()
+    ]
+    rest = {k: v for k, v in edit.items() if k != "changes"}
+    return {**rest, "documentChanges": [*(rest.get("documentChanges") or []), *documents]}
+
+
 def task_callbacks(ls: KeneticServer, folder: Folder, progress: Progress, originals: dict) -> Any:
     from server.agent import AgentCallbacks
 
+    # uri -> the version of the open document's text last handed to the agent
+    seen: dict[str, int | None] = {}
+
     def document_text(uri: str) -> str | None:
         doc = ls.workspace.text_documents.get(unquote(uri))
-        return doc.source if doc is not None else None
+        if doc is None:
+            return None
+        seen[unquote(uri)] = doc.version
+        return doc.source
 
     async def apply_edit(edit: dict[str, Any]) -> bool:
         documents = [
@@ -168,9 +190,11 @@ def task_callbacks(ls: KeneticServer, folder: Folder, progress: Progress, origin
         ]
         uris = [*(edit.get("changes") or {}), *documents]
         for uri in uris:
-            text = document_text(uri)
-            if text is not None:
-                originals.setdefault(unquote(uri), text)
+            doc = ls.workspace.text_documents.get(unquote(uri))
+            if doc is not None:
+                originals.setdefault(unquote(uri), doc.source)
+        if capability(ls, "workspace", "workspace_edit", "document_changes"):
+            edit = versioned(edit, seen)
         try:
             result = await ls.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(
@@ -197,8 +221,9 @@ def task_callbacks(ls: KeneticServer, folder: Folder, progress: Progress, origin
         return chosen.title if chosen is not None else None
 
     async def recall(query: str, k: int) -> list[dict[str, Any]]:
+        kept = redact(query, "task")[0]  # the query is kept in memory's moments
         found = await ls.service(MemoryService).call(
-            folder.uri, lambda m: m.recall(query, k, ["episode"], trigger="kenetic/agent/run")
+            folder.uri, lambda m: m.recall(kept, k, ["episode"], trigger="kenetic/agent/run")
         )
         return [brief(h) for h in found["items"]]
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from lsprotocol import types
 
-from memory.store.database import Store
+from memory.store.database import Episode, Store
 from server.capture.bursts import BurstTracker, ClosedBurst
 from server.capture.recorder import DocumentInfo, Recorder
 from server.workspaces import uri_to_path
@@ -166,7 +167,20 @@ class CaptureService:
             if info is None:
                 continue
             max_lines = info.capture.max_region_lines
-            self.recorder.submit(burst, info, self.server.session_id, max_lines)
+            self.recorder.submit(
+                burst, info, self.server.session_id, max_lines, self._forget_if_closed(burst.uri)
+            )
+
+    def _forget_if_closed(self, uri: str) -> Callable[[Episode], None]:
+        """Run once the burst's episode is stored (writer thread): the recorder parsed the
+        burst after didClose may have forgotten the document, and a closed document keeps no
+        parse there."""
+
+        def done(_: Episode) -> None:
+            if uri not in self.documents:
+                self.recorder.forget(uri)
+
+        return done
 
     # -- idle sweeper ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memory.store.database import Episode
-from server.capture.privacy import redact
+from server.capture.privacy import redact, redact_strings
 from server.capture.recorder import clean_text
 from server.features.capture import CaptureService
 from server.features.lifecycle import new_session_id
@@ -45,19 +45,6 @@ def record_command(
     session: str | None = None,
 ) -> int:
     """Queue a command episode in the store of the folder it ran in; 1 if queued."""
-    text, redactions = redact(clean_text(command), "command")
-    now = time.time()
-    started = now - (duration_ms or 0) / 1000
-    data: dict[str, Any] = {
-        "command": text,
-        "cwd": cwd,
-        "exitCode": exit_code,
-        "durationMs": duration_ms,
-        "source": source,
-        "redactions": redactions,
-    }
-    if arguments:
-        data["arguments"] = arguments
     cwd_uri = _as_uri(cwd) if cwd else None
     folder = ls.workspaces.folder_for(cwd_uri) if cwd_uri else None
     if folder is None:
@@ -66,6 +53,31 @@ def record_command(
         folder = folders[0] if folders else None
     if folder is None or folder.store is None:
         return 0
+    # the work per command is bounded like an edit's region: redacting runs on the event loop
+    limit = folder.settings.capture.max_region_bytes
+    truncated = len(command) > limit
+    # every text of the episode goes through the one redaction (a shell line's
+    # `PGPASSWORD=… psql`, a kenetic.* command's arguments), before it is queued
+    if truncated:
+        # cut at a space: a secret cut in two might no longer look like one
+        head = command[:limit].rsplit(None, 1)
+        command = head[0] if len(head) == 2 else ""
+    text, redactions = redact(clean_text(command), "command")
+    now = time.time()
+    started = now - (duration_ms or 0) / 1000
+    data: dict[str, Any] = {
+        "command": text,
+        "cwd": redact(clean_text(cwd), "command")[0] if cwd else cwd,
+        "exitCode": exit_code,
+        "durationMs": duration_ms,
+        "source": source,
+        "redactions": redactions,
+    }
+    if truncated:
+        data["truncated"] = True
+    if arguments:
+        data["arguments"], n = redact_strings(arguments, "command")
+        data["redactions"] = redactions + n
     folder.store.add_episode(
         Episode("command", session or ls.session_id, started, now, data, uri=cwd_uri)
     )

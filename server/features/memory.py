@@ -24,6 +24,7 @@ from memory.recall.api import WorkspaceMemory
 from memory.store import checkpoints
 from memory.store.database import Episode, StoreError
 from memory.store.schema import put_state
+from server.capture.privacy import redact, redact_strings
 from server.features.capture import CaptureService
 from server.protocol import (
     CheckpointParams,
@@ -35,6 +36,7 @@ from server.protocol import (
     RememberParams,
     RestoreParams,
     StoreParams,
+    camel_keys,
     validate,
     validate_command_args,
 )
@@ -301,14 +303,19 @@ def setup(server: KeneticServer) -> None:
     service = server.attach(MemoryService(server))
     server.workspaces.store_opened.append(service.attach)
 
+    async def answer(folder: str | None, fn: Callable[[WorkspaceMemory], Any]) -> Any:
+        """What a memory method answers: the memory's dataclasses speak Python (`ref_id`), the
+        protocol camelCase (`refId`)."""
+        return camel_keys(await service.call(folder, fn))
+
     @server.feature("kenetic/memory/recall")
     async def recall(ls: KeneticServer, params: Any) -> Any:
         """Hybrid recall: vectors + links + recency + importance, with filters."""
         p = validate(RecallParams, params)
-        return await service.call(
+        return await answer(
             p.folder,
             lambda m: m.recall(
-                p.query,
+                redact(p.query, "query")[0],  # the query is kept in memory's moments
                 p.k,
                 list(p.kinds) if p.kinds is not None else None,
                 language=p.language,
@@ -322,49 +329,54 @@ def setup(server: KeneticServer) -> None:
     async def store(ls: KeneticServer, params: Any) -> Any:
         """Store a memory item (a near-duplicate is not stored twice)."""
         p = validate(StoreParams, params)
-        return await service.call(p.folder, lambda m: m.store_item(p.text, p.kind, p.metadata))
+        meta = p.metadata.plain() if p.metadata is not None else None
+        # a note is a stored text like any other: through the one redaction (an agent may
+        # remember a line it read with a token in it)
+        text = redact(p.text, "note")[0]
+        meta = redact_strings(meta, "note")[0] if meta is not None else None
+        return await answer(p.folder, lambda m: m.store_item(text, p.kind, meta))
 
     @server.feature("kenetic/memory/link")
     async def link(ls: KeneticServer, params: Any) -> Any:
         """Link two memory nodes, e.g. episode:12 -> skill:3f9a."""
         p = validate(LinkParams, params)
-        return await service.call(p.folder, lambda m: m.link(p.from_, p.to, p.type))
+        return await answer(p.folder, lambda m: m.link(p.from_, p.to, p.type))
 
     @server.feature("kenetic/memory/path")
     async def path(ls: KeneticServer, params: Any) -> Any:
         """The shortest path of links between two nodes."""
         p = validate(PathParams, params)
-        return await service.call(p.folder, lambda m: m.path(p.from_, p.to))
+        return await answer(p.folder, lambda m: m.path(p.from_, p.to))
 
     @server.feature("kenetic/als")
     async def als(ls: KeneticServer, params: Any) -> Any:
         """The active learning state: focus, reflections, stage and the self-tuned knobs."""
         p = validate(FolderParams, params)
-        return await service.call(p.folder, lambda m: m.als_state())
+        return await answer(p.folder, lambda m: m.als_state())
 
     @server.feature("kenetic/moments")
     async def moments(ls: KeneticServer, params: Any) -> Any:
         """The last n memory events, with what triggered them and what they link to."""
         p = validate(MomentsParams, params)
-        return await service.call(p.folder, lambda m: m.recent_moments(p.n))
+        return await answer(p.folder, lambda m: m.recent_moments(p.n))
 
     @server.feature("kenetic/checkpoints")
     async def list_checkpoints(ls: KeneticServer, params: Any) -> Any:
         """Checkpoints of the store, newest first."""
         p = validate(FolderParams, params)
-        return await service.call(p.folder, lambda m: m.list_checkpoints())
+        return await answer(p.folder, lambda m: m.list_checkpoints())
 
     @server.command("kenetic.remember")
     async def remember(ls: KeneticServer, *args: Any) -> Any:
         """Append a note under a heading of KENETIC.md (project) or user.md (user)."""
         p = validate_command_args(RememberParams, list(args))
-        return await service.call(p.folder, lambda m: m.remember(p.text, p.heading, p.scope))
+        return await answer(p.folder, lambda m: m.remember(p.text, p.heading, p.scope))
 
     @server.command("kenetic.checkpoint")
     async def checkpoint(ls: KeneticServer, *args: Any) -> Any:
         """A consistent copy of the store (SQLite's backup API)."""
         p = validate_command_args(CheckpointParams, list(args))
-        return await service.call(p.folder, lambda m: m.checkpoint(p.description))
+        return await answer(p.folder, lambda m: m.checkpoint(p.description))
 
     @server.command("kenetic.restore")
     async def restore(ls: KeneticServer, *args: Any) -> Any:

@@ -29,11 +29,16 @@ def stats(ls: KeneticServer) -> dict[str, Any]:
     folders = ls.workspaces.all()
     episodes = {"edit": 0, "command": 0, "agent": 0}
     pending = ls.service(CaptureService).pending + ls.service(MemoryService).pending
+    failed, write_error = 0, None
     for folder in folders:
         if folder.store is not None:
-            for kind, count in folder.store.stats.episodes.items():
-                episodes[kind] += count
+            # counted from the store itself: episodes another window's server wrote count too
+            store_stats = folder.store.stats
+            for kind, count in store_stats.episodes.items():
+                episodes[kind] = episodes.get(kind, 0) + count
             pending += folder.store.pending
+            failed += store_stats.failed_writes
+            write_error = write_error or store_stats.write_error
     suggest = ls.find(SuggestService)
     # each folder's own ranker state beside its store (the top-level `trm` is the first's)
     stores = [
@@ -48,6 +53,8 @@ def stats(ls: KeneticServer) -> dict[str, Any]:
         "skills": skills.get("skills", 0),
         "outcomes": skills.get("outcomes", {"accepted": 0, "rejected": 0, "undone": 0, "shown": 0}),
         "pending": pending,
+        "failedWrites": failed,
+        "writeError": write_error,
         "store": stores[0] if stores else None,
         "stores": stores,
         "ranker": skills.get("ranker", "rules"),

@@ -94,9 +94,9 @@ def setup(server: KeneticServer) -> None:
     def rank(ls: KeneticServer, params: Any) -> dict[str, Any]:
         """Scores for the given candidates, and which ranker gave them."""
         p = validate(RankParams, params)
-        uri = p.uri or (p.context.get("uri") if isinstance(p.context.get("uri"), str) else None)
-        state = ls.service(SuggestService).ranking.state_for(uri)
-        scores, ranker = ls.service(SuggestService).ranking.score(state, p.context, p.candidates)
+        state = ls.service(SuggestService).ranking.state_for(p.uri or p.context.uri)
+        context, candidates = p.context.plain(), [c.plain() for c in p.candidates]
+        scores, ranker = ls.service(SuggestService).ranking.score(state, context, candidates)
         return {"scores": [float(s) for s in scores], "ranker": ranker}
 
     @server.command("kenetic.train")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from server.features.capture import CaptureService
 from server.features.memory import MemoryService
@@ -39,8 +40,8 @@ def _resolves_edit(ls: KeneticServer) -> bool:
     return support is not None and "edit" in (support.properties or [])
 
 
-def _hook_capture(server: KeneticServer, service: SuggestService) -> None:
-    """Chain onto capture's per-change hook and the recorder's stored-episode hook."""
+def _hook_capture(server: KeneticServer, service: SuggestService, files: actions.FileSites) -> None:
+    """Chain onto capture's per-change and close hooks and the recorder's stored-episode hook."""
     capture = server.service(CaptureService)
     capture.recorder.on_stored = service.on_stored
     on_change = capture.on_change
@@ -50,6 +51,14 @@ def _hook_capture(server: KeneticServer, service: SuggestService) -> None:
         service.on_change(uri, before, after, change)
 
     capture.on_change = chained  # type: ignore[method-assign]
+    on_close = capture.on_close
+
+    def closed(uri: str) -> None:
+        on_close(uri)
+        service.on_close(uri)
+        files.forget(uri)
+
+    capture.on_close = closed  # type: ignore[method-assign]
     stop = capture.stop
 
     def stop_too() -> None:
@@ -62,8 +71,8 @@ def _hook_capture(server: KeneticServer, service: SuggestService) -> None:
 
 def setup(server: KeneticServer) -> None:
     service = server.attach(SuggestService(server))
-    files = actions.FileSites(service)
-    _hook_capture(server, service)
+    files = server.attach(actions.FileSites(service))
+    _hook_capture(server, service, files)
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: KeneticServer, params: types.InitializedParams) -> None:
@@ -117,8 +126,6 @@ def setup(server: KeneticServer) -> None:
         p = validate(SkillParams, params)
         card = await service.card(p.id)
         if card is None:
-            from pygls.exceptions import JsonRpcInvalidParams
-
             raise JsonRpcInvalidParams(f"no skill {p.id!r}")
         return card
 
@@ -132,13 +139,18 @@ def setup(server: KeneticServer) -> None:
     def delete_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """Stop offering a skill (it is not learned again from the same edits)."""
         p = validate_command_args(DeleteSkillParams, list(args))
-        return {"deleted": service.delete_skill(p.id)}
+        # an id that names no (live) skill is InvalidParams, as in every method taking an id
+        if not service.delete_skill(p.id):
+            raise JsonRpcInvalidParams(f"no skill {p.id!r}")
+        return {"deleted": True}
 
     @server.command("kenetic.renameSkill")
     def rename_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """Give a skill a name of the developer's choosing."""
         p = validate_command_args(RenameSkillParams, list(args))
-        return {"renamed": service.rename_skill(p.id, p.name)}
+        if not service.rename_skill(p.id, p.name):
+            raise JsonRpcInvalidParams(f"no skill {p.id!r}")
+        return {"renamed": True}
 
     @server.command("kenetic.applySkill")
     async def apply_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:

@@ -106,6 +106,14 @@ class FileSites:
         self.worker.submit(count)
         return None
 
+    def forget(self, uri: str) -> None:
+        """The document closed: its counted sites go (each Match keeps its parse tree alive)."""
+        for key in self.held(uri):
+            del self._cache[key]
+
+    def held(self, uri: str) -> list[tuple[str, int | None, str]]:
+        return [k for k in self._cache if unquote(k[0]) == unquote(uri)]
+
     def _put(self, key: tuple[str, int | None, str], found: list[Match]) -> None:
         self._cache[key] = found
         while len(self._cache) > self.size:

@@ -9,6 +9,7 @@ widens its own skills in place).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -27,10 +28,21 @@ log = logging.getLogger(__name__)
 REPLAY_EPISODES = 64
 # a skill mined or accepted this recently counts as "just used" for kenetic/nextEdits
 RECENT_S = 600.0
+# how far back `refresh` looks past the newest skill it has seen: another process may commit a
+# skill saved (stamped) a while before, its writer queue behind or its disk full meanwhile
+REFRESH_SLACK_S = 600.0
 
 
 def copy_skill(skill: Skill) -> Skill:
     return Skill.from_json(skill.to_json())
+
+
+def refreshed(libs: list[Library]) -> list[Library]:
+    """Libraries caught up with the skills another process (a second editor window on the same
+    folder) saved in their stores: one PRAGMA each when none did."""
+    for lib in libs:
+        lib.refresh()
+    return libs
 
 
 class Library:
@@ -53,6 +65,8 @@ class Library:
         self._texts: dict[str, tuple[int, str]] = {}  # skill id -> (support, template text)
         self.lock = threading.RLock()
         self.loaded = False
+        self._version: int | None = None  # the store's data_version refresh last looked at
+        self._seen_at = 0.0  # the newest updated_at of a skill row refresh has seen
 
     # -- mining thread ------------------------------------------------------------------------
 
@@ -68,6 +82,7 @@ class Library:
                     self.custom_names[s.skill.id] = s.skill.name
                 self._index(s)
             self.totals = totals
+            self._seen_at = max((s.updated_at for s in stored), default=0.0)
         for episode_id, structural in self.skill_store.recent_edits(REPLAY_EPISODES):
             self.mine(episode_id, structural, replay=True)
         self.loaded = True
@@ -125,6 +140,45 @@ class Library:
         self.words[sid] = skill_words(stored.skill)
 
     # -- event loop ---------------------------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Pick up skills another process (a second editor window on this folder) saved in
+        this store; returns how many changed. Costs one PRAGMA when the store has not changed
+        since the last look, and otherwise reads only the skill rows newer than ours."""
+        if not self.loaded:
+            return 0
+        try:
+            version = self.store.data_version()
+            if version == self._version:
+                return 0
+            rows = self.store.query(
+                "SELECT id, updated_at FROM skills WHERE updated_at >= ?",
+                (self._seen_at - REFRESH_SLACK_S,),
+            )
+            newer = [
+                r["id"]
+                for r in rows
+                if (known := self.skills.get(r["id"])) is None or r["updated_at"] > known.updated_at
+            ]
+            found = self.skill_store.load_some(newer) if newer else []
+        except sqlite3.Error:  # a store closed under us (restored, folder removed): nothing new
+            return 0
+        self._version = version
+        self._seen_at = max([self._seen_at, *(r["updated_at"] for r in rows)])
+        with self.lock:
+            for stored in found:
+                known = self.skills.get(stored.skill.id)
+                if known is not None:
+                    if known.updated_at >= stored.updated_at:
+                        continue  # saved here meanwhile
+                    stored.outcomes = known.outcomes
+                self.skills[stored.skill.id] = stored
+                if stored.renamed:
+                    self.custom_names[stored.skill.id] = stored.skill.name
+                self._index(stored)
+        if found:
+            log.info("library %s: %d skills picked up from the store", self.name, len(found))
+        return len(found)
 
     def live(self) -> list[StoredSkill]:
         with self.lock:

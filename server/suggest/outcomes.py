@@ -203,6 +203,14 @@ class Suggestions:
             w = _Watch(sug, start, start + len(old), False, None, deadline)
         self._watches.setdefault(sug.uri, []).append(w)
 
+    def forget(self, uri: str) -> None:
+        """The document closed: its undo watches (each holding a copy of the document) go; an
+        undo can no longer be seen in a document that is not open."""
+        self._watches.pop(uri, None)
+
+    def watching(self, uri: str) -> bool:
+        return bool(self._watches.get(uri))
+
     def on_change(self, uri: str, before: str, after: str) -> list[Suggestion]:
         """Follow watched regions through one change; returns the suggestions now undone."""
         watches = self._watches.get(uri)

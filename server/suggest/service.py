@@ -25,7 +25,7 @@ from memory.skills.syntax import grammar_for
 from memory.store.database import Episode, Store, StoreError, user_store_path
 from server.features.capture import CaptureService
 from server.suggest.documents import Baselines, Snapshot, Trees, cursor_nodes, offset_of
-from server.suggest.library import Library, copy_skill
+from server.suggest.library import Library, copy_skill, refreshed
 from server.suggest.mining import MiningWorker
 from server.suggest.outcomes import Suggestion, Suggestions
 from server.suggest.ranking import RankingService
@@ -101,7 +101,7 @@ class SuggestService:
             shared = self.user_library()
             if shared is not None and shared is not own:
                 libs.append(shared)
-        return libs
+        return refreshed(libs)
 
     def open_all(self) -> None:
         for folder in self.server.workspaces.all():
@@ -189,6 +189,15 @@ class SuggestService:
         """didChange hook (one call per content change): baselines and undo detection."""
         self.baselines.on_change(uri, before, change)
         self.suggestions.on_change(uri, before, after)
+
+    def on_close(self, uri: str) -> None:
+        """didClose: let go of the document's parse (text, bytes, tree), its inline-completion
+        baseline and its undo watches (each a whole copy of the text), or it stays in RSS."""
+        key = unquote(uri)
+        self.trees.drop(key)
+        self.baselines.reset(key)
+        self.suggestions.forget(key)
+        self._allowed.pop(key, None)
 
     # -- ranking --------------------------------------------------------------------------
 
@@ -302,7 +311,7 @@ class SuggestService:
         return {"recorded": recorded, "outcome": sug.state}
 
     def find_skill(self, skill_id: str) -> Library | None:
-        for lib in list(self.libraries.values()):
+        for lib in refreshed(list(self.libraries.values())):
             if lib.get(skill_id) is not None:
                 return lib
         return None
@@ -315,7 +324,7 @@ class SuggestService:
 
     def list_skills(self, language: str | None, limit: int) -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}
-        for lib in list(self.libraries.values()):
+        for lib in refreshed(list(self.libraries.values())):
             for stored in lib.live():
                 skill = stored.skill
                 if (
@@ -335,7 +344,7 @@ class SuggestService:
     def stats(self) -> dict[str, Any]:
         ids: set[str] = set()
         totals = {"accepted": 0, "rejected": 0, "undone": 0, "shown": 0}
-        for lib in list(self.libraries.values()):
+        for lib in refreshed(list(self.libraries.values())):
             ids.update(s.skill.id for s in lib.live())
             for k in totals:
                 totals[k] += lib.totals.get(k, 0)

@@ -15,7 +15,6 @@ def round_(i: int, output: str, tool: str = "read_file") -> list[Message]:
 
 def test_resources_render_in_order_and_within_budget() -> None:
     r = Resources(
-        als={"stage": "learning", "focus": "pkg/calc.py"},
         notes={"KENETIC.md": "Run tests with `make test`.", "user.md": "Prefers small diffs."},
         episodes=[{"id": i, "command": "pytest -q " + "x" * 50} for i in range(50)],
         skills=[
@@ -31,7 +30,6 @@ def test_resources_render_in_order_and_within_budget() -> None:
         "The user is at",
         "KENETIC.md",
         "user.md",
-        "Active learning state",
         "Reasoning patterns",
         "Learned skills",
         "Similar past work",

@@ -179,7 +179,7 @@ async def test_stream_cut_midway_is_retried(fake_http: FakeHTTP) -> None:
     assert reply.message.text == "whole" and reply.usage.attempts == 3
 
 
-async def test_malformed_tool_json_is_repaired_or_reported(fake_http: FakeHTTP) -> None:
+async def test_malformed_tool_json_is_reported_never_repaired(fake_http: FakeHTTP) -> None:
     fake_http.push(
         anthropic_stream(
             tool_use("t1", "read_file", '{"path": "a.py",', "}"),
@@ -188,9 +188,9 @@ async def test_malformed_tool_json_is_repaired_or_reported(fake_http: FakeHTTP) 
     )
     reply = await LLMGateway([anthropic(fake_http)], retry=FAST_RETRY).chat([Message("user", "x")])
     first, second = reply.message.tool_calls
-    assert first.arguments == {"path": "a.py"} and first.error is None
-    # a bare key, single quotes and a missing brace are repaired too
-    assert second.arguments == {"path": "b.py"} and second.error is None
+    # a guessed repair may run a call the model never wrote (issue 16, item 7): ask again
+    assert first.arguments == {} and "not valid JSON" in (first.error or "")
+    assert second.arguments == {} and "not valid JSON" in (second.error or "")
 
 
 async def test_unrepairable_tool_json_becomes_an_error_for_the_model(fake_http: FakeHTTP) -> None:

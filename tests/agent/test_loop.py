@@ -118,7 +118,13 @@ async def test_declined_confirmation_runs_nothing(fake_http: FakeHTTP, workspace
     tool = result["trajectory"][1]
     assert tool["isError"] and tool["data"]["declined"] and tool["data"]["exitCode"] is None
     assert "declined" in fake_http.bodies()[1]["messages"][-1]["content"][0]["content"]
-    assert result["outcome"] == "success" and result["editsApplied"] == 0
+    # nothing was done: the only step was declined (issue 16, item 12)
+    assert (result["outcome"], result["reason"], result["editsApplied"]) == (
+        "failure",
+        "allRefused",
+        0,
+    )
+    assert tool["refused"]
 
 
 async def test_failing_last_command_is_a_failure(fake_http: FakeHTTP, workspace: Path) -> None:

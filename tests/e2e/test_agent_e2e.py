@@ -84,7 +84,7 @@ async def test_task_reads_edits_runs_is_recorded_and_becomes_a_pattern(
 
         bodies = fake.bodies()
         assert "Run the calc check after every edit." in bodies[0]["system"]  # KENETIC.md
-        assert "Active learning state" in bodies[0]["system"]
+        assert "Active learning state" not in bodies[0]["system"]  # kenetic's tuning, not context
         assert [t["name"] for t in bodies[0]["tools"]][:5] == [
             "read_file",
             "list_files",

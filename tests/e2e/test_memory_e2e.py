@@ -67,7 +67,7 @@ async def test_episodes_are_indexed_and_linked(workspace: Path, home: Path) -> N
         path = await request(client, "kenetic/memory/path", {"from": node, "to": episode_node})
         assert path["found"] and path["nodes"] == [node, episode_node]
         als = await request(client, "kenetic/als", {})
-        assert "debounce_ms" in als
+        assert "debounceMs" in als
 
 
 async def test_checkpoint_and_restore(workspace: Path, home: Path) -> None:
@@ -117,7 +117,7 @@ async def test_outcomes_move_the_als_knobs_and_they_persist(workspace: Path, hom
         assert (await learn(client, doc))["skills"] == 1
         await wait_idle(client)
         start = await request(client, "kenetic/als", {})
-        assert start["stage"] == "cold" and start["debounce_ms"] == 300.0
+        assert start["stage"] == "cold" and start["debounceMs"] == 300.0
         # the focus follows the last edit; the new skill is a reflection
         assert start["focus"]["uri"] == uri and start["focus"]["symbol"]
         assert [r["source"] for r in start["reflections"]] == ["mining"]
@@ -128,12 +128,12 @@ async def test_outcomes_move_the_als_knobs_and_they_persist(workspace: Path, hom
         await wait_idle(client)
         quiet = await request(client, "kenetic/als", {})
         assert quiet["outcomes"]["rejected"] == 3 and quiet["stage"] == "learning"
-        assert quiet["debounce_ms"] == pytest.approx(300.0 * 1.5**3)
+        assert quiet["debounceMs"] == pytest.approx(300.0 * 1.5**3)
         assert quiet["acceptance"] < start["acceptance"]
         assert quiet["eagerness"] < start["eagerness"]
-        assert quiet["min_score"] > start["min_score"]
-        assert quiet["max_suggestions"] <= start["max_suggestions"]
-        assert quiet["quiet_until"] > time.time()
+        assert quiet["minScore"] > start["minScore"]
+        assert quiet["maxSuggestions"] <= start["maxSuggestions"]
+        assert quiet["quietUntil"] > time.time()
         assert [r["source"] for r in quiet["reflections"]] == ["mining", "outcomes"]
         # the cool-down: no unasked-for suggestions (code actions, asked for, still come)
         nxt = await request(client, "kenetic/nextEdits", {"textDocument": {"uri": uri}})
@@ -149,17 +149,17 @@ async def test_outcomes_move_the_als_knobs_and_they_persist(workspace: Path, hom
         await wait_idle(client)
         bold = await request(client, "kenetic/als", {})
         assert bold["outcomes"]["accepted"] == 1
-        assert bold["debounce_ms"] == pytest.approx(300.0 * 1.5**3 * 0.8)
+        assert bold["debounceMs"] == pytest.approx(300.0 * 1.5**3 * 0.8)
         assert bold["acceptance"] > quiet["acceptance"]
         assert bold["eagerness"] > quiet["eagerness"]
-        assert bold["min_score"] < quiet["min_score"]
-        assert bold["quiet_until"] == 0.0
+        assert bold["minScore"] < quiet["minScore"]
+        assert bold["quietUntil"] == 0.0
         nxt = await request(client, "kenetic/nextEdits", {"textDocument": {"uri": uri}})
         assert "quiet" not in nxt
 
     async with lsp_session([workspace], home, init_options=FAST) as client:
         again = await request(client, "kenetic/als", {})
-        for knob in ("debounce_ms", "acceptance", "eagerness", "min_score", "max_suggestions"):
+        for knob in ("debounceMs", "acceptance", "eagerness", "minScore", "maxSuggestions"):
             assert again[knob] == bold[knob], knob
         assert again["outcomes"] == bold["outcomes"] and again["stage"] == "learning"
 

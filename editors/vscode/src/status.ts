@@ -8,6 +8,8 @@ export interface Stats {
     episodes?: Record<string, number>;
     skills?: number;
     pending?: number;
+    failedWrites?: number;
+    writeError?: string | null;
     ranker?: string;
     sessionId?: string;
     store?: { path?: string } | null;
@@ -67,6 +69,10 @@ export class StatusItem implements vscode.Disposable {
         this.item.text = skills
             ? `$(mortar-board) ${skills} skill${skills === 1 ? '' : 's'} · ${ranker}`
             : '$(mortar-board) kenetic: learning';
+        if (stats.writeError) {
+            // the store cannot be written (disk full): its writes are held and retried
+            this.item.text = '$(warning) kenetic: not saving';
+        }
         const episodes = Object.entries(stats.episodes ?? {})
             .map(([kind, n]) => `${n} ${kind}`)
             .join(', ');
@@ -76,6 +82,8 @@ export class StatusItem implements vscode.Disposable {
                 `- episodes: ${episodes || 'none'}`,
                 `- ranker: ${ranker}`,
                 stats.pending ? `- pending: ${stats.pending}` : '',
+                stats.writeError ? `- **not saving**, writes held and retried: ${stats.writeError}` : '',
+                stats.failedWrites ? `- writes lost: ${stats.failedWrites}` : '',
                 stats.store?.path ? `- store: \`${stats.store.path}\`` : '',
                 '',
                 'Click to show the skills.',

@@ -93,7 +93,7 @@ def test_remember_moments_als_and_usage_errors(
     moments = run_json(capsys, ws, "moments", "-n", "1")["moments"]
     assert moments[0]["event"] == "recalled" and moments[0]["trigger"] == "cli"
     als = run_json(capsys, ws, "als")
-    assert als["stage"] == "cold" and "debounce_ms" in als
+    assert als["stage"] == "cold" and "debounceMs" in als  # the shapes the server answers
     assert memory_main(["frobnicate"]) == 2
     capsys.readouterr()
     code, out = run(capsys, ws, "link", "bogus", "episode:1")

@@ -50,7 +50,7 @@ def _tables(path: Path) -> set[str]:
 
 def _store_at_version_2(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
-    monkeypatch.setattr("memory.store.database.MIGRATIONS", migrations.MIGRATIONS)
+    monkeypatch.setattr("memory.store.opening.MIGRATIONS", migrations.MIGRATIONS)
     Store(path).close()
     monkeypatch.undo()
 

@@ -50,7 +50,7 @@ def test_migration_from_an_older_schema_keeps_data(tmp_path: Path, monkeypatch) 
 
     path = tmp_path / "k.db"
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
-    monkeypatch.setattr("memory.store.database.MIGRATIONS", migrations.MIGRATIONS)
+    monkeypatch.setattr("memory.store.opening.MIGRATIONS", migrations.MIGRATIONS)
     store = Store(path)
     store.add_episode(_episode(1))
     store.close()
