@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from memory.recall.als import Als, AlsSettings
 from memory.store.database import Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "k.db")
-    yield s
-    s.close()
 
 
 def test_rejections_make_kenetic_quieter_and_acceptances_bolder(store: Store) -> None:

@@ -3,11 +3,6 @@ take the skills it is missing (mined before it indexed them) or forget a deleted
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from memory.recall import graph, ingest
 from memory.recall.index import MemoryIndex
 from memory.recall.moments import Moments
@@ -33,13 +28,6 @@ def _skill() -> Skill:
         made = miner.add(str(n + 1), edit)
         doc = after
     return made[0]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "k.db")
-    yield s
-    s.close()
 
 
 def test_saving_a_skill_tells_the_store_listeners_and_survives_a_failing_one(

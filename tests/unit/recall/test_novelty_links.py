@@ -3,23 +3,11 @@ links go to the surviving duplicate, so a chain of edits is recalled through it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from memory.recall import graph, ingest
 from memory.recall.index import MemoryIndex
 from memory.store.database import Episode, Store
 
 NOW = 1_700_000_000.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "k.db")
-    yield s
-    s.close()
 
 
 def _committed(store: Store, episode: Episode) -> Episode:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,13 +13,6 @@ from memory.recall.moments import Moments
 from memory.store.database import Episode, Store, vector_path
 
 NOW = 1_700_000_000.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "k.db")
-    yield s
-    s.close()
 
 
 def _note(text: str, at: float = NOW, **kw: object) -> MemoryItem:
