@@ -15,10 +15,8 @@ of `flush_size`. Deletion is a tombstone (filtered during the re-rank) until the
 retrain compacts. A single worker thread does the heavy work; searches hold the lock only
 while they read, and the new index is swapped in under it.
 
-Persistence: one file (path given by the caller, beside the store) holding a JSON header
-(format, dim, embedder name, live count, digest of the live ids, CRC of the body), the ids,
-the vectors, a live mask and the serialised approximate index. A missing, corrupt, foreign or
-stale file is never trusted: `load` starts empty (or refills from `source`) and says why.
+Persistence: one file beside the store (memory.recall.vector_file has its format). A missing,
+corrupt, foreign or stale file is never trusted: `load` starts empty (or refills from `source`).
 """
 
 from __future__ import annotations
@@ -41,8 +39,6 @@ from memory.recall.vector_file import ids_digest
 from memory.recall.vector_rows import Hit, VectorRows, unit_rows
 
 log = logging.getLogger(__name__)
-
-__all__ = ["VectorIndex", "ids_digest", "ANN_KINDS", "Hit"]
 
 
 class VectorIndex(VectorRows):
@@ -379,15 +375,12 @@ class VectorIndex(VectorRows):
     def stats(self) -> dict[str, Any]:
         with self._lock:
             ann = self._ann
+            ann_rows = self._ann_n if ann is not None else 0
             return {
-                "count": self._n - self._dead,
-                "rows": self._n,
-                "dead": self._dead,
-                "dim": self.dim,
-                "embedder": self.embedder_name,
+                "count": self._n - self._dead, "rows": self._n, "dead": self._dead,
+                "dim": self.dim, "embedder": self.embedder_name,
                 "mode": "exact" if ann is None else self.ann_kind,
-                "ann_rows": self._ann_n if ann is not None else 0,
-                "side_rows": self._n - (self._ann_n if ann is not None else 0),
+                "ann_rows": ann_rows, "side_rows": self._n - ann_rows,
                 "nlist": self._nlist,
                 "nprobe": vector_ann.beam(ann, self.ann_kind),
                 "rebuilding": self._running or bool(self._pending),
@@ -395,7 +388,7 @@ class VectorIndex(VectorRows):
                 "last_build_s": round(self._last_build_s, 3),
                 "last_error": self._last_error,
                 "load_status": self.load_status,
-            }
+            }  # fmt: skip
 
     def set_nprobe(self, nprobe: int) -> None:
         """Change the beam width (IVF lists probed, or HNSW efSearch) of the current index."""

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from memory.recall.embedders import HashedEmbedder, MiniLMEmbedder, OllamaEmbedder, make_embedder
-from memory.recall.vectors import VectorIndex, ids_digest
+from memory.recall.vector_file import ids_digest
+from memory.recall.vectors import VectorIndex
 
 DIM = 32
 
