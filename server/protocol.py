@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from pygls.exceptions import JsonRpcInvalidParams
 
@@ -76,6 +76,13 @@ class RecordOutcomeParams(Params):
     outcome: Literal["accepted", "rejected"] = "accepted"
 
 
+class ToggleSuggestionsParams(Params):
+    # absent: flip the current state
+    enabled: bool | None = None
+    # absent: every document of the session
+    uri: str | None = Field(None, min_length=1)
+
+
 class DeleteSkillParams(Params):
     id: str = Field(min_length=1)
 
@@ -86,7 +93,8 @@ class RenameSkillParams(Params):
 
 
 class ApplySkillParams(Params):
-    id: str = Field(min_length=1)
+    # "skillId" is taken too (the name kenetic/nextEdits gives it)
+    id: str = Field(min_length=1, validation_alias=AliasChoices("id", "skillId"))
     uri: str = Field(min_length=1)
     scope: Literal["here", "file", "workspace"] = "here"
     position: Position | None = None

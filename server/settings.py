@@ -52,6 +52,18 @@ class NextEditsSettings(_Section):
     limit: int = Field(50, ge=1, le=10_000)
 
 
+class SuggestSettings(_Section):
+    """Whether suggestions are offered (code actions, inline completions, next edits); capture
+    is not affected (capture.enabled). Globs match the workspace-relative path ("/" separated;
+    a pattern without "/" matches the file name in any folder, "**" any number of folders)."""
+
+    enabled: bool = True
+    disabled_languages: list[str] = Field(default_factory=list, alias="disabledLanguages")
+    disabled_globs: list[str] = Field(default_factory=list, alias="disabledGlobs")
+    # a background run (skill mining) reports $/progress once it has taken this long
+    progress_after_ms: int = Field(300, alias="progressAfterMs", ge=0, le=600_000)
+
+
 class SkillsSettings(_Section):
     enabled: bool = True
     # similar edits needed before a skill is offered (1: every edit is a skill for its own text)
@@ -136,6 +148,7 @@ class Settings(_Section):
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     skills: SkillsSettings = Field(default_factory=SkillsSettings)
+    suggest: SuggestSettings = Field(default_factory=SuggestSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     memory: MemorySection = Field(default_factory=MemorySection)
     trm: TrmSettings = Field(default_factory=TrmSettings)

@@ -175,7 +175,7 @@ def skill_view(skill: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def skill_candidate(skill: Mapping[str, Any]) -> dict[str, Any]:
-    """A skill card (SuggestService.list_skills) as the ranker's candidate."""
+    """A skill card (server.suggest.cards.list_skills) as the ranker's candidate."""
     outcomes = skill.get("outcomes") or {}
     return {
         "skillId": str(skill.get("id", "")),

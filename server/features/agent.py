@@ -63,7 +63,9 @@ def _folder(ls: KeneticServer, uri: str | None) -> Folder:
 
 
 def _unavailable(ls: KeneticServer, message: str) -> AgentUnavailable:
-    ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
+    # a setting to change, not a crash: a warning, once per task (the clients show this message
+    # and not the error answer too)
+    ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
     return AgentUnavailable(message, data={"reason": "noProvider"})
 
 

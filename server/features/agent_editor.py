@@ -21,6 +21,7 @@ from lsprotocol import types
 from server.capture.privacy import redact
 from server.features.capture import CaptureService
 from server.features.memory import MemoryService
+from server.suggest.cards import list_skills
 from server.suggest.service import SuggestService
 
 if TYPE_CHECKING:
@@ -230,7 +231,7 @@ def task_callbacks(ls: KeneticServer, folder: Folder, progress: Progress, origin
     suggest = ls.find(SuggestService)
 
     def skills() -> list[dict[str, Any]]:
-        return suggest.list_skills(None, 100) if suggest is not None else []
+        return list_skills(suggest, None, 100) if suggest is not None else []
 
     async def apply_skill(id: str, uri: str, scope: str = "here") -> dict[str, Any]:  # noqa: A002
         from server.protocol import ApplySkillParams

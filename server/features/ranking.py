@@ -8,19 +8,20 @@ answers once the new checkpoint is in use (or with an error when there are too f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
-import uuid
+import weakref
 from typing import Any
 
-from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from server.protocol import RankParams, TrainParams, validate, validate_command_args
 from server.server import KeneticServer  # at run time: pygls reads command annotations
+from server.suggest.progress import Reporter, Run
 from server.suggest.service import SuggestService
-from server.suggest.training import TooFewOutcomes
+from server.suggest.training import TooFewOutcomes, TrainJob
 from server.workspaces import Folder
 
 log = logging.getLogger(__name__)
@@ -32,58 +33,41 @@ class TrainingFailed(JsonRpcException):
     CODE = -32803
 
 
-class TrainProgress:
-    """$/progress for one training run; silent when the client cannot show progress."""
+def follow(reporter: Reporter, job: TrainJob) -> Run:
+    """$/progress for one training run (kenetic.train's or one the outcomes started), from the
+    training thread: at most ~5 reports a second reach the client."""
+    run = reporter.start("kenetic: training ranker")
+    last = [0.0]
 
-    def __init__(self, ls: KeneticServer) -> None:
-        self.ls = ls
-        self.token = f"kenetic-train-{uuid.uuid4().hex[:12]}"
-        self.on = False
-        self.loop = asyncio.get_running_loop()
-        self._last = 0.0
-
-    async def begin(self) -> None:
-        caps = getattr(self.ls.client_capabilities, "window", None)
-        if not getattr(caps, "work_done_progress", False):
-            return
-        try:
-            await asyncio.wait_for(self.ls.work_done_progress.create_async(self.token), 10)
-        except Exception as exc:  # a client that refuses progress still gets its training
-            log.info("work done progress refused: %s", exc)
-            return
-        self.on = True
-        self.ls.work_done_progress.begin(
-            self.token,
-            types.WorkDoneProgressBegin(
-                title="kenetic: training the ranker", message="preparing", percentage=0
-            ),
-        )
-
-    def report(self, step: int, total: int, loss: float) -> None:
-        """From the training thread: at most ~5 reports a second reach the client."""
+    def report(step: int, total: int, loss: float) -> None:
         now = time.monotonic()
-        if not self.on or (now - self._last < 0.2 and step < total):
+        if now - last[0] < 0.2 and step < total:
             return
-        self._last = now
+        last[0] = now
         message = f"step {step}/{total}" + (f", loss {loss:.3f}" if math.isfinite(loss) else "")
-        value = types.WorkDoneProgressReport(
-            message=message, percentage=min(99, step * 100 // max(1, total))
-        )
-        self.loop.call_soon_threadsafe(self._send, value)
+        run.report(message, min(99, step * 100 // max(1, total)))
 
-    def _send(self, value: types.WorkDoneProgressReport) -> None:
-        if self.on:
-            self.ls.work_done_progress.report(self.token, value)
+    def finished(future: Any) -> None:
+        error = future.exception()
+        if error is None:
+            run.done(f"trm v{future.result()['version']} in use")
+        else:
+            run.done("too few outcomes" if isinstance(error, TooFewOutcomes) else "failed")
 
-    def end(self, message: str) -> None:
-        if self.on:
-            self.on = False
-            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
-        self.ls.work_done_progress.tokens.pop(self.token, None)
+    job.listeners.append(report)
+    job.future.add_done_callback(finished)
+    return run
 
 
 def setup(server: KeneticServer) -> None:
     ranking = server.service(SuggestService).ranking
+    reporter = server.service(SuggestService).progress  # bound to the loop at initialized
+    runs: weakref.WeakKeyDictionary[TrainJob, Run] = weakref.WeakKeyDictionary()
+
+    def on_job(job: TrainJob) -> None:
+        runs[job] = follow(reporter, job)
+
+    ranking.on_job = on_job
 
     def attach(folder: Folder) -> None:
         ranking.attach(folder)
@@ -108,21 +92,18 @@ def setup(server: KeneticServer) -> None:
             raise JsonRpcInvalidParams("no workspace store to train the ranker from")
         if not state.enabled:
             raise TrainingFailed("the TRM ranker is off (trm.enabled is false)")
-        progress = TrainProgress(ls)
-        await progress.begin()
-        job = state.train()
-        job.listeners.append(progress.report)
+        job = state.train()  # on_job follows it with $/progress
+        run = runs.get(job)
         try:
             result = await asyncio.wrap_future(job.future)
         except TooFewOutcomes as e:
-            progress.end("too few outcomes")
             raise TrainingFailed(
                 str(e), data={"outcomes": e.outcomes, "minOutcomes": e.needed}
             ) from None
         except Exception as e:
-            progress.end("failed")
             raise TrainingFailed(f"training the ranker failed: {e}") from None
         finally:
-            job.listeners.remove(progress.report)
-        progress.end(f"trm v{result['version']} in use")
+            if run is not None:  # the progress ends before the answer
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.wrap_future(run.ended), 10)
         return result

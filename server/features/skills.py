@@ -23,11 +23,12 @@ from server.protocol import (
     RenameSkillParams,
     SkillParams,
     SkillsParams,
+    ToggleSuggestionsParams,
     validate,
     validate_command_args,
 )
 from server.server import KeneticServer  # at run time: pygls reads command annotations
-from server.suggest import actions, apply, scan
+from server.suggest import actions, apply, cards, scan
 from server.suggest.service import KIND, SuggestService
 
 
@@ -77,6 +78,7 @@ def setup(server: KeneticServer) -> None:
     @server.feature(types.INITIALIZED)
     def initialized(ls: KeneticServer, params: types.InitializedParams) -> None:
         """Load every folder's skills in the background."""
+        service.progress.bind()  # mining reports $/progress through the event loop
         service.open_all()
 
     @server.feature(
@@ -87,7 +89,9 @@ def setup(server: KeneticServer) -> None:
         ls: KeneticServer, params: types.CodeActionParams
     ) -> list[types.CodeAction] | None:
         """Apply-skill actions at the cursor (and in the whole file), then pattern actions."""
-        found = actions.code_actions(service, files, params, _resolves_edit(ls))
+        found = None
+        if service.gate.allows(params.text_document.uri):  # suggest.* settings, the toggle
+            found = actions.code_actions(service, files, params, _resolves_edit(ls))
         found = (found or []) + pattern_actions(ls, params)
         return found or None
 
@@ -101,6 +105,8 @@ def setup(server: KeneticServer) -> None:
         ls: KeneticServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
         """The rest of a skill's rewrite the developer has started typing."""
+        if not service.gate.allows(params.text_document.uri):
+            return None  # suggest.* settings, kenetic.toggleSuggestions
         if ls.service(MemoryService).quiet(params.text_document.uri):
             return None  # the ALS's cool-down after a run of rejections (docs/memory.md)
         return actions.inline_completions(service, params)
@@ -109,6 +115,8 @@ def setup(server: KeneticServer) -> None:
     async def next_edits(ls: KeneticServer, params: Any) -> dict[str, Any]:
         """The other places the skill just used (or a strong skill) applies, best first."""
         p = validate(NextEditsParams, params)
+        if not service.gate.allows(p.text_document.uri):
+            return {"edits": []}  # suggest.* settings, kenetic.toggleSuggestions
         if ls.service(MemoryService).quiet(p.text_document.uri):
             return {"edits": [], "quiet": True}  # the ALS's cool-down (docs/memory.md)
         pos = (p.position.line, p.position.character) if p.position else None
@@ -118,13 +126,13 @@ def setup(server: KeneticServer) -> None:
     def skills(ls: KeneticServer, params: Any) -> dict[str, Any]:
         """The learned skills, most supported first."""
         p = validate(SkillsParams, params)
-        return {"skills": service.list_skills(p.language, p.limit)}
+        return {"skills": cards.list_skills(service, p.language, p.limit)}
 
     @server.feature("kenetic/skill")
     async def skill(ls: KeneticServer, params: Any) -> dict[str, Any]:
         """One skill's card: templates, examples, support, outcomes."""
         p = validate(SkillParams, params)
-        card = await service.card(p.id)
+        card = await cards.card(service, p.id)
         if card is None:
             raise JsonRpcInvalidParams(f"no skill {p.id!r}")
         return card
@@ -134,6 +142,12 @@ def setup(server: KeneticServer) -> None:
         """A suggestion was accepted (the command every kenetic item carries)."""
         p = validate_command_args(RecordOutcomeParams, list(args))
         return service.record_outcome(p.suggestion_id, p.outcome)
+
+    @server.command("kenetic.toggleSuggestions")
+    def toggle_suggestions(ls: KeneticServer, *args: Any) -> dict[str, Any]:
+        """Suggestions on or off for one document (with a uri) or the session (without)."""
+        p = validate_command_args(ToggleSuggestionsParams, list(args))
+        return {"enabled": service.gate.toggle(p.uri, p.enabled), "uri": p.uri}
 
     @server.command("kenetic.deleteSkill")
     def delete_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:

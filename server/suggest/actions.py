@@ -2,15 +2,13 @@
 
 A code action request matches the libraries' indexes against the top-level chunk under the
 cursor (server.suggest.sites), so its cost does not grow with the file. The "in file" action
-needs every site in the file: that is counted in the background, and the action is offered from
-the next request on (clients ask again on every cursor move).
+needs every site in the file: server.suggest.filesites counts them within the request for a
+small file, else in the background (the action is then offered from the next request on).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -18,7 +16,6 @@ from lsprotocol import types
 
 from memory.skills.matching import Match, apply_match
 from memory.skills.syntax import parse
-from server.features.capture import CaptureService
 from server.suggest.documents import (
     MAX_CHUNK_LINES,
     Baseline,
@@ -27,10 +24,10 @@ from server.suggest.documents import (
     offset_of,
     split_lines,
 )
-from server.suggest.library import Library, copy_skill
-from server.suggest.mining import MiningWorker
+from server.suggest.filesites import CLOCK, INLINE_BUDGET_S, FileSites
+from server.suggest.library import Library
 from server.suggest.service import KIND, SuggestService, client_range
-from server.suggest.sites import at_lines_each, in_text
+from server.suggest.sites import at_lines_each
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -53,71 +50,6 @@ def workspace_edit(
         types.TextEdit(range=client_range(codec, lines, m), new_text=m.new_text) for m in matches
     ]
     return types.WorkspaceEdit(changes={uri: edits})
-
-
-class FileSites:
-    """Every site of one skill in one document version, counted on a background thread that
-    waits for a quiet moment (no edit, no request), so it never slows the requests it serves."""
-
-    def __init__(self, service: SuggestService, size: int = 64) -> None:
-        self.size = size
-        self.service = service
-        self.last_request = 0.0
-        self.worker = MiningWorker(
-            lambda: max(self.last_request, service.server.service(CaptureService).last_change)
-        )
-        self._cache: OrderedDict[tuple[str, int | None, str], list[Match]] = OrderedDict()
-        self._running: set[tuple[str, int | None, str]] = set()
-
-    def get(
-        self, uri: str, snap: Snapshot, lib: Library, skill_id: str, *, wait: bool = False
-    ) -> list[Match] | None:
-        """The sites, or None while they are still being counted in the background."""
-        self.last_request = time.monotonic()
-        key = (uri, snap.version, skill_id)
-        if key in self._cache:
-            return self._cache[key]
-        stored = lib.get(skill_id)
-        if stored is None:
-            return None
-        with lib.lock:
-            skill = copy_skill(stored.skill)
-        if wait:
-            found, _ = in_text([skill], snap.language, snap.text, tree=snap.tree, lines=snap.lines)
-            self._put(key, found)
-            return found
-        if key in self._running:
-            return None
-        self._running.add(key)
-        docs = self.service.server.workspace.text_documents
-
-        def count() -> None:
-            try:
-                doc = docs.get(unquote(uri))
-                if doc is None or doc.version != snap.version:
-                    return  # the document moved on: the next request asks for its version
-                found, _ = in_text(
-                    [skill], snap.language, snap.text, tree=snap.tree, lines=snap.lines
-                )
-                self._put(key, found)
-            finally:
-                self._running.discard(key)
-
-        self.worker.submit(count)
-        return None
-
-    def forget(self, uri: str) -> None:
-        """The document closed: its counted sites go (each Match keeps its parse tree alive)."""
-        for key in self.held(uri):
-            del self._cache[key]
-
-    def held(self, uri: str) -> list[tuple[str, int | None, str]]:
-        return [k for k in self._cache if unquote(k[0]) == unquote(uri)]
-
-    def _put(self, key: tuple[str, int | None, str], found: list[Match]) -> None:
-        self._cache[key] = found
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
 
 
 def code_actions(
@@ -146,6 +78,8 @@ def code_actions(
         held.update(m.skill_id for m in waiting)
         for m in [*matches, *waiting]:
             key = (m.skill_id, m.start_line, m.start_char)
+            if service.gate.dismissed(uri, m, snap.lines[m.start_line]):
+                continue  # the developer dismissed it: never again this session
             if key not in seen:
                 seen.add(key)
                 found.append((lib, m))
@@ -176,6 +110,7 @@ def _actions(
 ) -> list[types.CodeAction] | None:
     codec = doc.position_codec
     actions: list[types.CodeAction] = []
+    deadline = CLOCK() + INLINE_BUDGET_S  # for counting the in-file actions' places
     for n, (lib, m, score) in enumerate(ranked):
         stored = lib.get(m.skill_id)
         if stored is None:
@@ -197,8 +132,10 @@ def _actions(
         )
         if waiting:
             continue  # here only: its other sites are exactly what it cannot yet tell apart
-        sites = files.get(uri, snap, lib, m.skill_id)
-        if sites is None or len(sites) < 2:
+        sites = files.get(uri, snap, lib, m.skill_id, deadline=deadline)
+        gate = service.gate
+        sites = [s for s in sites or [] if not gate.dismissed(uri, s, snap.lines[s.start_line])]
+        if len(sites) < 2:
             continue
         fsug = service.offer(
             lib, "codeActionFile", uri, snap, doc.version, sites, score, batch, ranked=m
@@ -343,12 +280,15 @@ def _items(
         return types.Position(origin[min(row, len(origin) - 1)], col)
 
     typed = current[:cursor]
+    before_lines = split_lines(before)
     # the matches are in the cut's rows: so is the cursor's line for the ranker
     row = origin.index(line)
     ranked = service.rank(
         "inline", doc.uri, snap.language, found, row, batch=batch, snap=snap, cursor_line=line
     )
     for lib, m, score in ranked:
+        if service.gate.dismissed(doc.uri, m, before_lines[m.start_line]):
+            continue  # the developer dismissed it: never again this session
         target = apply_match(before, m)
         if not target.startswith(typed):
             continue
@@ -368,6 +308,7 @@ def _items(
         sug = service.offer(
             lib, "inline", doc.uri, snap, doc.version, [site], score, batch, ranked=m
         )
+        sug.site_lines = [before_lines[m.start_line]]  # the site as it was, not as typed
         items.append(
             types.InlineCompletionItem(
                 insert_text=insert,

@@ -74,7 +74,7 @@ async def apply_skill(ls: KeneticServer, service: SuggestService, p: ApplySkillP
             deadline=time.monotonic() + max(10.0, bounds.time_budget_ms / 1000),
         )
     if not found:
-        return {"applied": False, "edits": 0, "files": 0, "suggestionIds": []}
+        return {"applied": 0, "edits": 0, "files": 0, "suggestionIds": []}
     codec = ls.workspace.position_codec
     by_uri: dict[str, list[Found]] = {}
     for f in found:
@@ -103,4 +103,6 @@ async def apply_skill(ls: KeneticServer, service: SuggestService, p: ApplySkillP
             service.suggestions.accept(sug, doc.source if doc is not None else None)
         else:
             service.suggestions.reject(sug)
-    return {"applied": applied, "edits": len(found), "files": len(by_uri), "suggestionIds": ids}
+    # "applied": the places changed (0 when the client did not apply the edit)
+    places = len(found) if applied else 0
+    return {"applied": places, "edits": len(found), "files": len(by_uri), "suggestionIds": ids}

@@ -50,6 +50,9 @@ class Suggestion:
     exclusive: bool  # alternatives at one place: accepting one rejects the others
     state: str = "shown"
     created: float = field(default_factory=time.monotonic)
+    # the text of each edit's first line when offered: with the skill and rewrite, its site
+    # (server.suggest.gate keeps the sites the developer dismissed)
+    site_lines: list[str] = field(default_factory=list)
 
 
 @dataclass

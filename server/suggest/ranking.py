@@ -71,6 +71,7 @@ class TrmState:
         self._lock = threading.Lock()
         self._checked = 0.0  # when the checkpoint folder was last looked at (monotonic)
         self._refused: set[int] = set()  # checkpoint versions that failed to load
+        self.on_job: Callable[[TrainJob], None] | None = None  # told of each new training run
 
     # -- start --------------------------------------------------------------------------------
 
@@ -233,6 +234,8 @@ class TrmState:
         threading.Thread(
             target=self._train, args=(job,), name="kenetic-trm-train-job", daemon=True
         ).start()
+        if self.on_job is not None:
+            self.on_job(job)
         return job
 
     def _train(self, job: TrainJob) -> None:
@@ -272,6 +275,7 @@ class RankingService:
         self._acted: OrderedDict[str, None] = OrderedDict()  # batches with an outcome
         self._last: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
         self._lock = threading.Lock()
+        self.on_job: Callable[[TrainJob], None] | None = None  # every store's new training runs
 
     def attach(self, folder: Folder) -> TrmState | None:
         """A store opened (workspaces.store_opened): its state, loading in the background."""
@@ -284,6 +288,7 @@ class RankingService:
             if state is not None and state.store is store:
                 return state
             state = self.states[key] = TrmState(store, lambda: folder.settings.trm)
+            state.on_job = lambda job: self.on_job(job) if self.on_job is not None else None
         state.start()
         return state
 

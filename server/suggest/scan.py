@@ -207,16 +207,22 @@ def _edits(
     # same-file sites first among equals is the rank's tie-break; one edit per place
     seen: set[tuple[str, int, int, int, int]] = set()
     codec = service.server.workspace.position_codec
+    gate = service.gate
     edits = []
+
+    def allowed(uri: str, m: Match, lines: list[str]) -> bool:
+        """Not a dismissed site, nor one in a document suggestions are off for."""
+        return not gate.dismissed(uri, m, lines[m.start_line]) and gate.allows(uri)
+
     for lib, m, score in ranked:
         f = where[id(m)]
         place = (f.uri, m.start_line, m.start_char, m.end_line, m.end_char)
-        if place in seen:
+        if place in seen or not allowed(f.uri, m, f.lines):
             continue
         seen.add(place)
         sug = service.offer(
             lib, "nextEdits", f.uri, None, f.version, [m], score, batch,
-            offsets=f.offsets, exclusive=False,
+            offsets=f.offsets, exclusive=False, lines=f.lines,
         )  # fmt: skip
         edits.append(
             {

@@ -10,7 +10,6 @@ log what they showed as the TRM's training data (server.suggest.shown).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -25,9 +24,11 @@ from memory.skills.syntax import grammar_for
 from memory.store.database import Episode, Store, StoreError, user_store_path
 from server.features.capture import CaptureService
 from server.suggest.documents import Baselines, Snapshot, Trees, cursor_nodes, offset_of
+from server.suggest.gate import Gate
 from server.suggest.library import Library, copy_skill, refreshed
 from server.suggest.mining import MiningWorker
 from server.suggest.outcomes import Suggestion, Suggestions
+from server.suggest.progress import Reporter
 from server.suggest.ranking import RankingService
 from server.suggest.session import site_key
 from server.suggest.shown import ShownSet, short
@@ -55,6 +56,13 @@ class SuggestService:
         self._lock = threading.Lock()
         self._allowed: dict[str, tuple[bool, float]] = {}
         self.worker = MiningWorker(lambda: server.service(CaptureService).last_change)
+        self.progress = Reporter(server)  # $/progress of mining runs
+        # suggestions on or off (settings, toggles) and the sites the developer dismissed
+        self.gate = Gate(
+            lambda uri: server.workspaces.folder_for(uri),
+            lambda uri: getattr(server.workspace.text_documents.get(uri), "language_id", None),
+            lambda: server.workspaces.all(),
+        )
 
     # -- libraries ------------------------------------------------------------------------
 
@@ -122,8 +130,15 @@ class SuggestService:
         share = folder.settings.skills.scope == "user"
         episode_id = episode.id
 
+        delay = folder.settings.suggest.progress_after_ms / 1000
+
         def mine() -> None:
-            made = lib.mine(episode_id, structural)
+            run = self.progress.start("kenetic: mining skills", delay)  # shown past ~300 ms
+            made: list[Any] = []
+            try:
+                made = lib.mine(episode_id, structural)
+            finally:
+                run.done(f"{len(made)} skill(s) learned or widened")
             shared = self.user_library() if share and made else None
             if shared is not None and shared is not lib:
                 for skill in made:
@@ -282,6 +297,7 @@ class SuggestService:
         offsets: list[int] | None = None,
         exclusive: bool = True,
         ranked: Match | None = None,
+        lines: list[str] | None = None,
     ) -> Suggestion:
         offsets = offsets if offsets is not None else snap.offsets if snap else [0]
         edits = [
@@ -291,6 +307,8 @@ class SuggestService:
         sug = self.suggestions.offer(
             lib, matches[0].skill_id, kind, uri, version, edits, score, batch, exclusive=exclusive
         )
+        lines = lines if lines is not None else snap.lines if snap else []
+        sug.site_lines = [lines[m.start_line] if m.start_line < len(lines) else "" for m in matches]
         # the shown set's candidate is the match that was ranked (an inline item's site and a
         # file-wide action's sites are other Match objects)
         self.ranking.offered(batch, id(ranked if ranked is not None else matches[0]), sug.id)
@@ -303,6 +321,7 @@ class SuggestService:
         if sug is None:
             return {"recorded": False, "reason": "unknown suggestion"}
         if outcome == "rejected":
+            self.gate.dismiss(sug)  # never offered again in this session
             return {"recorded": self.suggestions.reject(sug), "outcome": "rejected"}
         doc = self.server.workspace.text_documents.get(unquote(sug.uri))
         recorded = self.suggestions.accept(sug, doc.source if doc is not None else None)
@@ -322,25 +341,6 @@ class SuggestService:
     def rename_skill(self, skill_id: str, name: str) -> bool:
         return any([lib.rename(skill_id, name) for lib in list(self.libraries.values())])
 
-    def list_skills(self, language: str | None, limit: int) -> list[dict[str, Any]]:
-        seen: dict[str, dict[str, Any]] = {}
-        for lib in refreshed(list(self.libraries.values())):
-            for stored in lib.live():
-                skill = stored.skill
-                if (
-                    language
-                    and skill.language != language
-                    and not _same_language(language, skill.language)
-                ):
-                    continue
-                if skill.id not in seen:
-                    card = skill.describe()
-                    card["outcomes"] = stored.outcomes.to_json()
-                    card["store"] = lib.name
-                    seen[skill.id] = card
-        cards = sorted(seen.values(), key=lambda c: (-c["support"], c["name"]))
-        return cards[:limit]
-
     def stats(self) -> dict[str, Any]:
         ids: set[str] = set()
         totals = {"accepted": 0, "rejected": 0, "undone": 0, "shown": 0}
@@ -351,37 +351,6 @@ class SuggestService:
         trm = self.ranking.stats()
         return {"skills": len(ids), "outcomes": totals, "ranker": trm["ranker"], "trm": trm}
 
-    async def card(self, skill_id: str) -> dict[str, Any] | None:
-        """A skill's card: its templates, examples (with their text), support and outcomes."""
-        lib = self.find_skill(skill_id)
-        stored = lib.get(skill_id) if lib is not None else None
-        if lib is None or stored is None:
-            return None
-        with lib.lock:
-            card = stored.skill.describe()
-            card["beforeTemplate"] = stored.skill.before_template
-            card["afterTemplate"] = stored.skill.after_template
-        card["outcomes"] = stored.outcomes.to_json()
-        card["store"] = lib.name
-
-        def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            examples = []
-            for eid in card["examples"][:20]:
-                episode = lib.store.episode(int(eid)) if str(eid).isdigit() else None
-                region = episode.data.get("region", {}) if episode else {}
-                examples.append(
-                    {
-                        "episodeId": eid,
-                        "uri": episode.uri if episode else None,
-                        "before": region.get("before"),
-                        "after": region.get("after"),
-                    }
-                )
-            return examples, lib.skill_store.history(skill_id)
-
-        card["examples"], card["history"] = await asyncio.to_thread(read)
-        return card
-
     def drain(self, timeout: float) -> None:
         """Wait for capture and mining to finish (shutdown), then close the user store."""
         deadline = time.monotonic() + timeout
@@ -391,10 +360,6 @@ class SuggestService:
             time.sleep(0.02)
         if self._user_store is not None:
             self._user_store.close()
-
-
-def _same_language(asked: str, grammar: str) -> bool:
-    return grammar_for(asked) == grammar
 
 
 def client_range(codec: Any, lines: list[str], m: Match) -> types.Range:

@@ -8,6 +8,7 @@ of the file: a chunk is parsed only when it contains every constant word of some
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -87,9 +88,10 @@ def in_text(
     tree: Tree | None = None,
     lines: list[str] | None = None,
     deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[list[Match], bool]:
-    """Every site of the given skills in one text; (matches, complete). A deadline (monotonic)
-    stops the scan between chunks and reports it incomplete."""
+    """Every site of the given skills in one text; (matches, complete). A deadline (on `clock`,
+    monotonic by default) stops the scan between chunks and reports it incomplete."""
     data = text.encode("utf-8", "surrogatepass")
     wanted = [(s, skill_words(s)) for s in skills]
     wanted = [(s, ws) for s, ws in wanted if all(w in data for w in ws)]
@@ -103,13 +105,16 @@ def in_text(
     # one snapshot for the whole text: windows of a long definition match in it, and the file's
     # line limit (for rewrites that make a line too long) is read from it once
     snap = Snapshot(None, text, data, tree, language, lines)
-    out, complete = _scan(wanted, snap, deadline)
+    out, complete = _scan(wanted, snap, deadline, clock)
     out = unused_in(out, text)
     return wrap_long_lines(out, language, lines, lambda: snap.line_limit), complete
 
 
 def _scan(
-    wanted: list[tuple[Skill, list[bytes]]], snap: Snapshot, deadline: float | None
+    wanted: list[tuple[Skill, list[bytes]]],
+    snap: Snapshot,
+    deadline: float | None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[list[Match], bool]:
     """in_text's matching, top-level chunk by chunk; (matches, complete)."""
     data, lines, language = snap.data, snap.lines, snap.language
@@ -119,7 +124,7 @@ def _scan(
     seen: set[tuple[str, int, int]] = set()
     indexes: dict[tuple[str, ...], SkillIndex] = {}
     for k, (a, b) in enumerate(spans):
-        if deadline is not None and time.monotonic() > deadline:
+        if deadline is not None and clock() > deadline:
             return out, False
         # one neighbour each side: window skills anchor on siblings, so their words may lie
         # partly in a neighbour (`import b` then `from m import c`)
@@ -134,7 +139,7 @@ def _scan(
             # a long definition: in windows, each cut down to the statements it holds
             found = []
             for lo in range(a, b, SCAN_WINDOW):
-                if deadline is not None and time.monotonic() > deadline:
+                if deadline is not None and clock() > deadline:
                     return out, False
                 found += at_lines(index, snap, lo, min(b, lo + SCAN_WINDOW) - 1)
         else:

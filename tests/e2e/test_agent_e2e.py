@@ -281,6 +281,11 @@ async def test_no_provider_is_a_clear_error_and_bad_params_are_refused(
         while not any("ANTHROPIC_API_KEY" in m.message for m in c.messages):
             assert time.monotonic() < deadline, "no window/showMessage"
             await asyncio.sleep(0.05)
+        with pytest.raises(JsonRpcException):  # asked again: told again, once, as a warning
+            await request(c, "kenetic/agent/run", {"task": "anything else"})
+        await asyncio.sleep(0.2)
+        shown = [m for m in c.messages if "ANTHROPIC_API_KEY" in m.message]
+        assert [m.type for m in shown] == [types.MessageType.Warning] * 2
 
         for method, params in [
             ("kenetic/agent/run", {}),

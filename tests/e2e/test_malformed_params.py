@@ -102,6 +102,7 @@ COMMANDS: dict[str, tuple[type[BaseModel], dict[str, Any], list[Any]]] = {
     "kenetic.newSession": (p.SessionCommandParams, {}, []),
     "kenetic.freeze": (p.SessionCommandParams, {}, []),
     "kenetic.recordOutcome": (p.RecordOutcomeParams, {"suggestionId": "sg"}, []),
+    "kenetic.toggleSuggestions": (p.ToggleSuggestionsParams, {}, []),
     "kenetic.deleteSkill": (p.DeleteSkillParams, {"id": "s"}, []),
     "kenetic.renameSkill": (p.RenameSkillParams, {"id": "s", "name": "n"}, []),
     "kenetic.applySkill": (

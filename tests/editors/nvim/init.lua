@@ -314,7 +314,11 @@ local function run()
     local from = #messages + 1
     vim.cmd('Kenetic agent say hello')
     wait(20000, function()
+      -- a result, or what the server (window/showMessage) or the client said went wrong, once
       return message_matching('agent:', from) or message_matching('does not offer', from) or message_matching('failed', from)
+        or vim.iter(vim.list_slice(messages, from)):any(function(m)
+          return (m.level or 0) >= vim.log.levels.WARN
+        end)
     end, 'an answer from kenetic/agent/run')
     return messages[#messages].msg
   end)

@@ -7,6 +7,9 @@
 //   node run.js ui --url ... --folder WS --ext EXTDIR --screenshot out.png --timeout 120
 //       types two similar edits, presses Ctrl+. at a third site until the "Apply skill" action
 //       shows, saves a screenshot; exits 0 when the action was seen.
+//   node run.js nextedit --url ... --folder WS --ext EXTDIR --screenshot out.png --timeout 120
+//       Tab with no next edit indents; two similar edits mark the next site (the preview, a
+//       screenshot); Tab jumps to it, Tab accepts it; exits 0 when all of that was seen.
 // Browser console lines go to stderr, prefixed [browser].
 
 'use strict';
@@ -83,6 +86,24 @@ async function exthost() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+function helpers(page) {
+    const k = page.keyboard;
+    const quickOpen = async (text, row) => {
+        await k.press('Control+P');
+        await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10000 });
+        await k.type(text, { delay: 10 });
+        if (row) {
+            // file results come from a search: wait for the row before Enter
+            await page.waitForSelector(`.quick-input-list .monaco-list-row:has-text("${row}")`, { timeout: 15000 });
+        }
+        await sleep(300);
+        await k.press('Enter');
+        await sleep(300);
+    };
+    const gotoLine = async (line) => quickOpen(`:${line}`);
+    return { quickOpen, gotoLine };
+}
+
 async function ui() {
     const { browser, page } = await launch();
     const deadline = Date.now() + timeoutMs;
@@ -94,19 +115,7 @@ async function ui() {
         await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60000 });
         await sleep(1000);
 
-        const quickOpen = async (text, row) => {
-            await k.press('Control+P');
-            await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10000 });
-            await k.type(text, { delay: 10 });
-            if (row) {
-                // file results come from a search: wait for the row before Enter
-                await page.waitForSelector(`.quick-input-list .monaco-list-row:has-text("${row}")`, { timeout: 15000 });
-            }
-            await sleep(300);
-            await k.press('Enter');
-            await sleep(300);
-        };
-        const gotoLine = async (line) => quickOpen(`:${line}`);
+        const { quickOpen, gotoLine } = helpers(page);
 
         await quickOpen('app.py', 'app.py');
         await page.waitForSelector('.monaco-editor .view-lines', { timeout: 20000 });
@@ -161,8 +170,99 @@ async function ui() {
     }
 }
 
+/** The text of the status bar's cursor item ("Ln 3, Col 5"). */
+async function cursorText(page) {
+    return page.$eval('[id="status.editor.selection"]', (el) => el.textContent || '').catch(() => '');
+}
+
+/** The inline previews kenetic draws: ::after content of decorations in the editor's lines. */
+async function previews(page) {
+    return page.$$eval('.monaco-editor .view-lines span', (els) =>
+        els.map((el) => getComputedStyle(el, '::after').content).filter((c) => c && c !== 'none' && c.includes('logger.info')),
+    );
+}
+
+async function nextedit() {
+    const { browser, page } = await launch();
+    const k = page.keyboard;
+    const until = async (what, probe, ms = 15000, every = 10) => {
+        const end = Date.now() + ms;
+        while (Date.now() < end) {
+            const v = await probe();
+            if (v) {
+                return v;
+            }
+            await sleep(every);
+        }
+        throw new Error(`timed out waiting for ${what}`);
+    };
+    try {
+        await page.goto(workbenchUrl(false));
+        await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60000 });
+        await sleep(1000);
+        const { quickOpen, gotoLine } = helpers(page);
+        await quickOpen('app.py', 'app.py');
+        await page.waitForSelector('.monaco-editor .view-lines', { timeout: 20000 });
+        await sleep(2000);
+
+        // no next edit shown: Tab keeps its meaning (indents the blank line 3)
+        await gotoLine(3);
+        await k.press('Home');
+        await k.press('Tab');
+        const tabbed = await until('the cursor after Tab', async () => ((await cursorText(page)).includes('Col 5') ? cursorText(page) : undefined), 5000, 50);
+        log('Tab without a next edit:', tabbed);
+        await k.press('Control+Z');
+        await sleep(800);
+
+        // two similar edits (each one input event, as in ui()); then wait for the mark
+        let edited = 0;
+        for (const [line, name] of [[5, 'a'], [7, 'b']]) {
+            await gotoLine(line);
+            await k.press('End');
+            await k.press('Shift+Home');
+            await k.insertText(`logger.info(${name})`);
+            edited = Date.now();
+            if (name === 'a') {
+                await k.press('Escape');
+                await sleep(800);
+            }
+        }
+        const shown = await until('the next-edit preview', async () => {
+            const p = await previews(page);
+            return p.length ? p : undefined;
+        });
+        log(`LATENCY next-edit preview on screen ${Date.now() - edited} ms after the second edit (UI, polled every 10 ms): ${JSON.stringify(shown)}`);
+        await sleep(300);
+        if (args.screenshot) {
+            await page.screenshot({ path: args.screenshot });
+        }
+        // Tab jumps to the site, Tab accepts it
+        await k.press('Tab');
+        const at = await until('the cursor at the site', async () => {
+            const t = await cursorText(page);
+            return /Ln 9,/.test(t) ? t : undefined;
+        }, 5000, 50);
+        log('after the first Tab:', at);
+        await k.press('Tab');
+        await until('the site rewritten', async () => {
+            const lines = await page.$$eval('.monaco-editor .view-line', (els) => els.map((e) => (e.textContent || '').replace(/\u00a0/g, ' ')));
+            return lines.some((l) => l.includes('logger.info(c)'));
+        }, 5000, 50);
+        log('accepted with Tab: logger.info(c)');
+        return 0;
+    } catch (err) {
+        log(err && err.message ? err.message : String(err));
+        if (args.screenshot) {
+            await page.screenshot({ path: args.screenshot.replace(/\.png$/, '.failed.png') }).catch(() => undefined);
+        }
+        return 1;
+    } finally {
+        await browser.close();
+    }
+}
+
 (async () => {
-    const modes = { exthost, ui };
+    const modes = { exthost, ui, nextedit };
     if (!modes[args.mode]) {
         log(`unknown mode ${args.mode}`);
         process.exit(2);

@@ -2,6 +2,7 @@
 -- vim.ui.select / vim.ui.input, floating previews, the quickfix list, notifications.
 
 local kenetic = require('kenetic')
+local nextcmds = require('kenetic.nextcmds')
 
 local M = {}
 
@@ -155,8 +156,8 @@ function M.apply(id)
       scope = 'file',
       position = pos,
     }, function(result)
-      local n = type(result) == 'table' and (result.applied or result.count) or nil
-      kenetic.notify(n and ('applied in %d places'):format(n) or 'applied')
+      M.last_applied = result
+      kenetic.notify((nextcmds.applied_message(result)))
     end, bufnr)
   end
   if id and id ~= '' then
@@ -229,7 +230,14 @@ end
 
 function M.train()
   kenetic.exec('kenetic.train', nil, function(result)
-    kenetic.notify('training: ' .. (type(result) == 'table' and vim.inspect(result):gsub('%s+', ' ') or tostring(result)))
+    result = type(result) == 'table' and result or {}
+    local parts = { ('trm v%s in use'):format(tostring(result.version or '?')) }
+    for _, key in ipairs({ 'outcomes', 'steps' }) do
+      if type(result[key]) == 'number' then
+        table.insert(parts, ('%d %s'):format(result[key], key))
+      end
+    end
+    kenetic.notify('ranker trained: ' .. table.concat(parts, ', '))
   end)
 end
 
@@ -257,12 +265,16 @@ function M.agent(task)
       params.textDocument = { uri = vim.uri_from_bufnr(bufnr) }
     end
     kenetic.notify('agent working… (:Kenetic cancel stops it)')
+    local done = false
     local id, client = kenetic.request('kenetic/agent/run', params, function(result)
-      M.agent_request = nil
       result = result or {}
       kenetic.notify('agent: ' .. tostring(result.summary or 'done'))
-    end, bufnr)
-    if id and client then
+    end, bufnr, function()
+      -- answered, failed or cancelled: nothing runs any more
+      done = true
+      M.agent_request = nil
+    end)
+    if id and client and not done then
       M.agent_request = { id = id, client = client }
     end
   end
@@ -276,7 +288,8 @@ end
 function M.stats()
   kenetic.request('kenetic/stats', vim.empty_dict(), function(result)
     M.last_stats = result
-    float('# Kenetic memory\n\n' .. fence(vim.inspect(result), 'lua'), 'markdown', 'kenetic_stats')
+    M.last_stats_text = nextcmds.stats_text(result)
+    float(M.last_stats_text, 'markdown', 'kenetic_stats')
   end)
 end
 
@@ -285,6 +298,28 @@ M.subcommands = {
   skill = { run = M.skill, help = 'show the card of skill ID' },
   apply = { run = M.apply, help = 'apply a skill everywhere in this file' },
   next = { run = M.next, help = 'the places the last edit applies next, in the quickfix list' },
+  why = {
+    run = function()
+      nextcmds.why(function(result)
+        M.last_card = M.card(result)
+        float(M.last_card, 'markdown', 'kenetic_skill')
+      end)
+    end,
+    help = "the marked next edit's skill card: never suggest it, rename it",
+  },
+  toggle = { run = nextcmds.toggle, help = 'suggestions off/on for this buffer (toggle!: the session)' },
+  acceptAllInFile = {
+    run = function(id)
+      nextcmds.accept_all('file', id)
+    end,
+    help = "apply the marked next edit's skill everywhere in this file",
+  },
+  acceptAll = {
+    run = function(id)
+      nextcmds.accept_all('workspace', id)
+    end,
+    help = "apply the marked next edit's skill across the workspace",
+  },
   freeze = { run = M.freeze, help = 'freeze the session (learn from it), start a new one' },
   new = { run = M.new, help = 'start a new session' },
   agent = { run = M.agent, help = 'run an agent task' },
@@ -293,10 +328,36 @@ M.subcommands = {
   train = { run = M.train, help = 'train the ranker now' },
 }
 
+--- Skill ids for :Kenetic skill|apply completion (asks the server, at most 1 s).
+function M.complete_skill_ids(arglead)
+  local client = kenetic.client(0)
+  if not client then
+    return {}
+  end
+  local answer = client:request_sync('kenetic/skills', vim.empty_dict(), 1000, 0)
+  local ids = {}
+  for _, skill in ipairs(answer and answer.result and skills_list(answer.result) or {}) do
+    if type(skill.id) == 'string' and vim.startswith(skill.id, arglead) then
+      table.insert(ids, skill.id)
+    end
+  end
+  return ids
+end
+
 function M.complete(arglead, cmdline)
   local words = vim.split(cmdline, '%s+', { trimempty = true })
   local typing_first = #words == 1 or (#words == 2 and not cmdline:match('%s$'))
   if not typing_first then
+    local sub = words[2]
+    local typing_second = #words == 2 or (#words == 3 and not cmdline:match('%s$'))
+    if typing_second and vim.list_contains({ 'skill', 'apply', 'acceptAllInFile', 'acceptAll' }, sub) then
+      return M.complete_skill_ids(arglead)
+    end
+    if typing_second and sub == 'toggle' then
+      return vim.tbl_filter(function(w)
+        return vim.startswith(w, arglead)
+      end, { 'on', 'off', 'session' })
+    end
     return {}
   end
   local names = vim.tbl_keys(M.subcommands)
@@ -316,7 +377,7 @@ function M.run(opts)
     kenetic.notify(('usage: :Kenetic {%s}'):format(table.concat(names, '|')), vim.log.levels.WARN)
     return
   end
-  entry.run(rest ~= '' and rest or nil)
+  entry.run(rest ~= '' and rest or nil, opts.bang)
 end
 
 return M

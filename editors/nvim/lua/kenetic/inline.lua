@@ -2,8 +2,8 @@
 --
 -- Neovim with `vim.lsp.inline_completion` (0.12+) does it natively: we only enable it and map
 -- the accept key. On 0.11 the first item is shown as virtual text at the cursor, accepted with
--- `inline.accept` (default <M-l>) and dismissed with `inline.dismiss` (default <M-h>); both keys
--- do what they did before when nothing is shown. Accepting runs the item's command
+-- `inline.accept` (default <M-l>) and dismissed with `inline.dismiss` (default <M-h>), each
+-- mapped only where the key has no mapping yet; with nothing shown they do what Neovim does. Accepting runs the item's command
 -- (kenetic.recordOutcome), so the server learns what was taken.
 
 local kenetic = require('kenetic')
@@ -147,11 +147,20 @@ function M.accept(bufnr)
   return true
 end
 
+--- Is `lhs` free in insert mode for this buffer (no global or buffer mapping of the user's)?
+local function free(bufnr, lhs)
+  return vim.api.nvim_buf_call(bufnr, function()
+    return next(vim.fn.maparg(lhs, 'i', false, true)) == nil
+  end)
+end
+
 local function map(bufnr, lhs, fn)
-  if not lhs or lhs == '' then
+  -- only a free key: a mapping the user (or another plugin, e.g. copilot.lua) has stays theirs
+  if not lhs or lhs == '' or not free(bufnr, lhs) then
     return
   end
-  -- not an expr mapping: accepting changes the text, which expr mappings may not do
+  -- not an expr mapping: accepting changes the text, which expr mappings may not do. The key was
+  -- free, so with nothing shown it does what Neovim does with it.
   vim.keymap.set('i', lhs, function()
     if not fn() then
       vim.api.nvim_feedkeys(vim.keycode(lhs), 'n', false)
@@ -168,7 +177,7 @@ function M.attach(bufnr, client)
   local native = vim.lsp.inline_completion
   if native and native.enable then
     native.enable(true, { bufnr = bufnr })
-    if o.accept and o.accept ~= '' then
+    if o.accept and o.accept ~= '' and free(bufnr, o.accept) then
       vim.keymap.set('i', o.accept, function()
         if not native.get() then
           return o.accept

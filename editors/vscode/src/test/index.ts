@@ -2,100 +2,21 @@
 // Each step is recorded by name in the JSON file named by KENETIC_TEST_RESULT; the exit code
 // (through the workbench's codeAutomationExit) is 0 only when every step passed.
 
-import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { Kenetic } from '../kenetic';
-
-interface Step {
-    name: string;
-    ok: boolean;
-    ms: number;
-    detail?: string;
-}
-
-const steps: Step[] = [];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function step<T>(name: string, body: () => Promise<T>): Promise<T | undefined> {
-    const t0 = Date.now();
-    try {
-        const value = await body();
-        steps.push({ name, ok: true, ms: Date.now() - t0, detail: value === undefined ? undefined : short(value) });
-        return value;
-    } catch (err) {
-        steps.push({ name, ok: false, ms: Date.now() - t0, detail: err instanceof Error ? err.message : String(err) });
-        return undefined;
-    } finally {
-        save();
-    }
-}
-
-function short(value: unknown): string {
-    const text = typeof value === 'string' ? value : JSON.stringify(value);
-    return text && text.length > 600 ? `${text.slice(0, 600)}...` : text;
-}
-
-function save(): void {
-    const out = process.env.KENETIC_TEST_RESULT;
-    if (out) {
-        fs.writeFileSync(out, JSON.stringify({ steps }, null, 2));
-    }
-}
-
-function check(cond: unknown, message: string): asserts cond {
-    if (!cond) {
-        throw new Error(message);
-    }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 15000, every = 200): Promise<T> {
-    const deadline = Date.now() + ms;
-    let last: unknown;
-    while (Date.now() < deadline) {
-        try {
-            const value = await probe();
-            if (value) {
-                return value;
-            }
-        } catch (err) {
-            last = err;
-        }
-        await sleep(every);
-    }
-    throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-}
-
-async function replace(editor: vscode.TextEditor, from: string, to: string): Promise<void> {
-    const text = editor.document.getText();
-    const at = text.indexOf(from);
-    check(at >= 0, `${from} not in the document`);
-    const range = new vscode.Range(editor.document.positionAt(at), editor.document.positionAt(at + from.length));
-    check(await editor.edit((b) => b.replace(range, to)), `edit ${from} -> ${to} refused`);
-}
-
-function rangeOf(doc: vscode.TextDocument, text: string): vscode.Range {
-    const at = doc.getText().indexOf(text);
-    check(at >= 0, `${text} not in the document`);
-    return new vscode.Range(doc.positionAt(at), doc.positionAt(at + text.length));
-}
-
-/** While a palette command shows a quick pick, accept its first item. */
-async function acceptQuickPick<T>(running: Thenable<T>): Promise<T> {
-    await sleep(800);
-    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-    return running;
-}
+import type { KeneticApi } from '../kenetic';
+import { runFlow } from './flow';
+import { acceptQuickPick, check, rangeOf, replace, save, sleep, step, steps, until } from './util';
 
 export async function run(): Promise<void> {
     const folder = vscode.workspace.workspaceFolders?.[0];
     const ext = vscode.extensions.all.find((e) => e.packageJSON?.name === 'kenetic' && e.packageJSON?.publisher === 'kenetic');
-    let kenetic: Kenetic | undefined;
+    let kenetic: KeneticApi | undefined;
 
     await step('activate', async () => {
         check(folder, 'no workspace folder open');
         check(ext, 'the kenetic extension is not loaded');
-        kenetic = (await ext.activate()) as Kenetic;
+        kenetic = (await ext.activate()) as KeneticApi;
         const client = await kenetic.ready();
         check(client, 'the language client did not start (see the Kenetic output)');
         const info = client.initializeResult?.serverInfo;
@@ -205,9 +126,13 @@ export async function run(): Promise<void> {
     await step('Kenetic: Apply Skill in File', async () => {
         check(editor && skillId, 'no editor or skill');
         await vscode.window.showTextDocument(editor.document);
-        await vscode.commands.executeCommand('kenetic.client.applySkillInFile', skillId);
+        const first = await vscode.commands.executeCommand<{ applied?: number; message?: string }>('kenetic.client.applySkillInFile', skillId);
         await until('every print rewritten', async () => !editor!.document.getText().includes('print('), 5000);
-        return editor.document.getText();
+        // bug 1: the user is told what happened, from applySkill's {"applied": N}
+        check(first?.applied && first.message === `Kenetic: Applied ${first.applied} place${first.applied === 1 ? '' : 's'}.`, `first answer ${JSON.stringify(first)}`);
+        const again = await vscode.commands.executeCommand<{ applied?: number; message?: string }>('kenetic.client.applySkillInFile', skillId);
+        check(again?.applied === 0 && again.message === 'Kenetic: Nothing to apply.', `second answer ${JSON.stringify(again)}`);
+        return [first.message, again.message];
     });
 
     await step('Kenetic: Freeze Session / New Session', async () => {
@@ -275,6 +200,8 @@ export async function run(): Promise<void> {
         terminal.dispose();
         return episode;
     });
+
+    await runFlow(kenetic, folder);
 
     await step('Kenetic: Restart Server', async () => {
         await vscode.commands.executeCommand('kenetic.client.restart');
