@@ -105,6 +105,28 @@ end
 local METHOD_NOT_FOUND = -32601
 local REQUEST_FAILED = -32803
 
+--- The buffer's debounce timer from `timers`, made on first use and stopped: inline completions
+--- and next edits each keep one per buffer.
+---@param timers table<integer, uv.uv_timer_t>
+---@param bufnr integer
+---@return uv.uv_timer_t
+function M.buffer_timer(timers, bufnr)
+  local timer = timers[bufnr] or assert(vim.uv.new_timer())
+  timers[bufnr] = timer
+  timer:stop()
+  return timer
+end
+
+--- Close and forget the buffer's timer, if it has one (the client detached).
+---@param timers table<integer, uv.uv_timer_t>
+---@param bufnr integer
+function M.close_timer(timers, bufnr)
+  if timers[bufnr] then
+    timers[bufnr]:close()
+    timers[bufnr] = nil
+  end
+end
+
 --- Messages the server showed (window/showMessage) lately: an error answer that repeats one
 --- is not shown a second time.
 M.shown = {}

@@ -192,12 +192,7 @@ function M.attach(bufnr, client)
     buffer = bufnr,
     callback = function()
       M.clear(bufnr)
-      local timer = timers[bufnr]
-      if not timer then
-        timer = assert(vim.uv.new_timer())
-        timers[bufnr] = timer
-      end
-      timer:stop()
+      local timer = kenetic.buffer_timer(timers, bufnr)
       timer:start(o.debounce_ms, 0, vim.schedule_wrap(function()
         if vim.api.nvim_get_current_buf() == bufnr and vim.api.nvim_get_mode().mode:match('^i') then
           M.request(bufnr)
@@ -226,10 +221,7 @@ function M.attach(bufnr, client)
       if ev.data and ev.data.client_id == client.id then
         M.clear(bufnr)
         pcall(vim.api.nvim_del_augroup_by_id, group)
-        if timers[bufnr] then
-          timers[bufnr]:close()
-          timers[bufnr] = nil
-        end
+        kenetic.close_timer(timers, bufnr)
       end
     end,
   })

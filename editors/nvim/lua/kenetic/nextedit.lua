@@ -171,12 +171,7 @@ end
 --- After a change: the idle timer, then ask; while the skill is still being learned (the
 --- server mines once the burst closes, capture.idleGapMs later) ask again a few times.
 local function schedule(bufnr, row)
-  local timer = timers[bufnr]
-  if not timer then
-    timer = assert(vim.uv.new_timer())
-    timers[bufnr] = timer
-  end
-  timer:stop()
+  local timer = kenetic.buffer_timer(timers, bufnr)
   local gap = vim.tbl_get(kenetic.config.settings, 'capture', 'idleGapMs') or 1500
   local delays = { opts().debounce_ms or kenetic.config.inline.debounce_ms, gap + 250, gap + 1000, gap + 2500 }
   local tick = vim.b[bufnr].changedtick
@@ -224,10 +219,7 @@ function M.attach(bufnr)
       local c = vim.lsp.get_client_by_id(ev.data.client_id)
       if c and c.name == 'kenetic' then
         attached[bufnr] = nil
-        if timers[bufnr] then
-          timers[bufnr]:close()
-          timers[bufnr] = nil
-        end
+        kenetic.close_timer(timers, bufnr)
         return true
       end
     end,
