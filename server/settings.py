@@ -50,6 +50,9 @@ class NextEditsSettings(_Section):
     time_budget_ms: int = Field(2000, alias="timeBudgetMs", ge=10, le=600_000)
     max_file_bytes: int = Field(1_000_000, alias="maxFileBytes", ge=1)
     limit: int = Field(50, ge=1, le=10_000)
+    # offer unasked only the sites the shipped site model finds likely (memory.skills.site_model);
+    # false offers every site a skill matches, as code actions do
+    site_model: bool = Field(True, alias="siteModel")
 
 
 class SuggestSettings(_Section):

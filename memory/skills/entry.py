@@ -6,10 +6,11 @@ so it lives below them both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from memory.skills import transforms
+from memory.skills.literals import lexical_class
 from memory.skills.skill import Skill
 from memory.skills.templates import Template, match, words
 
@@ -26,19 +27,28 @@ class SkillEntry:
     uses: list[tuple[str, str, bool]]
     derive: dict[str, list[Any]]
     unused: list[str]
+    literals: list[tuple[str, str]] = field(default_factory=list)
+    # a subtree skill's site sits under one of these node types (memory.skills.subtree)
+    parents: frozenset[str] = frozenset()
+    # holes whose token text (not only their text) matching must bind (templates.match), in the
+    # before- and the after-template
+    keyed: frozenset[str] | None = None
+    keyed_after: frozenset[str] | None = None
 
     def allows(self, env: dict[str, str]) -> bool:
         return all(
             transforms.uses_name(env.get(hole, ""), word) == present
             for hole, word, present in self.uses
-        )
+        ) and all(lexical_class(env.get("\x00" + hole, "")) == kind for hole, kind in self.literals)
 
     def rewritten(self, node: Node, data: bytes) -> bool:
         """The site already looks like the after-template. A derived hole counts only when its
         source hole is bound there too and the transform agrees; otherwise an unbound derived
         hole would match anything and hide every site."""
         env: dict[str, str] = {}
-        if not match(self.after[0], node, data, env):
+        if self.after[0][0] == "h":
+            return False  # an unwrapping (`len($x)` -> `$x`): any node matches a bare hole
+        if not match(self.after[0], node, data, env, self.keyed_after):
             return False
         for hole, (source, t) in self.derive.items():
             text = env.get("\x00" + source)
@@ -76,4 +86,25 @@ def entry_of(skill: Skill) -> SkillEntry:
     uses = [(h, w, bool(p)) for h, w, p in skill.uses]
     derive = skill.after_template.get("derive") or {}
     after = skill.after_template["parts"]
-    return SkillEntry(skill, keys[:4], before, after, uses, derive, skill.unused_holes)
+    literals = [(h, k) for h, k in skill.literals]
+    parents = frozenset(skill.before_template.get("parents") or ())
+    entry = SkillEntry(
+        skill, keys[:4], before, after, uses, derive, skill.unused_holes, literals, parents
+    )
+    entry.keyed = _keyed_holes(before) | {h for h, _, _ in uses}
+    entry.keyed_after = _keyed_holes(after)
+    return entry
+
+
+def _keyed_holes(parts: list[Template]) -> frozenset[str]:
+    """Holes that occur more than once: each later binding must have the first one's key."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    stack = list(parts)
+    while stack:
+        t = stack.pop()
+        if t[0] == "h":
+            (twice if t[1] in seen else seen).add(t[1])
+        elif t[0] == "n":
+            stack.extend(t[2])
+    return frozenset(twice)

@@ -9,6 +9,7 @@ any tree matching. Trees come from the caller (cached per document version) and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -17,8 +18,8 @@ from memory.skills.entry import SkillEntry, entry_of
 from memory.skills.mining import NODE
 from memory.skills.rewrites import Match, apply_match, byte_offset, parses, rewrite, rewrite_parses
 from memory.skills.skill import Skill
-from memory.skills.syntax import parse
-from memory.skills.templates import match
+from memory.skills.syntax import nodes_of_types, parse
+from memory.skills.templates import keys_remembered, match
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Tree
@@ -78,6 +79,31 @@ class SkillIndex:
                         seen.add(key)
                         out.append(m)
         return out
+
+    def matches_everywhere(
+        self,
+        language: str,
+        data: bytes,
+        tree: Tree,
+        stop: Callable[[], bool] | None = None,
+    ) -> tuple[list[Match], bool]:
+        """Every site of every skill in a whole parsed text, found from an index of the tree's
+        nodes by the skills' root types (one query) rather than by walking the tree; (matches,
+        complete): stop() is asked between nodes and ends the search early."""
+        types = {root for (lang, root), got in self._by_root.items() if lang == language and got}
+        out: list[Match] = []
+        seen: set[tuple[str, int, int]] = set()
+        with keys_remembered():
+            for n, node in enumerate(nodes_of_types(language, tree.root_node, types)):
+                if stop is not None and n % 64 == 63 and stop():
+                    return out, False
+                for entry in self._by_root[(language, node.type)].values():
+                    for m in _site_matches(entry, node, data, None):
+                        key = (m.skill_id, m.start_line, m.start_char)
+                        if key not in seen and _parses(language, data, m, tree, (0, 0)):
+                            seen.add(key)
+                            out.append(m)
+        return out, True
 
     def matches_in(self, skill_id: str, language: str, text: str, tree: Tree | None) -> list[Match]:
         """Every site of one skill in a document."""
@@ -179,8 +205,10 @@ def _site_matches(
             return []
     skill = entry.skill
     if skill.mode == NODE:
+        if entry.parents and (node.parent is None or node.parent.type not in entry.parents):
+            return []
         env: dict[str, str] = {}
-        if not match(entry.before[0], node, data, env) or not entry.allows(env):
+        if not match(entry.before[0], node, data, env, entry.keyed) or not entry.allows(env):
             return []
         if entry.rewritten(node, data):
             return []
@@ -212,7 +240,7 @@ def _window_matches(
         env: dict[str, str] = {}
         window = kids[k : k + n]
         if all(
-            match(t, c, data, env) for t, c in zip(entry.before, window, strict=True)
+            match(t, c, data, env, entry.keyed) for t, c in zip(entry.before, window, strict=True)
         ) and entry.allows(env):
             if len(entry.after) > n and _inserted(entry, kids[k : k + len(entry.after)], data):
                 continue

@@ -4,7 +4,10 @@ edit into a new one (memory.skills.skill says what a skill is).
 Generalising two edits tries the most specific context level first (memory.skills.mining does the
 work at one level), keeps a generalisation only when memory.skills.validity finds it valid, and
 loosens the words two examples merely shared (memory.skills.loosen) when the result is still trusted
-on two.
+on two. Beside that skill, two less specific hypotheses may be kept: the change root alone, and the
+changed subtree wherever it sits (memory.skills.subtree); they wait for a third example before
+they are offered beyond the cursor. An edit joins every hypothesis it agrees with
+(memory.skills.widening).
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from typing import Any
 
 from memory.skills import mining, validity
 from memory.skills.edits import StructuralEdit
+from memory.skills.literals import literal_guards
 from memory.skills.loosen import loosen
 from memory.skills.mining import NODE, WINDOW, Level
 from memory.skills.skill import Skill, skill_name
-from memory.skills.templates import AntiUnifier, Template, from_syn, is_block, match_syn, shape
+from memory.skills.subtree import SUBTREE, guard_parents, parent_type, subtree_key
+from memory.skills.templates import AntiUnifier, Template, from_syn, is_block, shape
 from memory.skills.treediff import at
+from memory.skills.widening import covers, derive_all, widen
 
 
 def _skill_id(
@@ -90,26 +96,64 @@ def _levels(edit: StructuralEdit) -> list[tuple[str, int, list[int]]]:
     return out
 
 
-def _derive(
-    before: list[Template], after: list[Template], first: Level, *more: Level
-) -> dict[str, list[Any]] | None:
-    """Derived holes (see memory.skills.transforms) that every example agrees on; first is the
-    example whose skeleton the templates' spans index."""
-    texts = [(mining.span_texts(before, first.skel_b), mining.span_texts(after, first.skel_a))]
-    for lvl in more:
-        bt = mining.syn_texts(before, lvl.before, lvl.skel_b)
-        at = mining.syn_texts(after, lvl.after, lvl.skel_a)
-        if bt is None or at is None:
-            return None
-        texts.append((bt, at))
-    return mining.derive(before, after, texts)
-
-
 def generalise(first: StructuralEdit, second: StructuralEdit, examples: list[str]) -> Skill | None:
     """The most specific valid skill covering two edits, or None when they are not alike."""
-    if mining.bucket_key(first) != mining.bucket_key(second):
-        return None
-    for mode, height, anchors in _levels(first):
+    made = hypotheses(first, second, examples)
+    return made[0] if made else None
+
+
+def hypotheses(first: StructuralEdit, second: StructuralEdit, examples: list[str]) -> list[Skill]:
+    """The valid skills covering two edits, most specific first: in their statements' context
+    when the change sits alike in both; then at the change root R alone, when that is less than
+    the statement (`if v not in (4, 6):` and `if v not in (None, x):` say `$x not in ($a, $b)`
+    as much as they say it of `if v`); then at the changed subtree, wherever it sits. Only the
+    first is offered everywhere on two examples; the others wait for a third (Skill.wait) and
+    are offered meanwhile at the cursor, where the developer asks."""
+    out: list[Skill] = []
+    if mining.bucket_key(first) == mining.bucket_key(second):
+        made = _generalised(first, second, examples, _levels(first))
+        if made is not None:
+            out.append(made)
+            if made.mode == NODE and made.height > 0:
+                out += _generalised_all(first, second, examples, [(NODE, 0, [0, 0])])
+    key = subtree_key(first)
+    if key is not None and key == subtree_key(second):
+        for made in _generalised_all(first, second, examples, [(NODE, SUBTREE, [0, 0])]):
+            guard_parents(made.before_template, first, second)
+            if "parents" not in made.before_template:
+                # two kinds of places say little of which others: `len($x)` -> `$x` in a
+                # condition and after `not` is no rule for `n = len(x)`; a third example first
+                made.wait = 1
+            out.append(made)
+    unique: list[Skill] = []
+    for s in out:
+        if all(u.id != s.id for u in unique):
+            unique.append(s)
+    for s in unique[1:]:
+        s.wait = 1
+    return unique
+
+
+def _generalised_all(
+    first: StructuralEdit,
+    second: StructuralEdit,
+    examples: list[str],
+    levels: list[tuple[str, int, list[int]]],
+) -> list[Skill]:
+    made = _generalised(first, second, examples, levels, waits=True)
+    return [] if made is None else [made]
+
+
+def _generalised(
+    first: StructuralEdit,
+    second: StructuralEdit,
+    examples: list[str],
+    levels: list[tuple[str, int, list[int]]],
+    waits: bool = False,
+) -> Skill | None:
+    """The first level's valid skill; waits: it will wait for a third example anyway, so the
+    words its two examples merely shared are loosened however general that makes it."""
+    for mode, height, anchors in levels:
         a = mining.level(first, mode, height, anchors)
         b = mining.level(second, mode, height, anchors)
         if a is None or b is None or len(a.before) != len(b.before):
@@ -130,7 +174,7 @@ def generalise(first: StructuralEdit, second: StructuralEdit, examples: list[str
         )
         skill = _built(first, mode, height, anchors, a, b, before, after, examples)
         if skill is not None:
-            return _loosened(skill, first, mode, height, anchors, a, b) or skill
+            return _loosened(skill, first, mode, height, anchors, a, b, waits) or skill
     return None
 
 
@@ -146,12 +190,14 @@ def _built(
     examples: list[str],
 ) -> Skill | None:
     """The skill these templates make from examples a and b, or None when they are not valid."""
-    derived = _derive(before, after, a, b)
+    derived = derive_all(before, after, a, b)
     unused = [] if after else mining.unused_holes(before, [a, b])
     if derived is None or not validity.valid(before, after, derived, unused):
         return None
     skill = _make(first, mode, height, anchors, a, before, after, examples, derived)
     skill.uses = mining.uses(before, after, [a.before, b.before])
+    texts = [mining.span_texts(before, a.skel_b), mining.syn_texts(before, b.before, b.skel_b)]
+    skill.literals = literal_guards(before, after, [t for t in texts if t is not None])
     if unused:
         skill.before_template["unused"] = unused
     return skill
@@ -165,16 +211,17 @@ def _loosened(
     anchors: list[int],
     a: Level,
     b: Level,
+    waits: bool = False,
 ) -> Skill | None:
     """The skill with the words its examples merely shared as holes (memory.skills.loosen), when
-    that is still valid and trusted on two examples."""
+    that is still valid and trusted on two examples (on three, for one that waits)."""
     focus = mining.focus_spans(a, mode == NODE)
     loose = loosen(skill.before_template["parts"], skill.after_template["parts"], focus)
     if loose is None:
         return None
     made = _built(first, mode, height, anchors, a, b, *loose, skill.examples)
     # a skill already waiting for a third example may wait as the looser one
-    trusted = max(2, skill.needed_support())
+    trusted = max(3 if waits else 2, skill.needed_support())
     return made if made is not None and made.needed_support() <= trusted else None
 
 
@@ -202,69 +249,6 @@ def single(edit: StructuralEdit, episode_id: str) -> Skill | None:
     return _make(edit, mode, height, anchors, a, before, after, [episode_id])
 
 
-def _covers(skill: Skill, edit: StructuralEdit) -> bool:
-    level = mining.level(edit, skill.mode, skill.height, skill.anchors)
-    if level is None or level.root != skill.root:
-        return False
-    tb, ta = skill.before_template["parts"], skill.after_template["parts"]
-    if len(tb) != len(level.before) or len(ta) != len(level.after):
-        return False
-    env: dict[str, str] = {}
-    if not all(match_syn(t, s, env) for t, s in zip(tb, level.before, strict=True)) or not all(
-        match_syn(t, s, env) for t, s in zip(ta, level.after, strict=True)
-    ):
-        return False
-    # a deletion of unused names covers one more only where that one's names were unused too
-    if any(env.get(h) not in edit.unused for h in skill.unused_holes):
-        return False
-    derived = skill.after_template.get("derive")
-    if not derived:
-        return True
-    bt = mining.syn_texts(tb, level.before, level.skel_b)
-    at = mining.syn_texts(ta, level.after, level.skel_a)
-    return bt is not None and at is not None and mining.derivations_hold(derived, bt, at)
-
-
-def _widen(skill: Skill, edit: StructuralEdit) -> bool:
-    """Generalise a skill to cover one more example, if the result stays valid."""
-    level = mining.level(edit, skill.mode, skill.height, skill.anchors)
-    if level is None or level.root != skill.root:
-        return False
-    tb, ta = skill.before_template["parts"], skill.after_template["parts"]
-    if len(tb) != len(level.before) or len(ta) != len(level.after):
-        return False
-    au = AntiUnifier(set())
-    node = skill.mode == NODE
-    before = mining.gen_parts(au, tb, level.before, level.focus_b, level.carried_b, node=node)
-    after = mining.gen_parts(au, ta, level.after, level.focus_a, level.carried_a, node=node)
-    # the first example's texts come from the skeleton the spans index; examples in between
-    # are not stored, so a derivation is checked on the first and the newest
-    first = Level(skill.root, [], [], skill.before_template["skeleton"], "", "", -1)
-    first.skel_a = skill.after_template["skeleton"]
-    # a widened template renames holes; its constraints (usage, unused names) are kept where
-    # this example agrees with them
-    names = mining.renamed_holes(tb, before)
-    was = {names[h] for h in skill.unused_holes if h in names}
-    unused = [h for h in mining.unused_holes(before, [level]) if h in was]
-    derived = _derive(before, after, first, level)
-    if derived is None or not validity.valid(before, after, derived, unused):
-        return False
-    old = [[names[h], w, p] for h, w, p in skill.uses if h in names]
-    skill.uses = [u for u in mining.uses(before, after, [level.before]) if u in old]
-    skill.before_template.pop("unused", None)
-    if unused:
-        skill.before_template["unused"] = unused
-    skill.before_template["parts"] = before
-    skill.after_template["parts"] = after
-    if derived:
-        skill.after_template["derive"] = derived
-    else:
-        skill.after_template.pop("derive", None)
-    skill.specificity = validity.specificity(before)
-    skill.name = skill_name(skill)
-    return True
-
-
 class SkillMiner:
     """Incremental miner: each new edit joins a skill, widens one, or pairs with a pending edit."""
 
@@ -287,29 +271,48 @@ class SkillMiner:
     def add(self, episode_id: str, edit: StructuralEdit) -> list[Skill]:
         """Mine one edit episode; returns the skills it created or updated."""
         key = mining.bucket_key(edit)
-        bucket = self._buckets.setdefault(key, [])
+        # the bucket of the changed subtree: edits of one rewrite in different statements meet
+        # there (memory.skills.subtree)
+        sub = subtree_key(edit)
+        keys = [key] if sub is None else [key, sub]
+        bucket = [sid for k in keys for sid in self._buckets.setdefault(k, [])]
         candidates = [*bucket, *(s for s in self._loaded if self._skills[s].language == key[0])]
-        for sid in candidates:
-            skill = self._skills.get(sid)
-            if skill is not None and _covers(skill, edit):
-                return [self._support(skill, episode_id)]
+        # every hypothesis the edit agrees with gains it (a waiting one may now be offered)
+        covered = [
+            self._support(skill, episode_id)
+            for sid in dict.fromkeys(candidates)
+            if (skill := self._skills.get(sid)) is not None and covers(skill, edit)
+        ]
+        if covered:
+            for skill in covered:
+                parents = skill.before_template.get("parents")
+                if parents and parent_type(edit) not in parents:
+                    skill.before_template.pop("parents")  # the developer did it there too
+            return covered
         for sid in bucket:
             skill = self._skills.get(sid)
-            if skill is not None and _widen(skill, edit):
+            if skill is not None and widen(skill, edit):
                 return [self._support(skill, episode_id)]
         if self.min_examples <= 1:
-            made = single(edit, episode_id)
-            return [self._keep(key, made)] if made is not None else []
-        pending = self._pending.setdefault(key, [])
-        for k in range(len(pending) - 1, -1, -1):
-            other_id, other = pending[k]
-            made = generalise(other, edit, [other_id, episode_id])
-            if made is not None:
-                del pending[k]
-                return [self._keep(key, made)]
-        pending.append((episode_id, edit))
-        del pending[: -self.max_pending]
+            one = single(edit, episode_id)
+            return [self._keep(keys, one)] if one is not None else []
+        # newest first: alike edits in the same statement context, then the same subtree only
+        others = {p[0]: p[1] for k in keys for p in reversed(self._pending.setdefault(k, []))}
+        for other_id, other in others.items():
+            made = hypotheses(other, edit, [other_id, episode_id])
+            if made:
+                self._forget(other_id)
+                return [self._keep(keys, s) for s in made]
+        for k in keys:
+            pending = self._pending[k]
+            pending.append((episode_id, edit))
+            del pending[: -self.max_pending]
         return []
+
+    def _forget(self, episode_id: str) -> None:
+        """An edit that paired into a skill no longer waits in any bucket."""
+        for pending in self._pending.values():
+            pending[:] = [p for p in pending if p[0] != episode_id]
 
     def _support(self, skill: Skill, episode_id: str) -> Skill:
         if episode_id not in skill.examples:
@@ -317,12 +320,13 @@ class SkillMiner:
         skill.support = len(skill.examples)
         return skill
 
-    def _keep(self, key: tuple[str, ...], skill: Skill) -> Skill:
+    def _keep(self, keys: list[tuple[str, ...]], skill: Skill) -> Skill:
         known = self._skills.get(skill.id)
         if known is not None:
             for e in skill.examples:
                 self._support(known, e)
             return known
         self._skills[skill.id] = skill
-        self._buckets[key].append(skill.id)
+        for key in keys:
+            self._buckets[key].append(skill.id)
         return skill

@@ -14,6 +14,7 @@ from typing import Any
 
 from memory.skills import transforms
 from memory.skills.edits import IMPORTS, StructuralEdit
+from memory.skills.subtree import SUBTREE, rerooted
 from memory.skills.templates import AntiUnifier, Syn, Template, holes, is_block, match_syn
 from memory.skills.treediff import at
 
@@ -102,6 +103,14 @@ def _reach(siblings: list[Syn]) -> tuple[int, bool]:
 
 
 def level(edit: StructuralEdit, mode: str, height: int, anchors: list[int]) -> Level | None:
+    if mode == NODE and height == SUBTREE:
+        sub = rerooted(edit)
+        lvl = None if sub is None else level(sub, NODE, 0, anchors)
+        if lvl is not None and lvl.before[0].type != lvl.after[0].type:
+            # the subtree became another kind of node: it changed as a whole, and two examples
+            # align node for node, not by where inside it their windows fell
+            lvl.focus_b = lvl.focus_a = None
+        return lvl
     tb, ta = edit.syn_before(), edit.syn_after()
     base = "" if edit.clipped else edit.indent
     if mode == NODE:

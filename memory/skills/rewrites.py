@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from tree_sitter import Node, Tree
 
 
-MAX_REGION = 256 * 1024  # a larger top-level item is reparsed incrementally with the file
+# a larger top-level item (a test class that is the whole file) is reparsed incrementally with the
+# file instead: that reuses every untouched subtree (0.6 ms for a 40 KB file) where parsing the
+# item anew costs 5 ms, once per site found
+MAX_REGION = 8 * 1024
 
 
 @dataclass

@@ -46,6 +46,13 @@ class Skill:
     # [hole, word, present]: in every example the hole's text did (not) use an identifier the
     # edit added or removed (a parameter dropped where the body never uses it)
     uses: list[list[Any]] = field(default_factory=list)
+    # [hole, class]: a hole moved between a string and code held an int (float, name) in every
+    # example, so it must at a site too (memory.skills.literals)
+    literals: list[list[Any]] = field(default_factory=list)
+    # examples beyond two this skill waits for, whatever its templates would need: a less
+    # specific hypothesis mined beside a more specific one from the same two edits
+    # (memory.skills.miner.hypotheses) is offered at the cursor until a third example agrees
+    wait: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,9 +89,10 @@ class Skill:
 
     def needed_support(self) -> int:
         """Examples this skill needs before it is suggested (see mining.evidence_needed)."""
-        return validity.evidence_needed(
+        needed = validity.evidence_needed(
             self.before_template, self.after_template, self.mode, self.anchors
         )
+        return max(needed, 2 + self.wait) if self.wait else needed
 
     def describe(self) -> dict[str, Any]:
         return {

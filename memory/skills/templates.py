@@ -15,6 +15,9 @@ start/end are character offsets into the skeleton text of the first example, use
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -62,8 +65,38 @@ def leaf_key(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+# node keys already computed in the current search of one text (see keys_remembered): a search
+# binds the same subtrees again and again (each skill tried at a node, the after-template
+# checked where the before-template matched, a parent's key made of its children's)
+_known_keys: ContextVar[dict[tuple[int, int, int], str] | None] = ContextVar(
+    "known_keys", default=None
+)
+
+
+@contextmanager
+def keys_remembered() -> Iterator[None]:
+    """Within the block, node_key remembers what it computed (per thread: a ContextVar). Use it
+    around a search of one text only: keys are by position, not by text."""
+    token = _known_keys.set({})
+    try:
+        yield
+    finally:
+        _known_keys.reset(token)
+
+
 def node_key(node: Node, data: bytes) -> str:
     """Token text of a live node, comparable with Syn.key."""
+    known = _known_keys.get()
+    if known is not None:
+        at = (node.start_byte, node.end_byte, node.kind_id)
+        key = known.get(at)
+        if key is None:
+            key = known[at] = _node_key(node, data)
+        return key
+    return _node_key(node, data)
+
+
+def _node_key(node: Node, data: bytes) -> str:
     if _is_atomic(node, data):
         return leaf_key(data[node.start_byte : node.end_byte])
     return " ".join(node_key(c, data) for c in node.children)
@@ -225,19 +258,28 @@ def words(t: Template, out: set[str] | None = None) -> set[str]:
     return out
 
 
-def match(t: Template, node: Node, data: bytes, env: dict[str, str]) -> bool:
-    """Match a template against a live node, binding holes into env (consistently)."""
+def match(
+    t: Template,
+    node: Node,
+    data: bytes,
+    env: dict[str, str],
+    keyed: frozenset[str] | None = None,
+) -> bool:
+    """Match a template against a live node, binding holes into env (consistently): env[name] is
+    the bound code's token text (its key), env["\x00" + name] its text. keyed: the holes whose
+    key anything reads (a hole that repeats, a usage guard); the others bind their text as the
+    key too, since making the key of a function body a hole binds costs as much as the body."""
     kind = t[0]
     if kind == "h":
         if t[2] is not None and t[2] != node.type:
             return False
-        key = node_key(node, data)
         bound = env.get(t[1])
         if bound is None:
-            env[t[1]] = key
-            env["\x00" + t[1]] = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+            text = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+            env[t[1]] = node_key(node, data) if keyed is None or t[1] in keyed else text
+            env["\x00" + t[1]] = text
             return True
-        return bound == key
+        return bound == node_key(node, data)
     if node.type != t[1]:
         return False
     if kind == "c":
@@ -245,7 +287,7 @@ def match(t: Template, node: Node, data: bytes, env: dict[str, str]) -> bool:
     kids = t[2]
     if node.child_count != len(kids):
         return False
-    return all(match(tc, nc, data, env) for tc, nc in zip(kids, node.children, strict=True))
+    return all(match(tc, nc, data, env, keyed) for tc, nc in zip(kids, node.children, strict=True))
 
 
 def match_syn(t: Template, s: Syn, env: dict[str, str]) -> bool:

@@ -27,7 +27,7 @@ from server.suggest.documents import (
 from server.suggest.filesites import CLOCK, INLINE_BUDGET_S, FileSites
 from server.suggest.library import Library
 from server.suggest.service import KIND, SuggestService, client_range
-from server.suggest.sites import at_lines_each
+from server.suggest.sites import at_cursor_each
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -74,12 +74,12 @@ def code_actions(
     held: set[str] = set()
     for lib in libs:
         with lib.lock:
-            matches, waiting = at_lines_each([lib.index, lib.held_back], snap, lo, hi)
+            matches, waiting = at_cursor_each([lib.index, lib.held_back], snap, lo, hi)
         held.update(m.skill_id for m in waiting)
         for m in [*matches, *waiting]:
             key = (m.skill_id, m.start_line, m.start_char)
-            if service.gate.dismissed(uri, m, snap.lines[m.start_line]):
-                continue  # the developer dismissed it: never again this session
+            if service.gate.blocked(uri, m, snap.lines, snap.offsets):
+                continue  # dismissed by the developer, or it would undo their recent edit
             if key not in seen:
                 seen.add(key)
                 found.append((lib, m))
@@ -134,7 +134,7 @@ def _actions(
             continue  # here only: its other sites are exactly what it cannot yet tell apart
         sites = files.get(uri, snap, lib, m.skill_id, deadline=deadline)
         gate = service.gate
-        sites = [s for s in sites or [] if not gate.dismissed(uri, s, snap.lines[s.start_line])]
+        sites = [s for s in sites or [] if not gate.blocked(uri, s, snap.lines, snap.offsets)]
         if len(sites) < 2:
             continue
         fsug = service.offer(
@@ -298,6 +298,10 @@ def _items(
         if not insert:
             continue
         end = where(cursor + len(rest_c) - k)
+        item = Match(m.skill_id, line, char, end.line, end.character,
+                     current[cursor : cursor + len(rest_c) - k], insert)  # fmt: skip
+        if service.gate.blocked(doc.uri, item, snap.lines, snap.offsets):
+            continue  # taking it would undo a recent edit of the developer
         # recorded as the whole rewrite of the site, so an undo is seen when the site's old
         # text comes back (not just when the completed part goes)
         site_start = where(offset_of(line_offsets(split_lines(before)), m.start_line, m.start_char))

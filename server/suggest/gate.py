@@ -8,6 +8,9 @@
   never offered again in this session, by next edits, code actions or inline completions. A
   site is its document, skill, rewrite and the text of its line, so it stays dismissed when
   edits above it move its line.
+- Undoing the developer: a rewrite that would put back what one of the developer's recent edits
+  replaced (server.suggest.recent) is never offered either. `blocked` is the one test every
+  kind of suggestion passes before it is offered.
 
 Capture is not affected (capture.enabled is its own setting).
 """
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from memory.skills.syntax import grammar_for
+from server.suggest.recent import RecentEdits
 from server.workspaces import uri_to_path
 
 if TYPE_CHECKING:
@@ -79,6 +83,7 @@ class Gate:
         self.documents: dict[str, bool] = {}  # ... with one
         self._dismissed: set[DismissedSite] = set()
         self._lock = threading.Lock()
+        self.recent = RecentEdits()  # fed by SuggestService.on_change
 
     # -- on or off ----------------------------------------------------------------------------
 
@@ -137,6 +142,12 @@ class Gate:
         with self._lock:
             for (_, _, new), line in zip(sug.edits, sug.site_lines, strict=False):
                 self._dismissed.add((unquote(sug.uri), sug.skill_id, new, line.strip()))
+
+    def blocked(self, uri: str, m: Match, lines: list[str], offsets: list[int]) -> bool:
+        """Must m (positions in `lines`, the document now, `offsets` their starts) not be
+        offered: a dismissed site, or a rewrite that undoes a recent edit of the developer?"""
+        line = lines[m.start_line] if m.start_line < len(lines) else ""
+        return self.dismissed(uri, m, line) or self.recent.reverts(uri, m, lines, offsets)
 
     def dismissed(self, uri: str, m: Match, line: str) -> bool:
         """Was the site of m, whose first line reads `line`, dismissed?"""

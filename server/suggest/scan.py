@@ -26,6 +26,7 @@ from memory.skills.syntax import grammar_for
 from server.suggest.documents import line_offsets, split_lines
 from server.suggest.library import Library, copy_skill
 from server.suggest.service import SuggestService, client_range
+from server.suggest.site_filter import likely_sites
 from server.suggest.sites import in_text
 from server.workspaces import Folder
 
@@ -181,6 +182,9 @@ async def next_edits(
             for f in found
             if not (f.uri == key and f.match.start_line <= line <= f.match.end_line)
         ]
+    if bounds.site_model:
+        skills = {sid: skill for sid, (_, skill) in chosen.items()}
+        found = likely_sites(skills, found, key, position[0] if position else None)
     libs_by_id = {sid: lib for sid, (lib, _) in chosen.items()}
     pairs = [(libs_by_id[f.match.skill_id], f.match) for f in found]
     here = position[0] if position else 0
@@ -210,14 +214,14 @@ def _edits(
     gate = service.gate
     edits = []
 
-    def allowed(uri: str, m: Match, lines: list[str]) -> bool:
-        """Not a dismissed site, nor one in a document suggestions are off for."""
-        return not gate.dismissed(uri, m, lines[m.start_line]) and gate.allows(uri)
+    def allowed(f: Found, m: Match) -> bool:
+        """Not a blocked site (see Gate.blocked), nor one in a document suggestions are off for."""
+        return not gate.blocked(f.uri, m, f.lines, f.offsets) and gate.allows(f.uri)
 
     for lib, m, score in ranked:
         f = where[id(m)]
         place = (f.uri, m.start_line, m.start_char, m.end_line, m.end_char)
-        if place in seen or not allowed(f.uri, m, f.lines):
+        if place in seen or not allowed(f, m):
             continue
         seen.add(place)
         sug = service.offer(

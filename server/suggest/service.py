@@ -201,9 +201,11 @@ class SuggestService:
         return doc, snap, libs
 
     def on_change(self, uri: str, before: str, after: str, change: Any) -> None:
-        """didChange hook (one call per content change): baselines and undo detection."""
+        """didChange hook (one call per content change): baselines, undo detection and the
+        recent edits no suggestion may undo (server.suggest.recent)."""
         self.baselines.on_change(uri, before, change)
         self.suggestions.on_change(uri, before, after)
+        self.gate.recent.on_change(uri, before, after)
 
     def on_close(self, uri: str) -> None:
         """didClose: let go of the document's parse (text, bytes, tree), its inline-completion
@@ -212,6 +214,7 @@ class SuggestService:
         self.trees.drop(key)
         self.baselines.reset(key)
         self.suggestions.forget(key)
+        self.gate.recent.forget(key)
         self._allowed.pop(key, None)
 
     # -- ranking --------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Finding skill sites in a document: at the cursor, and everywhere in a file.
 
-Both cut the document into top-level chunks (see server.suggest.documents) and run the matcher
-on a chunk at a time, so the cost follows the size of the chunks that can match, not the size
-of the file: a chunk is parsed only when it contains every constant word of some skill.
+At the cursor, the matcher runs on a focused cut of the document (see server.suggest.documents),
+so its cost follows the size of the definition under the cursor, not of the file. Everywhere in
+a file (next edits, apply in file), skills whose constant words the text lacks are dropped
+first, and the rest are tried only at the nodes of their root types, which one tree-sitter
+query finds in the whole tree (memory.skills.matching.SkillIndex.matches_everywhere).
 """
 
 from __future__ import annotations
@@ -17,18 +19,10 @@ from memory.skills.linewrap import wrap_long_lines
 from memory.skills.matching import Match, SkillIndex, unused_in
 from memory.skills.skill import Skill
 from memory.skills.syntax import parse
-from server.suggest.documents import MAX_CHUNK_LINES, Snapshot, chunk_spans, focus, split_lines
+from server.suggest.documents import MAX_CHUNK_LINES, Snapshot, focus, split_lines
 
 if TYPE_CHECKING:
     from tree_sitter import Tree
-
-
-def _shift(matches: list[Match], lines: int) -> list[Match]:
-    if not lines:
-        return matches
-    return [
-        replace(m, start_line=m.start_line + lines, end_line=m.end_line + lines) for m in matches
-    ]
 
 
 def at_lines(index: SkillIndex, snap: Snapshot, lo: int, hi: int) -> list[Match]:
@@ -72,12 +66,37 @@ def at_lines_each(indexes: list[SkillIndex], snap: Snapshot, lo: int, hi: int) -
     ]
 
 
-def _whole(index: SkillIndex, language: str, text: str) -> list[Match]:
-    """Every site in a small text."""
-    tree = parse(language, text)
-    if tree is None or not tree.root_node.child_count:
-        return []
-    return index.matches_at(language, text, tree, 0, max(0, text.count("\n")))
+def at_cursor_each(
+    indexes: list[SkillIndex], snap: Snapshot, lo: int, hi: int
+) -> list[list[Match]]:
+    """at_lines_each for a cursor or selection on lines lo..hi. On blank lines, where no node
+    starts, the sites around them that cover them count too: a deleted statement takes the
+    blank line after it along, and the cursor on that blank is on the deletion."""
+    out = at_lines_each(indexes, snap, lo, hi)
+    lines = snap.lines
+    if not lines or any(lines[n].strip() for n in range(lo, min(hi + 1, len(lines)))):
+        return out
+    above, below = min(lo, len(lines) - 1), min(hi, len(lines) - 1)
+    while above > 0 and not lines[above].strip():
+        above -= 1
+    while below < len(lines) - 1 and not lines[below].strip():
+        below += 1
+    around = at_lines_each(indexes, snap, above, below)
+    for found, more in zip(out, around, strict=True):
+        have = {(m.skill_id, m.start_line, m.start_char) for m in found}
+        found += [
+            m
+            for m in more
+            if (m.skill_id, m.start_line, m.start_char) not in have
+            and m.start_line <= hi
+            and _last_line(m) >= lo
+        ]
+    return out
+
+
+def _last_line(m: Match) -> int:
+    """The last line a match covers: one that ends at column 0 ends on the line before."""
+    return m.end_line - 1 if m.end_char == 0 and m.end_line > m.start_line else m.end_line
 
 
 def in_text(
@@ -91,7 +110,7 @@ def in_text(
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[list[Match], bool]:
     """Every site of the given skills in one text; (matches, complete). A deadline (on `clock`,
-    monotonic by default) stops the scan between chunks and reports it incomplete."""
+    monotonic by default) stops the search between nodes and reports it incomplete."""
     data = text.encode("utf-8", "surrogatepass")
     wanted = [(s, skill_words(s)) for s in skills]
     wanted = [(s, ws) for s, ws in wanted if all(w in data for w in ws)]
@@ -102,68 +121,11 @@ def in_text(
         if tree is None:
             return [], True
     lines = split_lines(text) if lines is None else lines
-    # one snapshot for the whole text: windows of a long definition match in it, and the file's
-    # line limit (for rewrites that make a line too long) is read from it once
+    # the file's line limit (for rewrites that make a line too long) is read from it once
     snap = Snapshot(None, text, data, tree, language, lines)
-    out, complete = _scan(wanted, snap, deadline, clock)
+    stop = None if deadline is None else (lambda: clock() > deadline)
+    out, complete = SkillIndex([s for s, _ in wanted]).matches_everywhere(
+        language, data, tree, stop
+    )
     out = unused_in(out, text)
     return wrap_long_lines(out, language, lines, lambda: snap.line_limit), complete
-
-
-def _scan(
-    wanted: list[tuple[Skill, list[bytes]]],
-    snap: Snapshot,
-    deadline: float | None,
-    clock: Callable[[], float] = time.monotonic,
-) -> tuple[list[Match], bool]:
-    """in_text's matching, top-level chunk by chunk; (matches, complete)."""
-    data, lines, language = snap.data, snap.lines, snap.language
-    spans = chunk_spans(snap.tree)
-    starts = _line_starts(data, len(lines))
-    out: list[Match] = []
-    seen: set[tuple[str, int, int]] = set()
-    indexes: dict[tuple[str, ...], SkillIndex] = {}
-    for k, (a, b) in enumerate(spans):
-        if deadline is not None and clock() > deadline:
-            return out, False
-        # one neighbour each side: window skills anchor on siblings, so their words may lie
-        # partly in a neighbour (`import b` then `from m import c`)
-        ca, cb = spans[max(0, k - 1)][0], spans[min(len(spans) - 1, k + 1)][1]
-        raw = data[starts[ca] : starts[min(cb, len(lines))]]
-        here = [s for s, ws in wanted if all(w in raw for w in ws)]
-        if not here:
-            continue
-        key = tuple(s.id for s in here)
-        index = indexes.get(key) or indexes.setdefault(key, SkillIndex(here))
-        if cb - ca > MAX_SCAN_LINES:
-            # a long definition: in windows, each cut down to the statements it holds
-            found = []
-            for lo in range(a, b, SCAN_WINDOW):
-                if deadline is not None and clock() > deadline:
-                    return out, False
-                found += at_lines(index, snap, lo, min(b, lo + SCAN_WINDOW) - 1)
-        else:
-            found = _shift(_whole(index, language, "".join(lines[ca:cb])), ca)
-        for m in found:
-            at = (m.skill_id, m.start_line, m.start_char)
-            if a <= m.start_line < b and at not in seen:
-                seen.add(at)
-                out.append(m)
-    return out, True
-
-
-# a top-level statement longer than this is scanned in windows of SCAN_WINDOW lines
-MAX_SCAN_LINES = 300
-SCAN_WINDOW = 40
-
-
-def _line_starts(data: bytes, n_lines: int) -> list[int]:
-    """Byte offset of each line start, plus the end of the data."""
-    starts = [0]
-    pos = data.find(b"\n")
-    while pos != -1:
-        starts.append(pos + 1)
-        pos = data.find(b"\n", pos + 1)
-    while len(starts) <= n_lines:
-        starts.append(len(data))
-    return starts

@@ -1,20 +1,31 @@
 """Replay real systematic edits through the real server, by the protocol in the data README.
 
-For each case of /work/shared/data/edit_replay_dev.jsonl (read in place, never copied) and each k
-in (1, 2): a fresh temp workspace holding the case's files and a fresh store, `kenetic serve` over
-stdio, every file opened; edits[0..k-1] sent one incremental didChange each, each followed by a
-pause longer than the capture idle gap and a wait until kenetic/stats reports nothing pending
-(so a late idle timer cannot merge two edits into one burst); then kenetic/nextEdits
-once (at the last edit) and textDocument/codeAction at every remaining site. A suggestion is
-correct when applying it gives exactly the document with one remaining site's ground-truth edit
-applied (trailing whitespace ignored). k = 1 runs with skills.minExamples = 1.
+For each case of a corpus (default /work/shared/data/edit_replay_dev.jsonl, read in place, never
+copied; `--data` takes any file of the same format) and each k in (1, 2): a fresh temp workspace
+holding the case's files and a fresh store, `kenetic serve` over stdio, every file opened with the
+case's language id; edits[0..k-1] sent one incremental didChange each, each followed by a pause
+longer than the capture idle gap and a wait until kenetic/stats reports nothing pending (so a
+late idle timer cannot merge two edits into one burst). Then kenetic/nextEdits once, at the
+cursor of the last example edit, and textDocument/codeAction at every remaining site with an
+empty range (the cursor) on the first character the site's edit changes (for a pure insertion,
+the start of the line it goes before). k = 1 runs with skills.minExamples = 1.
 
-    .venv/bin/python tests/bench/replay.py [--limit N] [--jobs J] [--k 1|2] [--every N]
-        [--case ID] [--rows FILE]
+A suggestion is correct when applying it gives exactly the document with one remaining site's
+ground-truth edit applied (trailing whitespace ignored). A nextEdits suggestion that is not is
+judged against the commit (the case's commit_edits): same, different or unchanged
+(tests/bench/replay_judge.py). precision = (correct + same) / suggestions;
+labelled_only_precision = correct / suggestions (for cases without commit_edits precision is
+labelled-only, and the report says how many). recall = remaining sites with a correct nextEdits
+suggestion or code action; hit = cases with one. reversals = nextEdits suggestions and code
+actions that would put back the old text of an example edit.
 
-Prints one JSON report: precision, recall, hit rate per k and per kind, and the p50/p95 round
-trip of codeAction and nextEdits. precision_at_changed_sites counts only suggestions at a site
-the commit changed, since the data leaves unchanged sites unlabelled.
+    .venv/bin/python tests/bench/replay.py [--data FILE] [--limit N] [--jobs J] [--k 1|2]
+        [--every N] [--case ID] [--rows FILE] [--action-range cursor|line]
+
+Prints one JSON report per k: all, by_kind, by_language, errors, and the p50/p95 round trip of
+codeAction and nextEdits. `--action-range line` also asks the code action with a range over the
+site's whole lines (the bench before the cursor protocol) and reports its recall beside, and
+how many sites only that range finds.
 """
 
 from __future__ import annotations
@@ -37,49 +48,12 @@ from pytest_lsp import client_capabilities  # noqa: E402
 from pytest_lsp.client import make_test_lsp_client  # noqa: E402
 
 from server.protocol import to_plain  # noqa: E402
+from tests.bench import replay_judge as J  # noqa: E402
 
 DATA = Path("/work/shared/data/edit_replay_dev.jsonl")
 REPO = Path(__file__).resolve().parents[2]
 SERVER = [sys.executable, "-m", "server.cli", "serve"]
 IDLE_GAP_MS = 50
-
-
-def _norm(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.rstrip().split("\n"))
-
-
-def _apply_lines(text: str, start: int, end: int, new: str) -> str:
-    lines = text.split("\n")
-    head = "\n".join(lines[:start]) + ("\n" if start else "")
-    tail = "\n".join(lines[end:])
-    return head + new + tail
-
-
-def _offset(text: str, line: int, character: int) -> int:
-    """Offset of an LSP (UTF-16) position in text."""
-    pos = 0
-    for _ in range(line):
-        nl = text.find("\n", pos)
-        if nl == -1:
-            return len(text)
-        pos = nl + 1
-    units, k = 0, pos
-    while k < len(text) and text[k] != "\n" and units < character:
-        units += 2 if ord(text[k]) > 0xFFFF else 1
-        k += 1
-    return k
-
-
-def _apply_edits(text: str, edits: list[dict[str, Any]]) -> str:
-    spans = []
-    for e in edits:
-        r = e["range"]
-        a = _offset(text, r["start"]["line"], r["start"]["character"])
-        b = _offset(text, r["end"]["line"], r["end"]["character"])
-        spans.append((a, b, e.get("newText", e.get("new_text", ""))))
-    for a, b, new in sorted(spans, reverse=True):
-        text = text[:a] + new + text[b:]
-    return text
 
 
 def _fix_code_action_union(client: Any) -> None:
@@ -109,7 +83,9 @@ async def _wait_idle(client: Any, timeout: float = 60) -> None:
         await asyncio.sleep(0.03)
 
 
-async def run_case(case: dict[str, Any], k: int, timings: dict[str, list[float]]) -> dict[str, Any]:
+async def run_case(
+    case: dict[str, Any], k: int, timings: dict[str, list[float]], line_range: bool = False
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kenetic-replay-") as tmp:
         root = Path(tmp)
         ws, home = root / "ws", root / "home"
@@ -136,7 +112,7 @@ async def run_case(case: dict[str, Any], k: int, timings: dict[str, list[float]]
                 )
             )
             _fix_code_action_union(client)
-            return await _replay(client, case, k, ws, docs, timings)
+            return await _replay(client, case, k, ws, docs, timings, line_range)
         finally:
             proc = client._server
             with contextlib.suppress(Exception):
@@ -146,10 +122,55 @@ async def run_case(case: dict[str, Any], k: int, timings: dict[str, list[float]]
             await client.stop()
 
 
+def _did_change(client: Any, uri: str, version: int, start: int, end: int, text: str) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(start, 0), end=types.Position(end, 0)),
+                    text=text,
+                )
+            ],
+        )
+    )
+
+
+async def _code_actions(
+    client: Any, uri: str, start: tuple[int, int], end: tuple[int, int], times: list[float]
+) -> list[list[dict[str, Any]]]:
+    """The text edits in uri of each code action kenetic offers for the range start..end."""
+    params = types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(*start), end=types.Position(*end)),
+        context=types.CodeActionContext(diagnostics=[]),
+    )
+    t0 = time.perf_counter()
+    actions = await _request(client, "textDocument/codeAction", params) or []
+    times.append(time.perf_counter() - t0)
+    out = []
+    for action in actions:
+        edit = action.get("edit") or {}
+        changes = list((edit.get("changes") or {}).get(uri) or [])
+        for change in edit.get("documentChanges") or []:
+            if (change.get("textDocument") or {}).get("uri") == uri:
+                changes += change.get("edits") or []
+        if changes:
+            out.append(changes)
+    return out
+
+
 async def _replay(
-    client: Any, case: dict[str, Any], k: int, ws: Path, docs: dict[str, str], timings: Any
+    client: Any,
+    case: dict[str, Any],
+    k: int,
+    ws: Path,
+    docs: dict[str, str],
+    timings: dict[str, list[float]],
+    line_range: bool,
 ) -> dict[str, Any]:
     uri = {path: (ws / path).as_uri() for path in docs}
+    by_uri = {u: p for p, u in uri.items()}
     version = dict.fromkeys(docs, 1)
     for path, text in docs.items():
         client.text_document_did_open(
@@ -159,31 +180,23 @@ async def _replay(
                 )
             )
         )
+    # edits are sorted by (path, start): the examples come before the remaining sites of their
+    # file, so one shift per file maps the case's lines to the current document's
     shift = dict.fromkeys(docs, 0)
+    regions: dict[str, list[J.Hunk]] = {p: [] for p in docs}
+    applied: dict[str, list[dict[str, Any]]] = {p: [] for p in docs}
     edits = case["edits"]
     last = None
     for e in edits[:k]:
         path = e["path"]
         start, end = e["start"][0] + shift[path], e["end"][0] + shift[path]
         version[path] += 1
-        client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(
-                    uri=uri[path], version=version[path]
-                ),
-                content_changes=[
-                    types.TextDocumentContentChangePartial(
-                        range=types.Range(
-                            start=types.Position(start, 0), end=types.Position(end, 0)
-                        ),
-                        text=e["new"],
-                    )  # fmt: skip
-                ],
-            )
-        )
-        docs[path] = _apply_lines(docs[path], start, end, e["new"])
+        _did_change(client, uri[path], version[path], start, end, e["new"])
+        docs[path] = J.apply_lines(docs[path], start, end, e["new"])
+        regions[path].append(J.example_region(start, e["old"], e["new"]))
+        applied[path].append(e)
         shift[path] += e["new"].count("\n") - e["old"].count("\n")
-        last = (path, start)
+        last = (path, J.cursor_position(e["old"], e["new"], start))
         await asyncio.sleep(2 * IDLE_GAP_MS / 1000)
         # and until the server closed the burst: on a loaded machine its idle timer can fire
         # late, and two edits a few lines apart would then be captured as one
@@ -192,133 +205,142 @@ async def _replay(
     for e in edits[k:]:
         path = e["path"]
         start, end = e["start"][0] + shift[path], e["end"][0] + shift[path]
-        want = _norm(_apply_lines(docs[path], start, end, e["new"]))
-        remaining.append((path, start, end, want))
-    hit_sites: set[int] = set()
+        want = J.norm(J.apply_lines(docs[path], start, end, e["new"]))
+        cursor = J.cursor_position(e["old"], e["new"], start)
+        remaining.append((path, start, end, want, cursor))
+    lines = {p: text.split("\n") for p, text in docs.items()}
+    has_commit = bool(case.get("commit_edits"))
+    pending: dict[str, list[J.Hunk]] = {}
+
+    def commit_hunks(path: str) -> list[J.Hunk]:
+        if path not in pending:
+            ce = [e for e in case["commit_edits"] if e["path"] == path]
+            pending[path] = J.pending_hunks(docs[path], ce, applied[path], case["files"][path])
+        return pending[path]
 
     def judge(path: str, text_edits: list[dict[str, Any]]) -> list[int]:
-        result = _norm(_apply_edits(docs[path], text_edits))
-        return [i for i, (p, _, _, want) in enumerate(remaining) if p == path and want == result]
+        result = J.norm(J.apply_text_edits(docs[path], text_edits))
+        return [i for i, site in enumerate(remaining) if site[0] == path and site[3] == result]
+
+    def reverses(path: str, text_edits: list[dict[str, Any]]) -> bool:
+        return any(
+            J.is_reversal(lines[path], J.line_hunk(lines[path], te), regions[path])
+            for te in text_edits
+        )
 
     assert last is not None
     t0 = time.perf_counter()
     nxt = await _request(client, "kenetic/nextEdits", {
         "textDocument": {"uri": uri[last[0]]},
-        "position": {"line": last[1], "character": 0}, "limit": 1000})  # fmt: skip
-    timings["nextEdits"].append(time.perf_counter() - t0)
-    by_uri = {u: p for p, u in uri.items()}
-    correct = at_sites = 0
+        "position": {"line": last[1][0], "character": last[1][1]}, "limit": 1000})  # fmt: skip
+    next_s = time.perf_counter() - t0
+    timings["nextEdits"].append(next_s)
+    counts = dict.fromkeys((J.SAME, J.DIFFERENT, J.UNCHANGED, "unjudged"), 0)
+    correct = rev_next = 0
+    next_hits: set[int] = set()
     for edit in nxt["edits"]:
-        path = by_uri.get(edit["uri"])
-        ok = judge(path, [edit]) if path else []
+        at = by_uri.get(edit["uri"])
+        if at is None:  # outside the case's files: nothing to judge it by
+            counts["unjudged"] += 1
+            continue
+        rev_next += reverses(at, [edit])
+        ok = judge(at, [edit])
         if ok:
             correct += 1
-            hit_sites.update(ok)
-        line = edit["range"]["start"]["line"]
-        # at a site the commit changed (labelled), as opposed to one the developer left alone
-        at_sites += any(p == path and a <= line <= max(a, b - 1) for p, a, b, _ in remaining)
-    action_hits = 0
-    for i, (path, start, end, _) in enumerate(remaining):
-        params = types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri[path]),
-            range=types.Range(start=types.Position(start, 0), end=types.Position(end, 0)),
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-        t0 = time.perf_counter()
-        actions = await _request(client, "textDocument/codeAction", params) or []
-        timings["codeAction"].append(time.perf_counter() - t0)
-        for action in actions:
-            edit = action.get("edit") or {}
-            changes = (edit.get("changes") or {}).get(uri[path])
-            if changes and i in judge(path, changes):
-                action_hits += 1
-                hit_sites.add(i)
-                break
-    return {
+            next_hits.update(ok)
+        elif has_commit:
+            hunk = J.line_hunk(lines[at], edit)
+            counts[J.judge_against_commit(lines[at], hunk, commit_hunks(at))] += 1
+        else:
+            counts["unjudged"] += 1
+    cursor_hits: set[int] = set()
+    line_hits: set[int] = set()
+    rev_action = 0
+    for i, (path, start, end, _, cursor) in enumerate(remaining):
+        found = await _code_actions(client, uri[path], cursor, cursor, timings["codeAction"])
+        rev_action += sum(reverses(path, changes) for changes in found)
+        if any(i in judge(path, changes) for changes in found):
+            cursor_hits.add(i)
+        if line_range:
+            found = await _code_actions(
+                client, uri[path], (start, 0), (end, 0), timings["codeAction_line"]
+            )
+            if any(i in judge(path, changes) for changes in found):
+                line_hits.add(i)
+    row = {
         "id": case["id"],
         "kind": case["kind"],
+        "language": case["language"],
+        "has_commit_edits": has_commit,
         "suggestions": len(nxt["edits"]),
         "correct": correct,
-        "at_sites": at_sites,
+        **counts,
         "sites": len(remaining),
-        "sites_hit": len(hit_sites),
-        "action_hits": action_hits,
+        "sites_hit": len(next_hits | cursor_hits),
+        "action_hits": len(cursor_hits),
+        "reversals_nextEdits": rev_next,
+        "reversals_codeAction": rev_action,
+        "nextEdits_ms": round(1000 * next_s, 1),
     }
+    if line_range:
+        row["sites_hit_line"] = len(next_hits | line_hits)
+        row["action_hits_line"] = len(line_hits)
+        row["hidden_from_cursor"] = len(line_hits - cursor_hits - next_hits)
+    return row
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    sugg = sum(r["suggestions"] for r in rows)
-    corr = sum(r["correct"] for r in rows)
-    labelled = sum(r.get("at_sites", 0) for r in rows)
-    sites = sum(r["sites"] for r in rows)
-    hit = sum(r["sites_hit"] for r in rows)
-    return {
-        "cases": len(rows),
-        "suggestions": sugg,
-        "precision": round(corr / sugg, 3) if sugg else None,
-        # precision over suggestions at sites the commit changed: how often the rewrite itself
-        # is right where a rewrite was wanted (the rest fell at sites left unchanged)
-        "precision_at_changed_sites": round(corr / labelled, 3) if labelled else None,
-        "recall": round(hit / sites, 3) if sites else None,
-        "hit": round(sum(1 for r in rows if r["sites_hit"] or r["correct"]) / len(rows), 3)
-        if rows
-        else None,
-        "codeAction_site_hits": sum(r["action_hits"] for r in rows),
-    }
-
-
-def _pct(xs: list[float], q: float) -> float | None:
-    if not xs:
-        return None
-    xs = sorted(xs)
-    return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 2)
+def _failed(case: dict[str, Any], k: int, exc: Exception) -> dict[str, Any]:
+    """A failed case is reported, not fatal: it counts its sites as missed."""
+    return {"id": case["id"], "kind": case["kind"], "language": case["language"],
+            "has_commit_edits": bool(case.get("commit_edits")), "suggestions": 0, "correct": 0,
+            "sites": max(0, len(case["edits"]) - k), "sites_hit": 0, "action_hits": 0,
+            "error": f"{type(exc).__name__}: {exc}"}  # fmt: skip
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    cases = [json.loads(line) for line in args.data.open()]
+    cases = [json.loads(line) for line in args.data.open() if line.strip()]
     if args.case:
         cases = [c for c in cases if any(x in c["id"] for x in args.case)]
     cases = cases[:: max(1, args.every)]
     if args.limit:
         cases = cases[: args.limit]
-    report: dict[str, Any] = {"cases": len(cases), "jobs": args.jobs}
+    line_range = args.action_range == "line"
+    report: dict[str, Any] = {"data": str(args.data), "cases": len(cases), "jobs": args.jobs,
+                              "action_range": args.action_range}  # fmt: skip
+    no_commit = sum(1 for c in cases if not c.get("commit_edits"))
+    if no_commit:
+        report["note"] = (
+            f"{no_commit} cases have no commit_edits: their precision is labelled-only "
+            "(suggestions not correct for a labelled site are counted as unjudged, not same)"
+        )
     out = args.rows.open("w") if args.rows else None
     gate = asyncio.Semaphore(args.jobs)
     for k in args.k or (1, 2):
-        timings: dict[str, list[float]] = {"codeAction": [], "nextEdits": []}
+        timings: dict[str, list[float]] = {"codeAction": [], "nextEdits": [], "codeAction_line": []}
 
         async def one(case: dict[str, Any], k: int = k, timings: Any = timings) -> dict[str, Any]:
             async with gate:
                 try:
-                    return await run_case(case, k, timings)
-                except Exception as exc:  # a failed case is reported, not fatal
-                    return {"id": case["id"], "kind": case["kind"], "suggestions": 0,
-                            "correct": 0, "at_sites": 0, "sites": len(case["edits"]) - k,
-                            "sites_hit": 0,
-                            "action_hits": 0, "error": f"{type(exc).__name__}: {exc}"}  # fmt: skip
+                    return await run_case(case, k, timings, line_range)
+                except Exception as exc:
+                    return _failed(case, k, exc)
 
         t0 = time.monotonic()
         rows = await asyncio.gather(*(one(c) for c in cases))
         for r in rows:
             if out is not None:
                 out.write(json.dumps({"k": k, **r}) + "\n")
+        latency = {
+            name: {"p50": J.percentile(xs, 0.5), "p95": J.percentile(xs, 0.95), "n": len(xs)}
+            for name, xs in timings.items()
+            if xs or name != "codeAction_line"
+        }
         report[f"k={k}"] = {
-            "all": summarise(rows),
-            "identical": summarise([r for r in rows if r["kind"] == "identical"]),
-            "same-shape": summarise([r for r in rows if r["kind"] == "same-shape"]),
+            "all": J.summarise(rows),
+            "by_kind": J.by_group(rows, "kind"),
+            "by_language": J.by_group(rows, "language"),
             "errors": sum(1 for r in rows if "error" in r),
-            "latency_ms": {
-                "codeAction": {
-                    "p50": _pct(timings["codeAction"], 0.5),
-                    "p95": _pct(timings["codeAction"], 0.95),
-                    "n": len(timings["codeAction"]),
-                },
-                "nextEdits": {
-                    "p50": _pct(timings["nextEdits"], 0.5),
-                    "p95": _pct(timings["nextEdits"], 0.95),
-                    "n": len(timings["nextEdits"]),
-                },
-            },  # fmt: skip
+            "latency_ms": latency,
             "wall_s": round(time.monotonic() - t0, 1),
         }
     return report
@@ -326,13 +348,19 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--data", type=Path, default=DATA, help="a corpus file (JSON lines)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N cases")
     ap.add_argument("--jobs", type=int, default=1, help="cases replayed at once")
     ap.add_argument("--case", action="append", default=[], help="only cases whose id contains this")
     ap.add_argument("--k", type=int, action="append", choices=(1, 2), help="default: 1 and 2")
     ap.add_argument("--every", type=int, default=1, help="keep every Nth case")
     ap.add_argument("--rows", type=Path, help="write one JSON line per case and k here")
+    ap.add_argument(
+        "--action-range",
+        choices=("cursor", "line"),
+        default="cursor",
+        help="line: also ask each code action with the site's whole lines, for comparison",
+    )
     args = ap.parse_args()
     print(json.dumps(asyncio.run(main_async(args)), indent=2))
 

@@ -37,7 +37,8 @@ from memory.skills.skill import Skill  # noqa: E402
 from server.features.capture import CaptureService
 from server.setup import create_server  # noqa: E402
 from server.suggest.service import SuggestService
-from tests.bench.replay import DATA, _apply_lines, _fix_code_action_union, _offset  # noqa: E402
+from tests.bench.replay import DATA, _fix_code_action_union  # noqa: E402
+from tests.bench.replay_judge import apply_lines, offset  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float | None:
@@ -56,7 +57,7 @@ def synthesise(cases: list[dict[str, Any]], want: int, timings: dict[str, list[f
         edits = []
         for e in case["edits"][:6]:
             before = case["files"][e["path"]]
-            after = _apply_lines(before, e["start"][0], e["end"][0], e["new"])
+            after = apply_lines(before, e["start"][0], e["end"][0], e["new"])
             t0 = time.perf_counter()
             se = structural_edit(case["language"], before, after)
             timings["structural_edit"].append(time.perf_counter() - t0)
@@ -187,7 +188,7 @@ async def in_process(skills: list[Skill], text: str, ws: Path, requests: int) ->
         if not new:
             continue
         source = doc.source
-        old = source[_offset(source, start["line"], start["character"]) : _offset(
+        old = source[offset(source, start["line"], start["character"]) : offset(
             source, end["line"], end["character"])]  # fmt: skip
         version = _change(ls, uri, version, (start["line"], start["character"]),
                           (end["line"], end["character"]), new[0])  # fmt: skip

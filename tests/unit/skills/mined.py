@@ -9,13 +9,15 @@ def mine(
     language: str, doc: str, *changes: tuple[str, str], min_examples: int = 2
 ) -> tuple[SkillMiner, list[Skill], str]:
     """Each change (old text -> new, first occurrence) made in turn and mined: the miner, the
-    skills the last change made or joined, and the document after them all."""
+    skills the last change made or joined that do not wait for more examples than their own
+    templates ask (the less specific hypotheses beside them, which do, are in miner.skills()),
+    and the document after them all."""
     miner = SkillMiner(min_examples=min_examples)
     made: list[Skill] = []
     for n, (old, new) in enumerate(changes):
         after = doc.replace(old, new, 1)
         edit = structural_edit(language, doc, after)
         assert edit is not None
-        made = miner.add(f"e{n}", edit)
+        made = [s for s in miner.add(f"e{n}", edit) if not s.wait]
         doc = after
     return miner, made, doc

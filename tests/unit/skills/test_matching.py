@@ -12,8 +12,9 @@ from tests.unit.skills.mined import mine
 
 
 def _skills(language: str, doc: str, *changes: tuple[str, str]):
+    """The skills mined that do not wait for a third example, and the document after."""
     miner, _, doc = mine(language, doc, *changes)
-    return miner.skills(), doc
+    return [s for s in miner.skills() if not s.wait], doc
 
 
 def _found(skills, language: str, doc: str) -> list[Match]:
@@ -336,3 +337,34 @@ def test_an_insertion_after_a_neighbour_needs_no_closing_bracket_and_is_made_onc
     # the cursor on the line the new one goes to (the next parameter's) finds it too
     at = index.matches_at("python", doc, tree, 16, 16)
     assert [m.start_line for m in at] == [16]
+
+
+def test_a_whole_file_search_stops_at_its_deadline_and_says_so() -> None:
+    from server.suggest.sites import in_text
+
+    doc = "".join(f"print(a{k})\n" for k in range(300))
+    miner = SkillMiner()
+    for n, name in enumerate(("a0", "a1")):
+        before = doc if n == 0 else doc.replace("print(a0)", "logger.info(a0)", 1)
+        edit = structural_edit(
+            "python", before, before.replace(f"print({name})", f"logger.info({name})", 1)
+        )
+        assert edit is not None
+        miner.add(f"e{n}", edit)
+    skills = miner.skills()
+    found, complete = in_text(skills, "python", doc)
+    assert complete and len(found) == 300
+    ticks = iter(range(10_000))
+    found, complete = in_text(skills, "python", doc, deadline=2, clock=lambda: next(ticks))
+    # stopped between nodes, with what it had found so far
+    assert not complete and 0 < len(found) < 300
+
+
+def test_nodes_of_types_skips_a_type_the_grammar_does_not_have() -> None:
+    from memory.skills.syntax import nodes_of_types
+
+    tree = parse("python", "x = f(a)[0]\ny = g(b)\n")
+    assert tree is not None
+    found = nodes_of_types("python", tree.root_node, ["call", "no_such_node_type"])
+    assert [n.text for n in found] == [b"f(a)", b"g(b)"]
+    assert nodes_of_types("python", tree.root_node, ["no_such_node_type"]) == []

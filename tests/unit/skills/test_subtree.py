@@ -1,0 +1,177 @@
+"""Learning the rewrite at the changed subtree, apart from the statements it sits in."""
+
+import pytest
+
+from memory.skills.matching import SkillIndex
+from memory.skills.subtree import SUBTREE
+from tests.unit.skills.mined import mine
+
+
+def _offered(
+    language: str, doc: str, *changes: tuple[str, str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The rewrites the skills mined from changes offer in the document after them: everywhere
+    (next edits), and only at the cursor (a hypothesis waiting for a third example)."""
+    miner, _, after = mine(language, doc, *changes)
+    assert miner.skills(), "the changes made no skill"
+    lines = after.count("\n") + 1
+    return tuple(  # type: ignore[return-value]
+        [(m.old_text, m.new_text) for m in index.matches_at(language, after, None, 0, lines)]
+        for index in (SkillIndex(miner.skills()), SkillIndex(miner.skills(), held_back=True))
+    )
+
+
+LIST_DOC = (
+    "def f(req, router):\n"
+    "    assert list(req.headers)[0] == HOST\n"
+    "    route2 = list(router.routes())[0]\n"
+    "    for k in items:\n"
+    "        print(list(k.values())[0])\n"
+    "    return list(other)[0]\n"
+)
+LIST_EDITS = (
+    ("list(req.headers)[0]", "next(iter(req.headers))"),
+    ("list(router.routes())[0]", "next(iter(router.routes()))"),
+)
+
+
+def test_one_rewrite_in_different_statements_is_one_skill() -> None:
+    miner, _, _ = mine("python", LIST_DOC, *LIST_EDITS)
+    [skill] = miner.skills()
+    assert skill.height == SUBTREE
+    assert (skill.pattern_text("before"), skill.pattern_text("after")) == (
+        "list($h0)[0]",
+        "next(iter($h0))",
+    )
+    # a comparison and an assignment: two kinds of places say little of which others, so the
+    # rewrite is offered at the cursor until a third example
+    everywhere, at_cursor = _offered("python", LIST_DOC, *LIST_EDITS)
+    assert everywhere == []
+    assert sorted(at_cursor) == [
+        ("list(k.values())[0]", "next(iter(k.values()))"),
+        ("list(other)[0]", "next(iter(other))"),
+    ]
+    third = ("print(list(k.values())[0])", "print(next(iter(k.values())))")
+    everywhere, _ = _offered("python", LIST_DOC, *LIST_EDITS, third)
+    assert everywhere == [("list(other)[0]", "next(iter(other))")]
+
+
+def test_javascript_condition_in_if_and_in_a_declaration() -> None:
+    doc = (
+        "function f(a, b) {\n"
+        "  if (a.indexOf(b) !== -1) { go(); }\n"
+        "  const ok = xs.indexOf(y) !== -1;\n"
+        "  return list.indexOf(item) !== -1 && done;\n"
+        "}\n"
+    )
+    _, at_cursor = _offered(
+        "javascript",
+        doc,
+        ("a.indexOf(b) !== -1", "a.includes(b)"),
+        ("xs.indexOf(y) !== -1", "xs.includes(y)"),
+    )
+    # the rewrite comes as the smallest text edit: the shared `list.in` stays
+    [(old, new)] = at_cursor
+    assert "list.in" + old == "list.indexOf(item) !== -1" and new == "cludes(item)"
+
+
+def test_typescript_spread_in_a_declaration_and_an_argument() -> None:
+    doc = (
+        "function f(a: string[], b: string): boolean {\n"
+        "  const x = Object.assign({}, a);\n"
+        "  g(Object.assign({}, b));\n"
+        "  return Object.assign({}, other);\n"
+        "}\n"
+    )
+    _, at_cursor = _offered(
+        "typescript",
+        doc,
+        ("const x = Object.assign({}, a)", "const x = { ...a }"),
+        ("g(Object.assign({}, b))", "g({ ...b })"),
+    )
+    assert at_cursor == [("Object.assign({}, other)", "{ ...other }")]
+
+
+def test_go_condition_in_a_short_declaration_and_an_if() -> None:
+    doc = (
+        "package m\n"
+        "func f() {\n"
+        "\tx := len(a) == 0\n"
+        "\tif len(b) == 0 {\n"
+        "\t\treturn\n"
+        "\t}\n"
+        "\ty := g(len(c) == 0)\n"
+        "}\n"
+    )
+    _, at_cursor = _offered("go", doc, ("len(a) == 0", "IsEmpty(a)"), ("len(b) == 0", "IsEmpty(b)"))
+    assert at_cursor == [("len(c) == 0", "IsEmpty(c)")]
+
+
+def test_a_bare_name_is_not_a_rewrite_to_carry_anywhere() -> None:
+    # `a` -> `b` in two different statements says nothing about every `a` in the file
+    doc = "x = f(a)\nassert a == 1\nreturn a\n"
+    _, made, _ = mine("python", doc, ("f(a)", "f(b)"), ("a == 1", "b == 1"))
+    assert all(s.height != SUBTREE for s in made)
+
+
+@pytest.mark.parametrize(
+    ("site", "offered"),
+    [("Decimal('3')", True), ("Decimal('1.25')", False), ("Decimal('x')", False)],
+)
+def test_moving_a_literal_into_code_keeps_its_kind(site: str, offered: bool) -> None:
+    """`Decimal('1')` -> `Decimal(1)` learned on integers would turn `'1.25'` into a float and
+    `'x'` into a name: the guard blocks what changes the value's kind."""
+    doc = f"a = Decimal('1')\nb = f(Decimal('2'))\nc = {site}\n"
+    got, _ = _offered("python", doc, ("Decimal('1')", "Decimal(1)"), ("Decimal('2')", "Decimal(2)"))
+    assert bool(got) == offered, got
+
+
+def test_a_less_specific_hypothesis_waits_for_a_third_example() -> None:
+    """Two edits of `if v not in (...)` say `v not in ($a, $b)` as much as they say it of `if v
+    not in ...`: the statement-level skill is offered everywhere, the change-root one (an
+    assignment's `v not in (1, 2)` too) at the cursor until a third edit agrees with it."""
+    doc = (
+        "if v not in (4, 6):\n    pass\n"
+        "if v not in (None, network):\n    pass\n"
+        "ok = v not in (1, 2)\n"
+        "go = v not in (3, 5)\n"
+    )
+    miner, made, after = mine(
+        "python",
+        doc,
+        ("if v not in (4, 6):", "if v not in {4, 6}:"),
+        ("if v not in (None, network):", "if v not in {None, network}:"),
+    )
+    [primary] = made
+    waiting = [s for s in miner.skills() if s.wait]
+    assert [(s.pattern_text("before"), s.needed_support()) for s in waiting] == [
+        ("v not in ($h0, $h1)", 3)
+    ]
+    offered = SkillIndex(miner.skills())
+    held = SkillIndex(miner.skills(), held_back=True)
+    assert offered.matches_at("python", after, None, 4, 4) == []
+    [m] = held.matches_at("python", after, None, 4, 4)
+    assert m.new_text == "{1, 2}" or m.new_text.endswith("{1, 2}")
+    # the third edit agrees with the waiting hypothesis: it is offered everywhere now
+    third = after.replace("ok = v not in (1, 2)", "ok = v not in {1, 2}", 1)
+    from memory.skills.edits import structural_edit
+
+    edit = structural_edit("python", after, third)
+    assert edit is not None
+    joined = miner.add("e2", edit)
+    assert waiting[0].id in {s.id for s in joined}
+    [m] = SkillIndex(miner.skills()).matches_at("python", third, None, 5, 5)
+    assert m.new_text.endswith("{3, 5}")
+    assert primary.support == 2
+
+
+def test_a_subtree_skill_holds_where_its_examples_sat_when_they_agree() -> None:
+    """`if len(xs):` -> `if xs:` and `if len(self.items):` -> `if self.items:` rewrite a
+    condition; `n = len(ys)` is a count, and stays."""
+    doc = (
+        "if len(xs):\n    pass\nif len(self.items):\n    pass\nn = len(ys)\nif len(zs):\n    pass\n"
+    )
+    everywhere, _ = _offered(
+        "python", doc, ("if len(xs):", "if xs:"), ("if len(self.items):", "if self.items:")
+    )
+    assert everywhere == [("len(zs)", "zs")]
