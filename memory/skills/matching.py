@@ -96,14 +96,14 @@ class SkillIndex:
         with keys_remembered():
             for n, node in enumerate(nodes_of_types(language, tree.root_node, types)):
                 if stop is not None and n % 64 == 63 and stop():
-                    return out, False
+                    return _in_order(out), False
                 for entry in self._by_root[(language, node.type)].values():
                     for m in _site_matches(entry, node, data, None):
                         key = (m.skill_id, m.start_line, m.start_char)
                         if key not in seen and _parses(language, data, m, tree, (0, 0)):
                             seen.add(key)
                             out.append(m)
-        return out, True
+        return _in_order(out), True
 
     def matches_in(self, skill_id: str, language: str, text: str, tree: Tree | None) -> list[Match]:
         """Every site of one skill in a document."""
@@ -123,6 +123,11 @@ class SkillIndex:
                 if _parses(language, data, m, tree, (0, 0)):
                     out.append(m)
         return unused_in(out, text)
+
+
+def _in_order(matches: list[Match]) -> list[Match]:
+    """Document order, a larger site before a smaller one that starts with it."""
+    return sorted(matches, key=lambda m: (m.start_line, m.start_char, -m.end_line, -m.end_char))
 
 
 def _parses(language: str, data: bytes, m: Match, tree: Tree, hint: tuple[int, int]) -> bool:

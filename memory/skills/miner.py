@@ -17,13 +17,14 @@ import json
 from typing import Any
 
 from memory.skills import mining, validity
+from memory.skills.antiunify import AntiUnifier
 from memory.skills.edits import StructuralEdit
 from memory.skills.literals import literal_guards
 from memory.skills.loosen import loosen
 from memory.skills.mining import NODE, WINDOW, Level
 from memory.skills.skill import Skill, skill_name
 from memory.skills.subtree import SUBTREE, guard_parents, parent_type, subtree_key
-from memory.skills.templates import AntiUnifier, Template, from_syn, is_block, shape
+from memory.skills.templates import Syn, Template, from_syn, has_optional, is_block, shape
 from memory.skills.treediff import at
 from memory.skills.widening import covers, derive_all, widen
 
@@ -162,20 +163,33 @@ def _generalised(
             continue
         if a.focus_b != b.focus_b or a.focus_a != b.focus_a:
             continue  # parts align by position: the changes must sit at the same place
-        au = AntiUnifier(set())
-        before, after = (
-            mining.gen_parts(
-                au, [from_syn(x) for x in mine], theirs, focus, carried, node=mode == NODE
-            )
-            for mine, theirs, focus, carried in (
-                (a.before, b.before, b.focus_b, a.carried_b & b.carried_b),
-                (a.after, b.after, b.focus_a, a.carried_a & b.carried_a),
-            )
-        )
-        skill = _built(first, mode, height, anchors, a, b, before, after, examples)
-        if skill is not None:
-            return _loosened(skill, first, mode, height, anchors, a, b, waits) or skill
+        # first with optional holes where the examples differ by one element (`yield` and
+        # `yield x`), then without: a hole over the whole node may still make a skill
+        for optional in (True, False):
+            au = AntiUnifier(set())
+            au.texts = (a.skel_b, b.skel_b) if optional else None
+            before = _gen_side(au, a.before, b.before, b.focus_b, a.carried_b & b.carried_b, mode)
+            au.texts = (a.skel_a, b.skel_a) if optional else None
+            after = _gen_side(au, a.after, b.after, b.focus_a, a.carried_a & b.carried_a, mode)
+            skill = _built(first, mode, height, anchors, a, b, before, after, examples)
+            if skill is not None:
+                return _loosened(skill, first, mode, height, anchors, a, b, waits) or skill
+            if not has_optional(before) and not has_optional(after):
+                break
     return None
+
+
+def _gen_side(
+    au: AntiUnifier,
+    mine: list[Syn],
+    theirs: list[Syn],
+    focus: tuple[list[int], int, int] | None,
+    carried: frozenset[tuple[int, ...]],
+    mode: str,
+) -> list[Template]:
+    return mining.gen_parts(
+        au, [from_syn(x) for x in mine], theirs, focus, carried, node=mode == NODE
+    )
 
 
 def _built(

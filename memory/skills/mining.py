@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from memory.skills import transforms
+from memory.skills.antiunify import AntiUnifier
 from memory.skills.edits import IMPORTS, StructuralEdit
 from memory.skills.subtree import SUBTREE, rerooted
-from memory.skills.templates import AntiUnifier, Syn, Template, holes, is_block, match_syn
+from memory.skills.templates import Syn, Template, aligned, holes, is_block, match_syn
 from memory.skills.treediff import at
 
 NODE, WINDOW = "node", "window"
@@ -169,7 +170,7 @@ def gen_parts(
     if path or node:
         return [_gen_path(au, parts[0], syns[0], path, lo, hi, carried)]
     return [
-        _gen_window(au, t, s, (k,), carried) if lo <= k < hi else au.generalise(t, s)
+        _gen_window(au, t, s, (k,), carried) if lo <= k < hi else au.context(t, s, deep=True)
         for k, (t, s) in enumerate(zip(parts, syns, strict=True))
     ]
 
@@ -184,7 +185,7 @@ def _gen_path(
     carried: frozenset[tuple[int, ...]],
 ) -> Template:
     if t[0] != "n" or t[1] != s.type or len(t[2]) != len(s.children):
-        return au.generalise(t, s)
+        return au.context(t, s, deep=True)
     kids: list[Template] = []
     for k, (tc, sc) in enumerate(zip(t[2], s.children, strict=True)):
         if path and k == path[0]:
@@ -192,7 +193,7 @@ def _gen_path(
         elif not path and lo <= k < hi:
             kids.append(_gen_window(au, tc, sc, (k,), carried))
         else:
-            kids.append(au.shallow(tc, sc, whole=is_block(t[1])))
+            kids.append(au.context(tc, sc, whole=is_block(t[1])))
     return ["n", t[1], kids, t[3], t[4]]
 
 
@@ -200,7 +201,9 @@ def _gen_window(
     au: AntiUnifier, t: Template, s: Syn, here: tuple[int, ...], carried: frozenset[tuple[int, ...]]
 ) -> Template:
     if here in carried:
-        return au.shallow(t, s)
+        # carried over unchanged: the site's own code, where an element one example lacks is
+        # its data (`def f()` and `def g(x)` under a new decorator), not the rewrite's
+        return au.context(t, s)
     if t[0] != "n" or t[1] != s.type or len(t[2]) != len(s.children):
         return au.generalise(t, s)
     kids = [
@@ -290,7 +293,7 @@ def renamed_holes(old: list[Template], before: list[Template]) -> dict[str, str]
     names: dict[str, str] = {}
 
     def walk(o: Template, n: Template) -> None:
-        if o[0] == "h" and n[0] == "h":
+        if o[0] in ("h", "o") and n[0] == o[0]:
             names.setdefault(o[1], n[1])
         elif o[0] == "n" and n[0] == "n" and len(o[2]) == len(n[2]):
             for a, b in zip(o[2], n[2], strict=True):
@@ -312,6 +315,8 @@ def span_texts(parts: list[Template], skel: str) -> dict[str, str]:
         t = stack.pop()
         if t[0] == "h":
             out.setdefault(t[1], skel[t[3] : t[4]])
+        elif t[0] == "o":  # its span takes in the spacing around the element
+            out.setdefault(t[1], skel[t[3] + len(t[5]) : t[4] - len(t[6])])
         elif t[0] == "n":
             stack.extend(reversed(t[2]))
     return out
@@ -325,11 +330,14 @@ def syn_texts(parts: list[Template], syns: list[Syn], skel: str) -> dict[str, st
     out: dict[str, str] = {}
 
     def walk(t: Template, s: Syn) -> None:
-        if t[0] == "h":
+        if t[0] in ("h", "o"):
             out.setdefault(t[1], skel[s.start : s.end])
         elif t[0] == "n":
-            for tc, sc in zip(t[2], s.children, strict=True):
-                walk(tc, sc)
+            for tc, k in zip(t[2], aligned(t[2], len(s.children)) or [], strict=True):
+                if k is None:
+                    out.setdefault(tc[1], "")  # an optional hole the example lacks
+                else:
+                    walk(tc, s.children[k])
 
     for t, s in zip(parts, syns, strict=True):
         walk(t, s)

@@ -3,14 +3,22 @@
 Skills are mined from stored episodes long after the documents they came from have changed, so
 edits keep their trees as plain nested lists (`Syn`) rather than tree-sitter objects. A template
 is the same shape with some subtrees replaced by holes (metavariables such as `$x`). This module
-holds the three operations every skill needs: anti-unification (the least general template of two
-trees), matching a template against a live tree-sitter node, and rendering text from a template.
+holds two of the three operations every skill needs: matching a template against a live
+tree-sitter node, and rendering text from a template; the third, anti-unification (the least
+general template of two trees), is memory.skills.antiunify.
 
 Template nodes are lists so they serialise to JSON as they are:
   ["h", name, type | None, start, end]   hole; type set when every example had the same type
   ["c", type, text, start, end]          constant leaf (text compared whitespace-insensitively)
   ["n", type, [children], start, end]    inner node whose children are matched one by one
-start/end are character offsets into the skeleton text of the first example, used to render.
+  ["o", name, type | None, start, end, pre, post]
+                                         optional hole: one child some examples had and others
+                                         lacked (`yield` / `yield $x`); matches that child or
+                                         nothing, and renders as pre + its text + post, or as
+                                         nothing (pre/post are the spacing around it)
+start/end are character offsets into the skeleton text of the first example, used to render (an
+optional hole's span takes in its spacing; it is empty where the first example lacked it). A node
+holds at most one optional hole; it binds "" when absent.
 """
 
 from __future__ import annotations
@@ -148,60 +156,30 @@ def shape(t: Template) -> str:
     """Spans-free canonical form: equal shapes mean the same pattern."""
     if t[0] == "h":
         return f"${t[1]}"
+    if t[0] == "o":
+        return f"$?{t[1]}"
     if t[0] == "c":
         return t[2]
     return "(" + " ".join(shape(c) for c in t[2]) + ")"
 
 
-class AntiUnifier:
-    """Generalises templates against one more example; one instance per (before, after) pair so
-    that the same differing pair of subtrees gets the same hole in both templates."""
+def optional_at(kids: list[Template]) -> int:
+    """Index of the optional hole among a node's template children, or -1."""
+    for k, c in enumerate(kids):
+        if c[0] == "o":
+            return k
+    return -1
 
-    def __init__(self, names: set[str]) -> None:
-        self._vars: dict[tuple[str, str], str] = {}
-        self._used = set(names)
 
-    def _var(self, key: tuple[str, str]) -> str:
-        name = self._vars.get(key)
-        if name is None:
-            i = len(self._vars)
-            while f"h{i}" in self._used:
-                i += 1
-            name = f"h{i}"
-            self._used.add(name)
-            self._vars[key] = name
-        return name
-
-    def generalise(self, t: Template, s: Syn) -> Template:
-        kind = t[0]
-        if kind == "h":
-            typ = t[2] if t[2] == s.type else None
-            return ["h", self._var((f"${t[1]}", s.key)), typ, t[3], t[4]]
-        if kind == "c" and not s.children and t[1] == s.type and t[2] == s.key:
-            # a redacted secret is the site's own value, whatever the examples held
-            return self.hole(t, s) if REDACTED in t[2] else t
-        if kind == "n" and t[1] == s.type and len(t[2]) == len(s.children):
-            kids = [self.generalise(tc, sc) for tc, sc in zip(t[2], s.children, strict=True)]
-            return ["n", t[1], kids, t[3], t[4]]
-        return self.hole(t, s)
-
-    def hole(self, t: Template, s: Syn) -> Template:
-        typ = t[1] if t[1] == s.type else None
-        return ["h", self._var((shape(t), s.key)), typ, t[3], t[4]]
-
-    def shallow(self, t: Template, s: Syn, *, whole: bool = False) -> Template:
-        """Generalise context around the change. Inside a statement this is the least general
-        generalisation (every token both examples share stays constant, only what differs
-        becomes a hole): a skill should be only as general as its examples force, so `rv = c.get(
-        '/', ...)` keeps `'/'` and does not fire at every `c.get`. A statement block is kept
-        when equal, else one hole: bodies are unrelated code, and a deep pattern over two bodies
-        would demand that every site's body share their accidental shape; so is a statement
-        beside the changed one in a block (whole=True)."""
-        if t[0] == "h" or not (whole or is_block(t[1])):
-            return self.generalise(t, s)
-        if t[1] == s.type and const_key(t) == s.key:
-            return t
-        return self.hole(t, s)
+def aligned(kids: list[Template], count: int) -> list[int | None] | None:
+    """For each template child, the index of the node child it matches (None: an optional hole
+    matching nothing), given the node's child count; None when the counts cannot align."""
+    if count == len(kids):
+        return list(range(count))
+    p = optional_at(kids) if count == len(kids) - 1 else -1
+    if p < 0:
+        return None
+    return [*range(p), None, *range(p, count)]
 
 
 # statement lists across grammars (python block, js statement_block, c compound_statement, ...)
@@ -214,7 +192,7 @@ def is_block(typ: str) -> bool:
 
 def const_key(t: Template) -> str | None:
     """The Syn.key a hole-free template matches, or None when it has holes."""
-    if t[0] == "h":
+    if t[0] in ("h", "o"):
         return None
     if t[0] == "c":
         return str(t[2])
@@ -222,9 +200,24 @@ def const_key(t: Template) -> str | None:
     return None if any(k is None for k in keys) else " ".join(keys)  # type: ignore[arg-type]
 
 
+def has_optional(parts: list[Template]) -> bool:
+    return bool(optionals(parts))
+
+
+def optionals(parts: list[Template], out: set[str] | None = None) -> set[str]:
+    """Names of the optional holes in parts."""
+    out = set() if out is None else out
+    for t in parts:
+        if t[0] == "o":
+            out.add(t[1])
+        elif t[0] == "n":
+            optionals(t[2], out)
+    return out
+
+
 def holes(t: Template, out: dict[str, str | None] | None = None) -> dict[str, str | None]:
     out = {} if out is None else out
-    if t[0] == "h":
+    if t[0] in ("h", "o"):
         out[t[1]] = t[2]
     elif t[0] == "n":
         for c in t[2]:
@@ -234,7 +227,7 @@ def holes(t: Template, out: dict[str, str | None] | None = None) -> dict[str, st
 
 def leaves(t: Template) -> tuple[int, int]:
     """(constant leaves, holes) of a template."""
-    if t[0] == "h":
+    if t[0] in ("h", "o"):
         return 0, 1
     if t[0] == "c":
         return 1, 0
@@ -270,7 +263,7 @@ def match(
     key anything reads (a hole that repeats, a usage guard); the others bind their text as the
     key too, since making the key of a function body a hole binds costs as much as the body."""
     kind = t[0]
-    if kind == "h":
+    if kind == "h" or kind == "o":
         if t[2] is not None and t[2] != node.type:
             return False
         bound = env.get(t[1])
@@ -286,14 +279,31 @@ def match(
         return node_key(node, data) == t[2]
     kids = t[2]
     if node.child_count != len(kids):
-        return False
+        return _match_short(kids, node, data, env, keyed)
     return all(match(tc, nc, data, env, keyed) for tc, nc in zip(kids, node.children, strict=True))
+
+
+def _absent(name: str, env: dict[str, str]) -> bool:
+    """Bind an optional hole to nothing (consistently)."""
+    env["\x00" + name] = env.setdefault("\x00" + name, "")
+    return env.setdefault(name, "") == ""
+
+
+def _match_short(
+    kids: list[Template], node: Node, data: bytes, env: dict[str, str], keyed: frozenset[str] | None
+) -> bool:
+    """A node one child short of the template: its optional hole matches nothing."""
+    p = optional_at(kids) if node.child_count == len(kids) - 1 else -1
+    if p < 0 or not _absent(kids[p][1], env):
+        return False
+    rest = kids[:p] + kids[p + 1 :]
+    return all(match(tc, nc, data, env, keyed) for tc, nc in zip(rest, node.children, strict=True))
 
 
 def match_syn(t: Template, s: Syn, env: dict[str, str]) -> bool:
     """Match a template against a stored tree (used to check coverage of a new example)."""
     kind = t[0]
-    if kind == "h":
+    if kind == "h" or kind == "o":
         if t[2] is not None and t[2] != s.type:
             return False
         bound = env.setdefault(t[1], s.key)
@@ -302,13 +312,17 @@ def match_syn(t: Template, s: Syn, env: dict[str, str]) -> bool:
         return False
     if kind == "c":
         return s.key == t[2]
-    if len(s.children) != len(t[2]):
+    order = aligned(t[2], len(s.children))
+    if order is None:
         return False
-    return all(match_syn(tc, sc, env) for tc, sc in zip(t[2], s.children, strict=True))
+    return all(
+        _absent(tc[1], env) if k is None else match_syn(tc, s.children[k], env)
+        for tc, k in zip(t[2], order, strict=True)
+    )
 
 
 def hole_spans(t: Template, out: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    if t[0] == "h":
+    if t[0] in ("h", "o"):
         out.append((t[3], t[4], t[1]))
     elif t[0] == "n":
         for c in t[2]:
@@ -332,14 +346,29 @@ def render(
     for p in parts:
         hole_spans(p, spans)
     spans.sort()
+    spacing = _spacing(parts, {})
     out: list[str] = []
     pos = start
     for s, e, name in spans:
         out.append(_shift(skeleton[pos:s], indent))
-        out.append(env["\x00" + name])
+        text = env["\x00" + name]
+        if name in spacing:
+            # an optional hole: its element with the spacing around it, or nothing at all
+            pre, post = spacing[name]
+            text = pre + text + post if text else ""
+        out.append(text)
         pos = e
     out.append(_shift(skeleton[pos:end], indent))
     return "".join(out)
+
+
+def _spacing(parts: list[Template], out: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    for t in parts:
+        if t[0] == "o":
+            out[t[1]] = (t[5], t[6])
+        elif t[0] == "n":
+            _spacing(t[2], out)
+    return out
 
 
 def render_parts(

@@ -13,7 +13,7 @@ from typing import Any
 
 from memory.skills.loosen import object_holes
 from memory.skills.mining import WINDOW
-from memory.skills.templates import REDACTED, Template, hole_spans, holes, leaves, shape
+from memory.skills.templates import REDACTED, Template, hole_spans, holes, leaves, optionals, shape
 from memory.skills.transforms import CHECKING, required_text
 
 # -- evidence ----------------------------------------------------------------------------------
@@ -123,9 +123,11 @@ def _named_words(t: Template) -> int:
     if t[0] == "c":
         return int(_is_word(t))
     if t[0] == "n":
-        if len(t[2]) == 1 and t[2][0][0] == "c" and any(ch.isalnum() for ch in t[2][0][2]):
+        # an optional hole is judged as absent: `yield $?x` checks what `yield` does
+        kids = [c for c in t[2] if c[0] != "o"]
+        if len(kids) == 1 and kids[0][0] == "c" and any(ch.isalnum() for ch in kids[0][2]):
             return 1
-        return sum(_named_words(c) for c in t[2])
+        return sum(_named_words(c) for c in kids)
     return 0
 
 
@@ -156,6 +158,8 @@ def valid(
         holes(t, free)
     if not free.keys() <= bound.keys() | (derived or {}).keys():
         return False  # the after-text would need words the site does not have
+    if optionals(before) != optionals(after):
+        return False  # an element sometimes there must carry across as it is, or not at all
     if [shape(t) for t in before] == [shape(t) for t in after]:
         return False
     if all(t[0] == "h" for t in before):

@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from memory.skills import mining, validity
+from memory.skills.antiunify import AntiUnifier
 from memory.skills.edits import StructuralEdit
 from memory.skills.literals import literal_guards
 from memory.skills.mining import NODE, Level
 from memory.skills.skill import Skill, skill_name
-from memory.skills.templates import AntiUnifier, Template, match_syn
+from memory.skills.templates import Template, has_optional, match_syn
 
 
 def derive_all(
@@ -61,10 +62,23 @@ def widen(skill: Skill, edit: StructuralEdit) -> bool:
     tb, ta = skill.before_template["parts"], skill.after_template["parts"]
     if len(tb) != len(level.before) or len(ta) != len(level.after):
         return False
+    # with optional holes where this example has an element the skill's lack (or the other
+    # way round), else without, as when the skill was made
+    done = _widened(skill, level, tb, ta, True)
+    return _widened(skill, level, tb, ta, False) is True if done is None else done
+
+
+def _widened(
+    skill: Skill, level: Level, tb: list[Template], ta: list[Template], opt: bool
+) -> bool | None:
+    """Widen with optional holes or without; None: with them it made none (nothing to retry)."""
     au = AntiUnifier(set())
     node = skill.mode == NODE
+    au.texts = (skill.before_template["skeleton"], level.skel_b) if opt else None
     before = mining.gen_parts(au, tb, level.before, level.focus_b, level.carried_b, node=node)
+    au.texts = (skill.after_template["skeleton"], level.skel_a) if opt else None
     after = mining.gen_parts(au, ta, level.after, level.focus_a, level.carried_a, node=node)
+    retry = opt and (has_optional(before) or has_optional(after))
     # the first example's texts come from the skeleton the spans index; examples in between
     # are not stored, so a derivation is checked on the first and the newest
     first = Level(skill.root, [], [], skill.before_template["skeleton"], "", "", -1)
@@ -76,7 +90,7 @@ def widen(skill: Skill, edit: StructuralEdit) -> bool:
     unused = [h for h in mining.unused_holes(before, [level]) if h in was]
     derived = derive_all(before, after, first, level)
     if derived is None or not validity.valid(before, after, derived, unused):
-        return False
+        return None if retry else False
     old = [[names[h], w, p] for h, w, p in skill.uses if h in names]
     skill.uses = [u for u in mining.uses(before, after, [level.before]) if u in old]
     kept = {names[h]: k for h, k in skill.literals if h in names}

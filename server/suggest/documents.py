@@ -1,8 +1,9 @@
 """Per-document state that suggestions need: a syntax tree per version, and where an edit began.
 
-Trees are parsed lazily, when a suggestion request comes, never in didChange, and cached by
-document version; a new version is reparsed incrementally from the previous tree (a changed span
-found by comparing the two texts), which on a 5,000-line file costs a third of a full parse.
+Trees are parsed never in didChange but ahead of requests once the developer pauses (on the
+thread of server.suggest.warmer), or else when a request comes; they are cached by document
+version, and a new version is reparsed incrementally from the previous tree (a changed span found by
+comparing the two texts), which on a 5,000-line file costs a third of a full parse.
 
 Matching works on a small cut of the document rather than the whole tree (`focus`): the few
 statements around the cursor under the header lines of the definitions enclosing them. The
@@ -248,8 +249,9 @@ class Trees:
         self._cache.pop(uri, None)
 
     def keep_only(self, uris: set[str]) -> None:
-        for uri in [u for u in self._cache if u not in uris]:
-            del self._cache[uri]
+        # list() copies the keys at once: server.suggest.warmer's thread may add one meanwhile
+        for uri in [u for u in list(self._cache) if u not in uris]:
+            self._cache.pop(uri, None)
 
 
 def reparse(language: str, old_tree: Tree, old: bytes, new: bytes) -> Tree | None:

@@ -32,6 +32,7 @@ from server.suggest.progress import Reporter
 from server.suggest.ranking import RankingService
 from server.suggest.session import site_key
 from server.suggest.shown import ShownSet, short
+from server.suggest.warmer import Warmer
 from server.workspaces import Folder, uri_to_path
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class SuggestService:
         self.server = server
         self.ranking = RankingService(lambda uri: server.workspaces.folder_for(uri))
         self.trees = Trees()
+        self.warmer = Warmer(self._warm)  # parses open documents while the developer pauses
+        self._warm_lock = threading.Lock()  # a parse ahead vs didClose letting the tree go
         self.baselines = Baselines()
         self.suggestions = Suggestions()
         self.suggestions.on_outcome = lambda sug, outcome: self.ranking.outcome(sug.id, outcome)
@@ -200,9 +203,26 @@ class SuggestService:
             self.trees.keep_only(set(docs))
         return doc, snap, libs
 
+    def _warm(self, key: str) -> None:
+        """Parse an open document's current version into the tree cache (the Warmer's work)."""
+        doc = self.server.workspace.text_documents.get(key)
+        folder = self.server.workspaces.folder_for(key)
+        if doc is None or folder is None or not folder.settings.skills.enabled:
+            return
+        path = uri_to_path(key)
+        language = grammar_for(doc.language_id, path.name if path else None)
+        if language is not None and self.allowed(key):
+            with self._warm_lock:  # not after on_close dropped it
+                if key in self.server.workspace.text_documents:
+                    self.trees.get(key, doc.version, doc.source, language)
+
+    def on_open(self, uri: str) -> None:
+        self.warmer.touch(unquote(uri))
+
     def on_change(self, uri: str, before: str, after: str, change: Any) -> None:
         """didChange hook (one call per content change): baselines, undo detection and the
-        recent edits no suggestion may undo (server.suggest.recent)."""
+        recent edits no suggestion may undo (server.suggest.recent); the parse ahead."""
+        self.warmer.touch(uri)
         self.baselines.on_change(uri, before, change)
         self.suggestions.on_change(uri, before, after)
         self.gate.recent.on_change(uri, before, after)
@@ -211,7 +231,9 @@ class SuggestService:
         """didClose: let go of the document's parse (text, bytes, tree), its inline-completion
         baseline and its undo watches (each a whole copy of the text), or it stays in RSS."""
         key = unquote(uri)
-        self.trees.drop(key)
+        self.warmer.forget(key)
+        with self._warm_lock:
+            self.trees.drop(key)
         self.baselines.reset(key)
         self.suggestions.forget(key)
         self.gate.recent.forget(key)
@@ -356,6 +378,7 @@ class SuggestService:
 
     def drain(self, timeout: float) -> None:
         """Wait for capture and mining to finish (shutdown), then close the user store."""
+        self.warmer.stop()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and (
             self.server.service(CaptureService).recorder.pending or self.worker.pending
