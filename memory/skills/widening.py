@@ -31,13 +31,25 @@ def derive_all(
     return mining.derive(before, after, texts)
 
 
-def covers(skill: Skill, edit: StructuralEdit) -> bool:
+def _aligned(
+    skill: Skill, edit: StructuralEdit
+) -> tuple[Level, list[Template], list[Template]] | None:
+    """The edit seen at the skill's context level, with the skill's before and after parts,
+    when the two line up part for part."""
     level = mining.level(edit, skill.mode, skill.height, skill.anchors)
     if level is None or level.root != skill.root:
-        return False
+        return None
     tb, ta = skill.before_template["parts"], skill.after_template["parts"]
     if len(tb) != len(level.before) or len(ta) != len(level.after):
+        return None
+    return level, tb, ta
+
+
+def covers(skill: Skill, edit: StructuralEdit) -> bool:
+    aligned = _aligned(skill, edit)
+    if aligned is None:
         return False
+    level, tb, ta = aligned
     env: dict[str, str] = {}
     if not all(match_syn(t, s, env) for t, s in zip(tb, level.before, strict=True)) or not all(
         match_syn(t, s, env) for t, s in zip(ta, level.after, strict=True)
@@ -56,12 +68,10 @@ def covers(skill: Skill, edit: StructuralEdit) -> bool:
 
 def widen(skill: Skill, edit: StructuralEdit) -> bool:
     """Generalise a skill to cover one more example, if the result stays valid."""
-    level = mining.level(edit, skill.mode, skill.height, skill.anchors)
-    if level is None or level.root != skill.root:
+    aligned = _aligned(skill, edit)
+    if aligned is None:
         return False
-    tb, ta = skill.before_template["parts"], skill.after_template["parts"]
-    if len(tb) != len(level.before) or len(ta) != len(level.after):
-        return False
+    level, tb, ta = aligned
     # with optional holes where this example has an element the skill's lack (or the other
     # way round), else without, as when the skill was made
     done = _widened(skill, level, tb, ta, True)
