@@ -97,12 +97,6 @@ def _levels(edit: StructuralEdit) -> list[tuple[str, int, list[int]]]:
     return out
 
 
-def generalise(first: StructuralEdit, second: StructuralEdit, examples: list[str]) -> Skill | None:
-    """The most specific valid skill covering two edits, or None when they are not alike."""
-    made = hypotheses(first, second, examples)
-    return made[0] if made else None
-
-
 def hypotheses(first: StructuralEdit, second: StructuralEdit, examples: list[str]) -> list[Skill]:
     """The valid skills covering two edits, most specific first: in their statements' context
     when the change sits alike in both; then at the change root R alone, when that is less than
@@ -116,10 +110,12 @@ def hypotheses(first: StructuralEdit, second: StructuralEdit, examples: list[str
         if made is not None:
             out.append(made)
             if made.mode == NODE and made.height > 0:
-                out += _generalised_all(first, second, examples, [(NODE, 0, [0, 0])])
+                root = _generalised(first, second, examples, [(NODE, 0, [0, 0])], waits=True)
+                out += [root] if root is not None else []
     key = subtree_key(first)
     if key is not None and key == subtree_key(second):
-        for made in _generalised_all(first, second, examples, [(NODE, SUBTREE, [0, 0])]):
+        made = _generalised(first, second, examples, [(NODE, SUBTREE, [0, 0])], waits=True)
+        if made is not None:
             guard_parents(made.before_template, first, second)
             if "parents" not in made.before_template:
                 # two kinds of places say little of which others: `len($x)` -> `$x` in a
@@ -133,16 +129,6 @@ def hypotheses(first: StructuralEdit, second: StructuralEdit, examples: list[str
     for s in unique[1:]:
         s.wait = 1
     return unique
-
-
-def _generalised_all(
-    first: StructuralEdit,
-    second: StructuralEdit,
-    examples: list[str],
-    levels: list[tuple[str, int, list[int]]],
-) -> list[Skill]:
-    made = _generalised(first, second, examples, levels, waits=True)
-    return [] if made is None else [made]
 
 
 def _generalised(
