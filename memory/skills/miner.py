@@ -249,6 +249,18 @@ def single(edit: StructuralEdit, episode_id: str) -> Skill | None:
     return _make(edit, mode, height, anchors, a, before, after, [episode_id])
 
 
+def _copy(skill: Skill) -> Skill:
+    return Skill.from_json(skill.to_json())
+
+
+def _supported(skill: Skill, examples: list[str]) -> Skill:
+    """A copy of the skill with these examples added (what _support would make of it)."""
+    out = _copy(skill)
+    out.examples += [e for e in examples if e not in out.examples]
+    out.support = len(out.examples)
+    return out
+
+
 class SkillMiner:
     """Incremental miner: each new edit joins a skill, widens one, or pairs with a pending edit."""
 
@@ -268,19 +280,33 @@ class SkillMiner:
     def skills(self) -> list[Skill]:
         return list(self._skills.values())
 
-    def add(self, episode_id: str, edit: StructuralEdit) -> list[Skill]:
-        """Mine one edit episode; returns the skills it created or updated."""
+    def _where(self, edit: StructuralEdit) -> tuple[list[tuple[str, ...]], list[str], list[str]]:
+        """The edit's bucket keys, the skill ids in those buckets, and every skill id to check
+        the edit against (the buckets', then the loaded skills of its language)."""
         key = mining.bucket_key(edit)
         # the bucket of the changed subtree: edits of one rewrite in different statements meet
         # there (memory.skills.subtree)
         sub = subtree_key(edit)
         keys = [key] if sub is None else [key, sub]
-        bucket = [sid for k in keys for sid in self._buckets.setdefault(k, [])]
+        bucket = [sid for k in keys for sid in self._buckets.get(k, [])]
         candidates = [*bucket, *(s for s in self._loaded if self._skills[s].language == key[0])]
+        return keys, bucket, list(dict.fromkeys(candidates))
+
+    def _pending_for(self, keys: list[tuple[str, ...]]) -> dict[str, StructuralEdit]:
+        """Unpaired edits that may pair with one of these keys: the same statement context
+        first, then the same subtree only; newest first."""
+        return {p[0]: p[1] for k in keys for p in reversed(self._pending.get(k, []))}
+
+    def add(self, episode_id: str, edit: StructuralEdit) -> list[Skill]:
+        """Mine one edit episode; returns the skills it created or updated."""
+        keys, bucket, candidates = self._where(edit)
+        for k in keys:
+            self._buckets.setdefault(k, [])
+            self._pending.setdefault(k, [])
         # every hypothesis the edit agrees with gains it (a waiting one may now be offered)
         covered = [
             self._support(skill, episode_id)
-            for sid in dict.fromkeys(candidates)
+            for sid in candidates
             if (skill := self._skills.get(sid)) is not None and covers(skill, edit)
         ]
         if covered:
@@ -296,9 +322,7 @@ class SkillMiner:
         if self.min_examples <= 1:
             one = single(edit, episode_id)
             return [self._keep(keys, one)] if one is not None else []
-        # newest first: alike edits in the same statement context, then the same subtree only
-        others = {p[0]: p[1] for k in keys for p in reversed(self._pending.setdefault(k, []))}
-        for other_id, other in others.items():
+        for other_id, other in self._pending_for(keys).items():
             made = hypotheses(other, edit, [other_id, episode_id])
             if made:
                 self._forget(other_id)
@@ -307,6 +331,36 @@ class SkillMiner:
             pending = self._pending[k]
             pending.append((episode_id, edit))
             del pending[: -self.max_pending]
+        return []
+
+    def peek(self, episode_id: str, edit: StructuralEdit) -> list[Skill]:
+        """What add() would return for the edit, as copies, leaving the miner as it was: the
+        edit still being made is mined this way (server.suggest.provisional), and mined for
+        real once its episode is stored."""
+        keys, bucket, candidates = self._where(edit)
+        covered = [
+            _supported(skill, [episode_id])
+            for sid in candidates
+            if (skill := self._skills.get(sid)) is not None and covers(skill, edit)
+        ]
+        if covered:
+            return covered
+        for sid in bucket:
+            if (skill := self._skills.get(sid)) is not None:
+                trial = _copy(skill)  # widen() changes the skill it widens
+                if widen(trial, edit):
+                    return [_supported(trial, [episode_id])]
+        if self.min_examples <= 1:
+            one = single(edit, episode_id)
+            return [one] if one is not None else []
+        for other_id, other in self._pending_for(keys).items():
+            made = hypotheses(other, edit, [other_id, episode_id])
+            if made:
+                known = [self._skills.get(s.id) for s in made]
+                return [
+                    s if k is None else _supported(k, s.examples)
+                    for s, k in zip(made, known, strict=True)
+                ]
         return []
 
     def _forget(self, episode_id: str) -> None:

@@ -52,6 +52,10 @@ class BurstTracker:
     def __len__(self) -> int:
         return len(self._open)
 
+    def open_burst(self, uri: str) -> Burst | None:
+        """The burst still open on a document (read-only: it keeps growing as changes come)."""
+        return self._open.get(uri)
+
     def shortest_gap(self) -> float:
         return min((b.idle_gap_s for b in self._open.values()), default=self.idle_gap_s)
 

@@ -183,6 +183,33 @@ def _structural(
 _MAX_KNOWN = 256
 
 
+def provisional_edit(
+    before: str, after: str, doc: DocumentInfo, max_region_lines: int, known: Collection[str]
+) -> dict[str, Any] | None:
+    """The structural edit an open burst would make if it closed now, or None: what
+    kenetic/nextEdits mines provisionally (server.suggest.provisional) so a skill the edit just
+    made is offered before the idle gap closes it. Bounded and redacted like an episode's; it is
+    never stored."""
+    if doc.grammar is None or before == after:
+        return None
+    _, old_lines, new_lines = changed_region(before, after)
+    region_bytes = max(sum(map(len, old_lines)), sum(map(len, new_lines)))
+    if (
+        max(len(old_lines), len(new_lines)) > max_region_lines
+        or region_bytes > doc.capture.max_region_bytes
+    ):
+        return None
+    return _structural(
+        doc.grammar,
+        before,
+        after,
+        max_region_lines,
+        doc.capture.max_region_bytes,
+        doc.filename,
+        known,
+    )
+
+
 class Recorder:
     """One worker thread that builds edit episodes and queues them for the store.
 
@@ -228,6 +255,15 @@ class Recorder:
     def forget(self, uri: str) -> None:
         self._trees.pop(uri, None)
         self._known.pop(uri, None)
+
+    def known_secrets(self, uri: str) -> frozenset[str]:
+        """The secrets this document's earlier episodes found (a copy; the worker adds more)."""
+        for _ in range(3):
+            try:
+                return frozenset(self._known.get(uri, ()))
+            except RuntimeError:  # the recorder thread grew the set while it was copied
+                continue
+        return frozenset()
 
     def stop(self) -> None:
         self._queue.put(None)

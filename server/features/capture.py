@@ -135,6 +135,16 @@ class CaptureService:
         self._submit(closed)
         self._ensure_sweeper()
 
+    def open_edit(self, uri: str) -> tuple[str, str, int, DocumentInfo] | None:
+        """The edit still being made on a captured document: the text before its burst, the
+        text now, the burst's last version and the document; None when no burst is open."""
+        uri = unquote(uri)
+        info = self.documents.get(uri)
+        burst = self.tracker.open_burst(uri)
+        if info is None or burst is None:
+            return None
+        return burst.baseline, burst.current, burst.last_version, info
+
     def note_unknown_change(self, uri: str) -> None:
         self.unknown_changes += 1
 

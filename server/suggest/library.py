@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 REPLAY_EPISODES = 64
 # a skill mined or accepted this recently counts as "just used" for kenetic/nextEdits
 RECENT_S = 600.0
+# the example id of an edit mined before its episode is stored (Library.peek)
+PROVISIONAL = "provisional"
+MAX_LENT = 64  # lent skills kept at most (a request may still rank the ones it was given)
 # how far back `refresh` looks past the newest skill it has seen: another process may commit a
 # skill saved (stamped) a while before, its writer queue behind or its disk full meanwhile
 REFRESH_SLACK_S = 600.0
@@ -64,6 +67,11 @@ class Library:
         self.just_mined: tuple[frozenset[str], float] = (frozenset(), 0.0)
         self._texts: dict[str, tuple[int, str]] = {}  # skill id -> (support, template text)
         self.lock = threading.RLock()
+        # the miner is changed on the mining thread and peeked at from requests (provisional)
+        self.mining_lock = threading.Lock()
+        # skills of the edit still being made (server.suggest.provisional): offered by
+        # kenetic/nextEdits until its episode is mined, which replaces them; never saved
+        self.lent: dict[str, StoredSkill] = {}
         self.loaded = False
         self._version: int | None = None  # the store's data_version refresh last looked at
         self._seen_at = 0.0  # the newest updated_at of a skill row refresh has seen
@@ -95,7 +103,8 @@ class Library:
         prior = {sid: st.skill.support for sid, st in self.skills.items()} if replay else {}
         try:
             edit = StructuralEdit.from_json(structural)
-            made = self.miner.add(str(episode_id), edit)
+            with self.mining_lock:
+                made = self.miner.add(str(episode_id), edit)
         except Exception:  # one odd edit must not stop mining
             log.exception("mining episode %s failed", episode_id)
             return []
@@ -109,12 +118,50 @@ class Library:
             self.just_mined = (frozenset(s.id for s in out), time.time())
         return out
 
+    def peek(self, structural: dict[str, Any]) -> list[Skill]:
+        """The skills an edit not yet stored would make or support (copies; the miner is left
+        as it was)."""
+        try:
+            edit = StructuralEdit.from_json(structural)
+            with self.mining_lock:
+                return self.miner.peek(PROVISIONAL, edit)
+        except Exception:  # an odd edit must not fail a request
+            log.exception("provisional mining failed")
+            return []
+
+    def lend(self, skills: list[Skill]) -> list[Skill]:
+        """Lend the skills of an edit still being made (adopt() takes a lent skill back when the
+        miner makes it); returns those worth offering: not deleted, and the library's own copy
+        where it already has the skill with as much support."""
+        out = []
+        with self.lock:
+            for skill in skills:
+                stored = self.skills.get(skill.id)
+                if stored is not None and (stored.deleted or stored.skill.support >= skill.support):
+                    if not stored.deleted:
+                        out.append(copy_skill(stored.skill))
+                    continue
+                if skill.id in self.custom_names:
+                    skill.name = self.custom_names[skill.id]
+                lent = StoredSkill(skill)
+                if stored is not None:
+                    lent.outcomes = stored.outcomes
+                self.lent.pop(skill.id, None)
+                self.lent[skill.id] = lent
+                out.append(copy_skill(skill))
+            for sid in list(self.lent)[:-MAX_LENT]:
+                del self.lent[sid]  # the oldest: edits since abandoned, never mined into them
+        return out
+
     def adopt(self, skill: Skill, *, used: bool = True) -> Skill:
         """Keep a skill the miner made (or another library published) and persist it."""
         with self.lock:
             stored = self.skills.get(skill.id)
             if stored is None:
                 stored = self.skills[skill.id] = StoredSkill(skill)
+                lent = self.lent.pop(skill.id, None)
+                if lent is not None:  # accepted or dismissed while it was lent
+                    stored.outcomes = lent.outcomes
             stored.skill = skill
             if skill.id in self.custom_names:
                 skill.name = self.custom_names[skill.id]
@@ -186,7 +233,9 @@ class Library:
 
     def get(self, skill_id: str) -> StoredSkill | None:
         stored = self.skills.get(skill_id)
-        return stored if stored is not None and not stored.deleted else None
+        if stored is None:
+            return self.lent.get(skill_id)
+        return stored if not stored.deleted else None
 
     def delete(self, skill_id: str) -> bool:
         with self.lock:
@@ -214,7 +263,7 @@ class Library:
 
     def record(self, suggestion_id: str, skill_id: str, outcome: str) -> None:
         now = time.time()
-        stored = self.skills.get(skill_id)
+        stored = self.skills.get(skill_id) or self.lent.get(skill_id)
         if stored is not None:
             stored.outcomes.add(outcome, now)
         self.totals[outcome] += 1
@@ -231,10 +280,11 @@ class Library:
     def candidate(self, skill_id: str) -> dict[str, Any]:
         """The ranker's view of a skill (trm.ranker's keys and trm.features' skill keys); the
         service adds the site's keys (matchText, distance, lineDelta, sameFile)."""
-        stored = self.skills[skill_id]
+        stored = self.skills.get(skill_id) or self.lent[skill_id]
         skill = stored.skill
         counts: OutcomeCounts = stored.outcomes
         just, at = self.just_mined
+        just_applied = skill_id in self.lent or (skill_id in just and time.time() - at < RECENT_S)
         return {
             "skillId": skill_id,
             "name": skill.name,
@@ -244,7 +294,7 @@ class Library:
             "specificity": skill.specificity,
             "lastUsed": counts.last_used,
             **counts.to_json(),
-            "justApplied": skill_id in just and time.time() - at < RECENT_S,
+            "justApplied": just_applied,
         }
 
     def _template_text(self, skill: Skill) -> str:

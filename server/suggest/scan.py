@@ -1,7 +1,8 @@
 """Where else a skill applies: kenetic/nextEdits and kenetic.applySkill beyond the cursor.
 
-After an edit, the places to offer are those of the skill just used (accepted, or the skill the
-hand-made edit was mined into) and of any strong skill, in the open documents and then in the
+After an edit, the places to offer are those of the skill just used (accepted, the skill the
+hand-made edit was mined into, or the one the edit still being made would make: see
+server.suggest.provisional) and of any strong skill, in the open documents and then in the
 workspace's files of the same language, within the `skills.nextEdits` bounds on file count and
 time. Scanning runs in a worker thread; open documents are read as the editor has them, other
 files from disk, and ignored files are never read.
@@ -23,6 +24,7 @@ from lsprotocol import types
 from memory.skills.matching import Match
 from memory.skills.skill import Skill
 from memory.skills.syntax import grammar_for
+from server.features.capture import CaptureService
 from server.suggest.documents import line_offsets, split_lines
 from server.suggest.library import Library, copy_skill
 from server.suggest.service import SuggestService, client_range
@@ -159,7 +161,13 @@ async def next_edits(
         return {"edits": []}
     doc, snap, libs = found_doc
     settings = folder.settings.skills
-    chosen = _candidates(service, key, libs, snap.language, settings.strong_support)
+    # the edit still being made comes first: its skills are what "just used" means now
+    capture = service.server.service(CaptureService)
+    lent = await asyncio.to_thread(service.provisional.skills_for, capture, key, libs)
+    chosen = {s.id: (lib, s) for lib, s in lent if s.language == snap.language}
+    strong = _candidates(service, key, libs, snap.language, settings.strong_support)
+    for sid, pair in strong.items():
+        chosen.setdefault(sid, pair)
     if not chosen:
         return {"edits": []}
     bounds = settings.next_edits

@@ -29,6 +29,7 @@ from server.suggest.library import Library, copy_skill, refreshed
 from server.suggest.mining import MiningWorker
 from server.suggest.outcomes import Suggestion, Suggestions
 from server.suggest.progress import Reporter
+from server.suggest.provisional import Provisional
 from server.suggest.ranking import RankingService
 from server.suggest.session import site_key
 from server.suggest.shown import ShownSet, short
@@ -50,6 +51,7 @@ class SuggestService:
         self.ranking = RankingService(lambda uri: server.workspaces.folder_for(uri))
         self.trees = Trees()
         self.warmer = Warmer(self._warm)  # parses open documents while the developer pauses
+        self.provisional = Provisional()  # skills of the edit still being made (nextEdits)
         self._warm_lock = threading.Lock()  # a parse ahead vs didClose letting the tree go
         self.baselines = Baselines()
         self.suggestions = Suggestions()
@@ -232,6 +234,7 @@ class SuggestService:
         baseline and its undo watches (each a whole copy of the text), or it stays in RSS."""
         key = unquote(uri)
         self.warmer.forget(key)
+        self.provisional.forget(key)
         with self._warm_lock:
             self.trees.drop(key)
         self.baselines.reset(key)

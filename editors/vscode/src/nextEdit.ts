@@ -35,6 +35,17 @@ function flat(text: string): string {
     return one.length > 120 ? `${one.slice(0, 117)}...` : one;
 }
 
+/** The preview: the site's line as the edit leaves it (a deletion's new text alone is empty and
+ * a rename's a word), or the new text where the edit spans lines or the file is not open. */
+function previewOf(doc: vscode.TextDocument | undefined, range: vscode.Range, newText: string): string {
+    if (!doc || range.start.line !== range.end.line || newText.includes('\n')) {
+        return flat(newText) || '(delete)';
+    }
+    const line = doc.lineAt(range.start.line).text;
+    const after = (line.slice(0, range.start.character) + newText + line.slice(range.end.character)).trim();
+    return flat(after) || '(delete the line)';
+}
+
 export class NextEdits implements vscode.Disposable {
     private readonly disposables: vscode.Disposable[] = [];
     private readonly gutter: vscode.TextEditorDecorationType;
@@ -189,7 +200,7 @@ export class NextEdits implements vscode.Disposable {
                 line: range.start.line,
                 newText: edit.newText,
                 oldText,
-                preview: flat(edit.newText),
+                preview: previewOf(doc, range, edit.newText),
                 skillId: edit.skillId,
                 suggestionId: edit.suggestionId,
                 otherFile: target.toString() !== uri.toString(),
@@ -220,7 +231,8 @@ export class NextEdits implements vscode.Disposable {
             editor.setDecorations(this.struck, here ? [{ range: mark.range, hoverMessage: this.hover(mark) }] : []);
             editor.setDecorations(
                 this.preview,
-                here ? [{ range: new vscode.Range(mark.range.end, mark.range.end), renderOptions: { after: { contentText: `→ ${mark.preview}` } } }] : [],
+                // at the line's end: the preview is the whole line as the edit leaves it
+                here ? [{ range: editor.document.lineAt(mark.range.end.line).range.with({ start: editor.document.lineAt(mark.range.end.line).range.end }), renderOptions: { after: { contentText: `→ ${mark.preview}` } } }] : [],
             );
             const hintHere = mark && !here && editor === vscode.window.activeTextEditor;
             if (here) {

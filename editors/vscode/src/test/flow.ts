@@ -19,6 +19,21 @@ def g(p, q, r, s, t):
     print(t)
 `;
 
+// a rewrite no earlier step taught: its skill is learned from the two edits of the step
+const FRESH_PY = `import unittest
+
+class T(unittest.TestCase):
+    def test_it(self):
+        a, b, c, d = 1, 2, 3, 4
+        self.assertEquals(a, 1)
+        self.assertEquals(b, 2)
+
+        self.assertEquals(c, 3)
+
+
+        self.assertEquals(d, 4)
+`;
+
 type Outcomes = { accepted?: number; rejected?: number };
 
 export async function runFlow(kenetic: KeneticApi, folder: vscode.WorkspaceFolder): Promise<void> {
@@ -199,5 +214,33 @@ export async function runFlow(kenetic: KeneticApi, folder: vscode.WorkspaceFolde
         const train = await vscode.commands.executeCommand<unknown>('kenetic.client.train');
         check(train !== undefined, 'training with few outcomes reported as an error');
         return { selector: selector.map((s) => s.language), train };
+    });
+
+    await step('next edit: a skill learned from the edit just made, at the default idle gap', async () => {
+        // the workspace runs with idleGapMs 100; a user's default is 1500, and the edit just made
+        // is still an open burst when its next site should be marked (server.suggest.provisional)
+        const config = vscode.workspace.getConfiguration('kenetic');
+        await config.update('capture.idleGapMs', 1500, vscode.ConfigurationTarget.Workspace);
+        try {
+            const fresh = path.join(folder.uri.fsPath, 'fresh.py');
+            fs.writeFileSync(fresh, FRESH_PY);
+            const ed = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(fresh));
+            await sleep(300);
+            await replace(ed, 'self.assertEquals(a,', 'self.assertEqual(a,');
+            await sleep(1900); // > the default idle gap: the first edit is an episode, mined
+            await replace(ed, 'self.assertEquals(b,', 'self.assertEqual(b,');
+            const edited = Date.now();
+            const m = await until('a marked next edit in fresh.py', async () => {
+                const n = kenetic.nextEdit();
+                return n && n.uri === ed.document.uri.toString() && n.markedAt >= edited ? n : undefined;
+            }, 10000, 10);
+            check(m.preview.includes('assertEqual('), `preview ${m.preview}`);
+            check(ed.document.lineAt(m.line).text.includes('assertEquals('), `marked ${ed.document.lineAt(m.line).text}`);
+            const latency = { fromChangeEvent: m.markedAt - m.changedAt, fromEditCall: m.markedAt - edited };
+            console.log(`LATENCY next-edit mark, skill learned from the edit just made (idle gap 1500 ms): ${JSON.stringify(latency)} ms`);
+            return { latencyMs: latency, line: m.line };
+        } finally {
+            await config.update('capture.idleGapMs', 100, vscode.ConfigurationTarget.Workspace);
+        }
     });
 }
