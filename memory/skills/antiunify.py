@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from memory.skills.templates import (
     REDACTED,
+    SEGMENT,
     Syn,
     Template,
     const_key,
     is_block,
     optional_at,
+    segment_at,
+    segment_split,
     shape,
 )
 
@@ -46,6 +49,12 @@ def _extra_at(short: list[str | None], long: list[str]) -> int | None:
         if all(a is None or a == b for a, b in zip(short, rest, strict=True)):
             return p
     return None
+
+
+def _same_const(t: Template, s: Syn) -> bool:
+    """A template child that is constant and the same code as the example's child."""
+    key = const_key(t)
+    return key is not None and key == s.key
 
 
 class AntiUnifier:
@@ -81,14 +90,61 @@ class AntiUnifier:
         if kind == "c" and not s.children and t[1] == s.type and t[2] == s.key:
             # a redacted secret is the site's own value, whatever the examples held
             return self.hole(t, s) if REDACTED in t[2] else t
+        if kind == "n" and t[1] == s.type and segment_at(t[2]) >= 0:
+            made = self.segmented(t, s)  # the node's children already hold a run
+            return made if made is not None else self.hole(t, s)
         if kind == "n" and t[1] == s.type and len(t[2]) == len(s.children):
             kids = [self.generalise(tc, sc) for tc, sc in zip(t[2], s.children, strict=True)]
             return ["n", t[1], kids, t[3], t[4]]
         if kind == "n" and t[1] == s.type:
             made = self._optional(t, s)
+            if made is None and self.texts is not None:
+                made = self.segmented(t, s)
             if made is not None:
                 return made
         return self.hole(t, s)
+
+    def segmented(self, t: Template, s: Syn) -> Template | None:
+        """t and s of one type with different numbers of children (argument lists of two and
+        of three): the children equal in both at each end kept, generalised one by one, the run
+        between them one segment hole. The same pair of runs gets the same hole on both sides
+        of the edit, so `zip(a, b)` -> `zip(a, b, strict=False)` and `zip(x, y, z)` -> `zip(x,
+        y, z, strict=False)` make `zip($s)` -> `zip($s, strict=False)`. None for blocks and
+        strings (see _varies), where no end is shared, or where a run would be empty."""
+        kids, syns = t[2], s.children
+        if _varies(t[1]):
+            return None
+        p = segment_at(kids)
+        if p >= 0:
+            split = segment_split(kids, len(syns))
+            if split is None:
+                return None
+            _, e = split
+            head, run, tail = kids[:p], [kids[p]], kids[p + 1 :]
+            theirs, rest = syns[p:e], syns[e:]
+        else:
+            m = min(len(kids), len(syns))
+            a = 0
+            while a < m and _same_const(kids[a], syns[a]):
+                a += 1
+            b = 0
+            while b < m - 1 and _same_const(kids[-1 - b], syns[-1 - b]):
+                b += 1
+            # a run binds one child at least: where one list begins as the other does
+            # (`f(a, b)` / `f(a, b, c)`), the shared beginning gives way to the shared end
+            a = min(a, m - b - 1)
+            if a + b == 0:
+                return None  # no shared end: a hole over the whole node does as well
+            head, run, tail = kids[:a], kids[a : len(kids) - b], kids[len(kids) - b :]
+            theirs, rest = syns[a : len(syns) - b], syns[len(syns) - b :]
+            if not any(c.key == "," for c in theirs) and all(const_key(c) != "," for c in run):
+                return None  # not items of a list: an extra comment or decorator is no run
+        key = ("\x00*" + " ".join(shape(c) for c in run), " ".join(c.key for c in theirs))
+        segment = ["h", self._var(key), SEGMENT, run[0][3], run[-1][4]]
+        made = [self.generalise(tc, sc) for tc, sc in zip(head, syns, strict=False)]
+        made.append(segment)
+        made += [self.generalise(tc, sc) for tc, sc in zip(tail, rest, strict=True)]
+        return ["n", t[1], made, t[3], t[4]]
 
     def _optional(self, t: Template, s: Syn) -> Template | None:
         """t and s of one type whose children differ by one element (`yield` / `yield x`): the

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from memory.skills import transforms
 from memory.skills.syntax import has_error, parse
-from memory.skills.templates import Syn, char_map, to_syn
+from memory.skills.templates import Syn, char_map, is_atomic, to_syn
 from memory.skills.treediff import Path, at, at_forest, diff_trees
 
 if TYPE_CHECKING:
@@ -219,6 +219,27 @@ def _context(node: Node, data: bytes, max_bytes: int) -> Node:
     return x
 
 
+def _atom_depth(node: Node, data: bytes) -> int:
+    """How many steps above node the topmost ancestor-or-self whose text to_syn keeps whole (a
+    string with its contents) has its parent; 0 when there is none. A syntax tree made from it
+    has no children there to hold the edit's window."""
+    depth, steps, x = 0, 0, node
+    while x.parent is not None:
+        steps += 1
+        if is_atomic(x, data):
+            depth = steps
+        x = x.parent
+    return depth
+
+
+def _up(node: Node, steps: int) -> Node | None:
+    for _ in range(steps):
+        if node.parent is None:
+            return None
+        node = node.parent
+    return node
+
+
 def _path(x: Node, r: Node) -> Path:
     out: Path = []
     while r.id != x.id:
@@ -260,6 +281,13 @@ def structural_edit(
     if aligned is None:
         return None
     rb, ra = aligned
+    lift = max(_atom_depth(rb, db), _atom_depth(ra, da))
+    if lift:
+        # the change is inside a string (`"x"` -> `f"x"`): the string is the window
+        ub, ua = _up(rb, lift), _up(ra, lift)
+        if ub is None or ua is None or ub.type != ua.type or ub.start_byte != ua.start_byte:
+            return None
+        rb, ra = ub, ua
     i, jb, ja = _window(rb, ra)
     kb, ka = rb.children, ra.children
     if i == jb and i == ja:

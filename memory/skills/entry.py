@@ -30,6 +30,8 @@ class SkillEntry:
     literals: list[tuple[str, str]] = field(default_factory=list)
     # a subtree skill's site sits under one of these node types (memory.skills.subtree)
     parents: frozenset[str] = frozenset()
+    # a function's site returns a value (or not), as the examples' did (memory.skills.meaning)
+    returns: bool | None = None
     # holes whose token text (not only their text) matching must bind (templates.match), in the
     # before- and the after-template
     keyed: frozenset[str] | None = None
@@ -91,6 +93,7 @@ def entry_of(skill: Skill) -> SkillEntry:
     entry = SkillEntry(
         skill, keys[:4], before, after, uses, derive, skill.unused_holes, literals, parents
     )
+    entry.returns = skill.before_template.get("returns")
     entry.keyed = _keyed_holes(before) | {h for h, _, _ in uses}
     entry.keyed_after = _keyed_holes(after)
     return entry

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from memory.skills import transforms
 from memory.skills.entry import SkillEntry, entry_of
+from memory.skills.meaning import node_returns_value
 from memory.skills.mining import NODE
 from memory.skills.rewrites import Match, apply_match, byte_offset, parses, rewrite, rewrite_parses
 from memory.skills.skill import Skill
@@ -212,6 +213,8 @@ def _site_matches(
     if skill.mode == NODE:
         if entry.parents and (node.parent is None or node.parent.type not in entry.parents):
             return []
+        if entry.returns is not None and node_returns_value(node) != entry.returns:
+            return []  # a rewrite of functions that return nothing, at one that returns
         env: dict[str, str] = {}
         if not match(entry.before[0], node, data, env, entry.keyed) or not entry.allows(env):
             return []

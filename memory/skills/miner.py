@@ -21,6 +21,7 @@ from memory.skills.antiunify import AntiUnifier
 from memory.skills.edits import StructuralEdit
 from memory.skills.literals import literal_guards
 from memory.skills.loosen import loosen
+from memory.skills.meaning import returns_guard
 from memory.skills.mining import NODE, WINDOW, Level
 from memory.skills.skill import Skill, skill_name
 from memory.skills.subtree import SUBTREE, guard_parents, parent_type, subtree_key
@@ -147,7 +148,7 @@ def _generalised(
             continue
         if len(a.after) != len(b.after) or a.root != b.root:
             continue
-        if a.focus_b != b.focus_b or a.focus_a != b.focus_a:
+        if not _same_place(a, b):
             continue  # parts align by position: the changes must sit at the same place
         # first with optional holes where the examples differ by one element (`yield` and
         # `yield x`), then without: a hole over the whole node may still make a skill
@@ -163,6 +164,22 @@ def _generalised(
             if not has_optional(before) and not has_optional(after):
                 break
     return None
+
+
+def _same_place(a: Level, b: Level) -> bool:
+    """The changes sit at the same place in both levels: at the same child indices, or, in
+    lists of different lengths (which become segment holes), at the same distance from the
+    list's end (`, strict=False` appended to argument lists of two and of three)."""
+    if a.focus_b == b.focus_b and a.focus_a == b.focus_a:
+        return True
+    sides = ((a.focus_b, b.focus_b, a.before, b.before), (a.focus_a, b.focus_a, a.after, b.after))
+    for fa, fb, pa, pb in sides:
+        if fa is None or fb is None or fa[0] != fb[0] or len(pa) != 1 or len(pb) != 1:
+            return False
+        na, nb = len(at(pa[0], fa[0]).children), len(at(pb[0], fb[0]).children)
+        if na == nb or (na - fa[1], na - fa[2]) != (nb - fb[1], nb - fb[2]):
+            return False
+    return True
 
 
 def _gen_side(
@@ -196,6 +213,10 @@ def _built(
         return None
     skill = _make(first, mode, height, anchors, a, before, after, examples, derived)
     skill.uses = mining.uses(before, after, [a.before, b.before])
+    if mode == NODE and len(a.before) == 1 and len(b.before) == 1:
+        returns = returns_guard(a.before[0], b.before[0])
+        if returns is not None:
+            skill.before_template["returns"] = returns
     texts = [mining.span_texts(before, a.skel_b), mining.syn_texts(before, b.before, b.skel_b)]
     skill.literals = literal_guards(before, after, [t for t in texts if t is not None])
     if unused:

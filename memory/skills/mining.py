@@ -16,7 +16,16 @@ from memory.skills import transforms
 from memory.skills.antiunify import AntiUnifier
 from memory.skills.edits import IMPORTS, StructuralEdit
 from memory.skills.subtree import SUBTREE, rerooted
-from memory.skills.templates import Syn, Template, aligned, holes, is_block, match_syn
+from memory.skills.templates import (
+    Syn,
+    Template,
+    aligned,
+    around_segment,
+    holes,
+    is_block,
+    match_syn,
+    segment_split,
+)
 from memory.skills.treediff import at
 
 NODE, WINDOW = "node", "window"
@@ -184,6 +193,12 @@ def _gen_path(
     hi: int,
     carried: frozenset[tuple[int, ...]],
 ) -> Template:
+    if t[0] == "n" and t[1] == s.type and not path and len(t[2]) != len(s.children):
+        # R itself, a list one example has more of (`zip(a, b)` / `zip(x, y, z)`): the
+        # children both share at each end stay, the run between is a segment hole
+        made = au.segmented(t, s)
+        if made is not None:
+            return made
     if t[0] != "n" or t[1] != s.type or len(t[2]) != len(s.children):
         return au.context(t, s, deep=True)
     kids: list[Template] = []
@@ -332,6 +347,11 @@ def syn_texts(parts: list[Template], syns: list[Syn], skel: str) -> dict[str, st
     def walk(t: Template, s: Syn) -> None:
         if t[0] in ("h", "o"):
             out.setdefault(t[1], skel[s.start : s.end])
+        elif t[0] == "n" and (split := segment_split(t[2], len(s.children))) is not None:
+            p, e = split
+            out.setdefault(t[2][p][1], skel[s.children[p].start : s.children[e - 1].end])
+            for tc, sc in around_segment(t[2], split, s.children):
+                walk(tc, sc)
         elif t[0] == "n":
             for tc, k in zip(t[2], aligned(t[2], len(s.children)) or [], strict=True):
                 if k is None:

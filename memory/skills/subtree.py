@@ -30,6 +30,8 @@ def _changed_child(edit: StructuralEdit) -> tuple[Syn, Syn, int] | None:
     if jb - i != 1 or ja - i != 1:
         return None
     rb, ra = at(edit.syn_before(), edit.path), at(edit.syn_after(), edit.path)
+    if i >= min(len(rb.children), len(ra.children)):
+        return None  # a window past R's children: a stored tree cut short (edits.MAX_BYTES)
     b, a = rb.children[i], ra.children[i]
     # an anonymous token (`yield`, `,`) or a bare name is no rewrite to carry anywhere: it would
     # turn every such token or name in the file

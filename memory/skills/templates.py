@@ -16,9 +16,13 @@ Template nodes are lists so they serialise to JSON as they are:
                                          lacked (`yield` / `yield $x`); matches that child or
                                          nothing, and renders as pre + its text + post, or as
                                          nothing (pre/post are the spacing around it)
+  ["h", name, "*", start, end]           segment hole (type SEGMENT): a run of one or more
+                                         children between the children both examples share at
+                                         each end, in lists whose examples differ in length
+                                         (`zip(a, b)` / `zip(x, y, z)`: `zip($s)`)
 start/end are character offsets into the skeleton text of the first example, used to render (an
 optional hole's span takes in its spacing; it is empty where the first example lacked it). A node
-holds at most one optional hole; it binds "" when absent.
+holds at most one optional hole; it binds "" when absent; and at most one segment hole.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class Syn:
         return cls(d[0], d[1], d[2], [cls.from_json(c) for c in d[3]], d[4])
 
 
-def _is_atomic(node: Node, data: bytes) -> bool:
+def is_atomic(node: Node, data: bytes) -> bool:
     """Leaves, and nodes whose children leave real text between them (string contents)."""
     if node.child_count == 0:
         return True
@@ -105,7 +109,7 @@ def node_key(node: Node, data: bytes) -> str:
 
 
 def _node_key(node: Node, data: bytes) -> str:
-    if _is_atomic(node, data):
+    if is_atomic(node, data):
         return leaf_key(data[node.start_byte : node.end_byte])
     return " ".join(node_key(c, data) for c in node.children)
 
@@ -116,7 +120,7 @@ def to_syn(node: Node, data: bytes, base: int, chars: list[int] | None) -> Syn:
     def off(b: int) -> int:
         return b - base if chars is None else chars[b - base]
 
-    if _is_atomic(node, data):
+    if is_atomic(node, data):
         raw = data[node.start_byte : node.end_byte]
         return Syn(node.type, off(node.start_byte), off(node.end_byte), [], leaf_key(raw))
     kids = [to_syn(c, data, base, chars) for c in node.children]
@@ -161,6 +165,36 @@ def shape(t: Template) -> str:
     if t[0] == "c":
         return t[2]
     return "(" + " ".join(shape(c) for c in t[2]) + ")"
+
+
+# the type of a hole that stands for a run of children, not one node
+SEGMENT = "*"
+
+
+def segment_at(kids: list[Template]) -> int:
+    """Index of the segment hole among a node's template children, or -1."""
+    for k, c in enumerate(kids):
+        if c[0] == "h" and c[2] == SEGMENT:
+            return k
+    return -1
+
+
+def segment_split(kids: list[Template], count: int) -> tuple[int, int] | None:
+    """For template children with a segment hole at p: the node children [p, e) it binds, the
+    children before it and after it matching one by one; None when the node has too few (a
+    segment binds at least one child)."""
+    p = segment_at(kids)
+    e = count - (len(kids) - p - 1)
+    return (p, e) if p >= 0 and e > p else None
+
+
+def around_segment(
+    kids: list[Template], split: tuple[int, int], children: list[Any]
+) -> list[tuple[Template, Any]]:
+    """The template children before and after the segment hole, each with its node child."""
+    p, e = split
+    head = zip(kids[:p], children[:p], strict=True)
+    return [*head, *zip(kids[p + 1 :], children[e:], strict=True)]
 
 
 def optional_at(kids: list[Template]) -> int:
@@ -278,9 +312,36 @@ def match(
     if kind == "c":
         return node_key(node, data) == t[2]
     kids = t[2]
+    split = segment_split(kids, node.child_count)
+    if split is not None:
+        return _match_segment(kids, split, node, data, env, keyed)
     if node.child_count != len(kids):
         return _match_short(kids, node, data, env, keyed)
     return all(match(tc, nc, data, env, keyed) for tc, nc in zip(kids, node.children, strict=True))
+
+
+def _match_segment(
+    kids: list[Template],
+    split: tuple[int, int],
+    node: Node,
+    data: bytes,
+    env: dict[str, str],
+    keyed: frozenset[str] | None,
+) -> bool:
+    """The children before and after the segment hole one by one, the run between bound to it."""
+    p, e = split
+    children = node.children
+    if not all(match(tc, nc, data, env, keyed) for tc, nc in around_segment(kids, split, children)):
+        return False
+    name, run = kids[p][1], children[p:e]
+    key = " ".join(node_key(c, data) for c in run)
+    bound = env.get(name)
+    if bound is None:
+        text = data[run[0].start_byte : run[-1].end_byte].decode("utf-8", "replace")
+        env[name] = key if keyed is None or name in keyed else text
+        env["\x00" + name] = text
+        return True
+    return bound == key
 
 
 def _absent(name: str, env: dict[str, str]) -> bool:
@@ -312,6 +373,14 @@ def match_syn(t: Template, s: Syn, env: dict[str, str]) -> bool:
         return False
     if kind == "c":
         return s.key == t[2]
+    split = segment_split(t[2], len(s.children))
+    if split is not None:
+        p, e = split
+        kids, ch = t[2], s.children
+        if not all(match_syn(tc, sc, env) for tc, sc in around_segment(kids, split, ch)):
+            return False
+        key = " ".join(c.key for c in ch[p:e])
+        return env.setdefault(kids[p][1], key) == key
     order = aligned(t[2], len(s.children))
     if order is None:
         return False

@@ -90,3 +90,20 @@ def test_diff_maps_carried_subtrees() -> None:
     pairs = diff_trees([syn_b], [syn_a])
     assert pairs  # bar(x) and y are carried over
     assert all(len(pb) >= 1 and len(pa) >= 1 for pb, pa in pairs)
+
+
+def test_an_edit_inside_a_string_kept_whole_has_that_string_as_its_window() -> None:
+    """Strings joined by a backslash continuation keep their text whole in a syntax tree (text
+    between children); an edit inside one used to index children that tree does not have."""
+    f_string = [
+        'y = 1\nmsg = (\n    "A {f} B \\n" \\\n    "C"\n)\n',
+        'def t():\n    assert g(d) == "m{\\n" \\\n        "A {f} & B {g}\\n" \\\n        "}\\n"\n',
+    ]
+    made = [structural_edit("python", b, b.replace('    "A', '    f"A', 1)) for b in f_string]
+    joined = "def t():\n    assert f(x) == \\\n        'a' + \\\n        'b'\n"
+    made.append(structural_edit("python", joined, joined.replace("'a' +", "'a'")))
+    for edit in made:
+        assert edit is not None and edit.before != edit.after
+    # the two f-string edits are one rewrite: the same kind of node, the same change
+    assert made[0] is not None and made[1] is not None
+    assert made[0].before_type == made[1].before_type == "concatenated_string"

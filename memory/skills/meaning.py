@@ -1,0 +1,88 @@
+"""Guards about meaning: what a rewrite of a whole function may depend on beyond its text.
+
+Two examples that add `-> None` to `def f(self):` say it of functions that return nothing; the
+template alone (`def $h0($h1): $h2`) would offer it at a method that returns a value, where it is
+wrong. So when a skill's site is a function and neither example returns a value (a `return`
+with a value, or a `yield`, outside nested functions), the skill keeps that as its `returns`
+guard (before_template["returns"] = false) and is offered only at functions that return none.
+The same question is asked of stored trees (mining) and of live nodes (matching), in every
+language with a grammar: a value is any named child of a return statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from memory.skills.templates import Syn
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+# definitions of functions and methods across the grammars (Python, JS/TS, Go, Rust, Java)
+FUNCTIONS = frozenset(
+    {
+        "function_definition",
+        "function_declaration",
+        "function_expression",
+        "generator_function_declaration",
+        "method_definition",
+        "method_declaration",
+        "arrow_function",
+        "function_item",
+        "func_literal",
+        "constructor_declaration",
+    }
+)
+_RETURNS = frozenset({"return_statement", "return_expression"})
+_YIELDS = frozenset({"yield", "yield_expression"})
+# what a return may carry that is no value (`return None` returns what a bare `return` does),
+# and what sits in a return statement beside the value
+_NO_VALUE = frozenset({"none", "null", "undefined", "nil", "comment"})
+
+
+def _value_in(kids: Iterable[tuple[str, str, Iterable]]) -> bool:
+    """Depth first over (type, key, children) triples, below one function."""
+    stack = list(kids)
+    while stack:
+        typ, key, children = stack.pop()
+        if typ in FUNCTIONS:
+            continue  # a nested function's returns are its own
+        if typ in _YIELDS:
+            return True
+        kids_here = list(children)
+        if typ in _RETURNS and any(t != k and t not in _NO_VALUE for t, k, _ in kids_here):
+            return True  # `return x`, not a bare `return` (its only child is the keyword)
+        stack.extend(kids_here)
+    return False
+
+
+def _syn_triples(s: Syn) -> Iterable[tuple[str, str, Iterable]]:
+    return ((c.type, c.key, _syn_triples(c)) for c in s.children)
+
+
+def _node_triples(node: Node) -> Iterable[tuple[str, str, Iterable]]:
+    # an anonymous token's type is its text, as a stored tree's key is (`return`, `;`)
+    return ((c.type, c.type if not c.is_named else "", _node_triples(c)) for c in node.children)
+
+
+def syn_returns_value(s: Syn) -> bool:
+    """Does the function this stored tree is return a value (or yield)?"""
+    return _value_in(_syn_triples(s))
+
+
+def node_returns_value(node: Node) -> bool:
+    """Does the function this live node is return a value (or yield)?"""
+    return _value_in(_node_triples(node))
+
+
+def returns_guard(first: Syn, second: Syn) -> bool | None:
+    """False when both examples' sites are functions that return no value, else None. Only
+    that agreement is kept: functions that return nothing are where an edit about what a
+    function returns (`-> None`, `: void`) is right, while two that return values say nothing of
+    one that raises instead (an abstract method), which the same edit fits."""
+    if first.type not in FUNCTIONS or second.type != first.type:
+        return None
+    if syn_returns_value(first) or syn_returns_value(second):
+        return None
+    return False
