@@ -213,14 +213,14 @@ def _site_matches(
     if skill.mode == NODE:
         if entry.parents and (node.parent is None or node.parent.type not in entry.parents):
             return []
-        if entry.returns is not None and node_returns_value(node) != entry.returns:
-            return []  # a rewrite of functions that return nothing, at one that returns
         env: dict[str, str] = {}
         if not match(entry.before[0], node, data, env, entry.keyed) or not entry.allows(env):
             return []
         if entry.rewritten(node, data):
             return []
         m = rewrite(entry, data, node.start_byte, node.end_byte, env)
+        if m is not None and entry.returns is not None:
+            m.returns = node_returns_value(node)
         return [] if m is None else [_with_unused(entry, m)]
     return _window_matches(entry, node, data, lines)
 

@@ -2,9 +2,13 @@
 
 Two examples that add `-> None` to `def f(self):` say it of functions that return nothing; the
 template alone (`def $h0($h1): $h2`) would offer it at a method that returns a value, where it is
-wrong. So when a skill's site is a function and neither example returns a value (a `return`
-with a value, or a `yield`, outside nested functions), the skill keeps that as its `returns`
-guard (before_template["returns"] = false) and is offered only at functions that return none.
+wrong. So when a skill's site is a function and both examples agree on whether it returns a
+value (a `return` with a value, or a `yield`, outside nested functions), the skill keeps that
+(before_template["returns"]), each match of it says whether its function does
+(Match.returns), and the site model weighs a site that differs (feature `returns_differs`)
+against everything else it knows, as it was trained to; a code action at the cursor still
+offers it. A hard rule would be wrong where the edit is not about returning: type comments
+moved into annotations at two functions that return are right at an abstract one that raises.
 The same question is asked of stored trees (mining) and of live nodes (matching), in every
 language with a grammar: a value is any named child of a return statement.
 """
@@ -77,12 +81,9 @@ def node_returns_value(node: Node) -> bool:
 
 
 def returns_guard(first: Syn, second: Syn) -> bool | None:
-    """False when both examples' sites are functions that return no value, else None. Only
-    that agreement is kept: functions that return nothing are where an edit about what a
-    function returns (`-> None`, `: void`) is right, while two that return values say nothing of
-    one that raises instead (an abstract method), which the same edit fits."""
+    """Whether both examples' sites, functions, return a value; None when they are not
+    functions or do not agree."""
     if first.type not in FUNCTIONS or second.type != first.type:
         return None
-    if syn_returns_value(first) or syn_returns_value(second):
-        return None
-    return False
+    a, b = syn_returns_value(first), syn_returns_value(second)
+    return a if a == b else None

@@ -45,6 +45,9 @@ class Match:
     # names the file must not use elsewhere for this to be a site (an unused import's deletion):
     # the matcher may see only part of the file, so whoever holds all of it checks (unused_in)
     unused: tuple[str, ...] = ()
+    # whether the function that is the site returns a value, for a skill whose examples agreed
+    # on it (memory.skills.meaning); the site model weighs a site that differs
+    returns: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -27,7 +27,7 @@ from memory.skills.literals import lexical_class
 from memory.skills.mining import WINDOW, span_texts
 from memory.skills.skill import Skill
 from memory.skills.subtree import SUBTREE
-from memory.skills.templates import Template, holes, leaves
+from memory.skills.templates import SEGMENT, Template, holes, leaves
 
 MODEL_PATH = Path(__file__).with_name("site_model.json")
 
@@ -49,6 +49,8 @@ FEATURES = (
     "hole_length_gap",
     "test_file",
     "new_words_present",
+    "returns_differs",
+    "segment",
 )
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -64,6 +66,7 @@ class SiteContext:
     sites_in_file: int  # ... in the site's file
     path: str  # the site's file path (its name says whether it is a test)
     text: str  # the site's whole file
+    returns: bool | None = None  # the site, a function, returns a value (Match.returns)
 
 
 def _words(parts: list[Template]) -> set[str]:
@@ -95,6 +98,8 @@ def skill_facts(skill: Skill) -> dict[str, Any]:
         "examples": {h: t for h, t in first.items()},
         "new_words": sorted(_words(after) - _words(before)),
         "deletion": not after,
+        "returns": skill.before_template.get("returns"),
+        "segment": any(typ == SEGMENT for t in before for typ in holes(t, {}).values()),
     }
 
 
@@ -136,6 +141,9 @@ def features(
         gap,
         float("test" in name or "spec" in name),
         present,
+        # the examples' functions returned a value and this one does not, or the other way
+        float(facts["returns"] is not None and where.returns not in (None, facts["returns"])),
+        float(facts["segment"]),
     ]
 
 

@@ -60,6 +60,8 @@ def stats(ls: KeneticServer) -> dict[str, Any]:
         "ranker": skills.get("ranker", "rules"),
         # the TRM's state: training, outcome sets, model version (server.suggest.ranking)
         "trm": skills.get("trm"),
+        # the site model: whether one shipped, and how many outcomes it learned from
+        "siteModel": skills.get("siteModel", {"shipped": False, "updates": 0}),
         "sessionId": ls.session_id,
         "skipped": len(ls.service(CaptureService).skipped),
         # the TRM ranker imports torch lazily: clients show whether it has been loaded

@@ -9,6 +9,7 @@ the requests it serves; the action is then offered from the next request on.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from urllib.parse import unquote
@@ -28,9 +29,12 @@ INLINE_CHARS = 100_000
 INLINE_BUDGET_S = 0.006
 CLOCK = time.thread_time
 
+# (document uri, unquoted; its version; skill id; Library.stamp of the skill counted)
+Key = tuple[str, int | None, str, int]
+
 
 class FileSites:
-    """Every site of one skill in one document version, cached per version."""
+    """Every site of one skill in one document version, cached per version of both."""
 
     def __init__(self, service: SuggestService, size: int = 64) -> None:
         self.size = size
@@ -39,8 +43,10 @@ class FileSites:
         self.worker = MiningWorker(
             lambda: max(self.last_request, service.server.service(CaptureService).last_change)
         )
-        self._cache: OrderedDict[tuple[str, int | None, str], list[Match]] = OrderedDict()
-        self._running: set[tuple[str, int | None, str]] = set()
+        self._cache: OrderedDict[Key, list[Match]] = OrderedDict()
+        self._running: set[Key] = set()
+        # the request thread, the counting thread and a nextEdits scan's thread all put here
+        self._lock = threading.RLock()
 
     def get(
         self,
@@ -55,14 +61,15 @@ class FileSites:
         """The sites, or None while they are still being counted in the background. With a
         deadline (on CLOCK), a small document is counted here unless that passes first."""
         self.last_request = time.monotonic()
-        key = (uri, snap.version, skill_id)
-        if key in self._cache:
-            return self._cache[key]
+        found = self.cached(uri, snap.version, lib, skill_id)
+        if found is not None:
+            return found
         stored = lib.get(skill_id)
         if stored is None:
             return None
         with lib.lock:
             skill = copy_skill(stored.skill)
+            key = (unquote(uri), snap.version, skill_id, lib.stamp(skill_id))
         inline = len(snap.text) <= INLINE_CHARS and key not in self._running
         if wait or (inline and deadline is not None and CLOCK() < deadline):
             deadline = None if wait else deadline
@@ -93,15 +100,32 @@ class FileSites:
         self.worker.submit(count)
         return None
 
+    def cached(
+        self, uri: str, version: int | None, lib: Library, skill_id: str
+    ) -> list[Match] | None:
+        """The sites counted for this version of the document and of the skill, if they were."""
+        with self._lock:
+            return self._cache.get((unquote(uri), version, skill_id, lib.stamp(skill_id)))
+
+    def put(
+        self, uri: str, version: int | None, skill_id: str, stamp: int, found: list[Match]
+    ) -> None:
+        """Sites of one skill (at `stamp`, Library.stamp) counted elsewhere: a nextEdits scan of
+        the open documents counts them all, and the code actions that follow need them."""
+        self._put((unquote(uri), version, skill_id, stamp), found)
+
     def forget(self, uri: str) -> None:
         """The document closed: its counted sites go (each Match keeps its parse tree alive)."""
-        for key in self.held(uri):
-            del self._cache[key]
+        with self._lock:
+            for key in self.held(uri):
+                del self._cache[key]
 
-    def held(self, uri: str) -> list[tuple[str, int | None, str]]:
-        return [k for k in self._cache if unquote(k[0]) == unquote(uri)]
+    def held(self, uri: str) -> list[Key]:
+        with self._lock:
+            return [k for k in self._cache if k[0] == unquote(uri)]
 
-    def _put(self, key: tuple[str, int | None, str], found: list[Match]) -> None:
-        self._cache[key] = found
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
+    def _put(self, key: Key, found: list[Match]) -> None:
+        with self._lock:
+            self._cache[key] = found
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)

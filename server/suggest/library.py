@@ -8,6 +8,7 @@ widens its own skills in place).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import threading
@@ -66,6 +67,9 @@ class Library:
         # the skills the latest hand-made edit was mined into, and when (the TRM's justApplied)
         self.just_mined: tuple[frozenset[str], float] = (frozenset(), 0.0)
         self._texts: dict[str, tuple[int, str]] = {}  # skill id -> (support, template text)
+        # skill id -> a number that changes whenever the skill does (sites counted per version)
+        self._stamps: dict[str, int] = {}
+        self._next_stamp = itertools.count(1)
         self.lock = threading.RLock()
         # the miner is changed on the mining thread and peeked at from requests (provisional)
         self.mining_lock = threading.Lock()
@@ -148,6 +152,7 @@ class Library:
                     lent.outcomes = stored.outcomes
                 self.lent.pop(skill.id, None)
                 self.lent[skill.id] = lent
+                self._stamps[skill.id] = next(self._next_stamp)
                 out.append(copy_skill(skill))
             for sid in list(self.lent)[:-MAX_LENT]:
                 del self.lent[sid]  # the oldest: edits since abandoned, never mined into them
@@ -175,6 +180,7 @@ class Library:
 
     def _index(self, stored: StoredSkill) -> None:
         sid = stored.skill.id
+        self._stamps[sid] = next(self._next_stamp)
         if stored.deleted:
             self.index.remove(sid)
             self.held_back.remove(sid)
@@ -226,6 +232,11 @@ class Library:
         if found:
             log.info("library %s: %d skills picked up from the store", self.name, len(found))
         return len(found)
+
+    def stamp(self, skill_id: str) -> int:
+        """Which version of the skill `get` gives now: it changes whenever the skill is indexed
+        again (mined, widened, renamed, deleted, lent), so sites counted for it stay its own."""
+        return self._stamps.get(skill_id, 0)
 
     def live(self) -> list[StoredSkill]:
         with self.lock:

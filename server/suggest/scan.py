@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from memory.skills.skill import Skill
 from memory.skills.syntax import grammar_for
 from server.features.capture import CaptureService
 from server.suggest.documents import line_offsets, split_lines
+from server.suggest.filesites import FileSites
 from server.suggest.library import Library, copy_skill
 from server.suggest.service import SuggestService, client_range
 from server.suggest.site_filter import likely_sites
@@ -99,12 +100,16 @@ def scan(
     max_files: int,
     max_bytes: int,
     deadline: float,
+    counted: Callable[[str, int | None, list[Match]], None] | None = None,
 ) -> list[Found]:
-    """Every site of the skills in the open sources, then in the folder's files on disk."""
+    """Every site of the skills in the open sources, then in the folder's files on disk.
+    `counted` is told every site of an open source searched to the end (uri, version, sites)."""
     out: list[Found] = []
     for uri, text, version, tree in sources:
         lines = split_lines(text)
-        found, _ = in_text(skills, language, text, tree=tree, lines=lines, deadline=deadline)
+        found, complete = in_text(skills, language, text, tree=tree, lines=lines, deadline=deadline)
+        if complete and counted is not None:
+            counted(uri, version, found)
         offsets = line_offsets(lines) if found else []
         out += [Found(uri, m, lines, offsets, version) for m in found]
         if time.monotonic() > deadline:
@@ -126,14 +131,25 @@ def scan(
     return out
 
 
-def _candidates(service: SuggestService, uri: str, libs: list[Library], language: str, strong: int):
+def _candidates(
+    service: SuggestService,
+    uri: str,
+    libs: list[Library],
+    language: str,
+    strong: int,
+    stamps: dict[str, int] | None = None,
+):
+    """The recently used and the strong skills (copies); `stamps` gets each copy's
+    Library.stamp."""
     chosen: dict[str, tuple[Library, Skill]] = {}
+    stamps = {} if stamps is None else stamps
     for lib in libs:
         for sid in lib.recently_used():
             stored = lib.get(sid)
             if stored is not None and stored.skill.language == language and sid not in chosen:
                 with lib.lock:
                     chosen[sid] = (lib, copy_skill(stored.skill))
+                    stamps[sid] = lib.stamp(sid)
     pool = [
         (lib, s)
         for lib in libs
@@ -147,7 +163,9 @@ def _candidates(service: SuggestService, uri: str, libs: list[Library], language
         for k in best:
             lib, s = pool[k]
             with lib.lock:
-                chosen.setdefault(s.skill.id, (lib, copy_skill(s.skill)))
+                if s.skill.id not in chosen:
+                    chosen[s.skill.id] = (lib, copy_skill(s.skill))
+                    stamps[s.skill.id] = lib.stamp(s.skill.id)
     return chosen
 
 
@@ -165,9 +183,12 @@ async def next_edits(
     capture = service.server.service(CaptureService)
     lent = await asyncio.to_thread(service.provisional.skills_for, capture, key, libs)
     chosen = {s.id: (lib, s) for lib, s in lent if s.language == snap.language}
-    strong = _candidates(service, key, libs, snap.language, settings.strong_support)
+    stamps: dict[str, int] = {}
+    strong = _candidates(service, key, libs, snap.language, settings.strong_support, stamps)
     for sid, pair in strong.items():
         chosen.setdefault(sid, pair)
+    # a lent skill (the edit still being made) is not the library's: its sites are not kept
+    stamps = {sid: n for sid, n in stamps.items() if chosen[sid][1] is strong[sid][1]}
     if not chosen:
         return {"edits": []}
     bounds = settings.next_edits
@@ -181,6 +202,7 @@ async def next_edits(
         max_files=bounds.max_files,
         max_bytes=bounds.max_file_bytes,
         deadline=time.monotonic() + bounds.time_budget_ms / 1000,
+        counted=_keep_counted(service, stamps),
     )
     if position is not None:
         # the place just edited is not an "other place"
@@ -190,10 +212,15 @@ async def next_edits(
             for f in found
             if not (f.uri == key and f.match.start_line <= line <= f.match.end_line)
         ]
+    libs_by_id = {sid: lib for sid, (lib, _) in chosen.items()}
+    site_x: dict[int, list[float]] = {}  # features of each kept site, for its outcome
     if bounds.site_model:
         skills = {sid: skill for sid, (_, skill) in chosen.items()}
-        found = likely_sites(skills, found, key, position[0] if position else None)
-    libs_by_id = {sid: lib for sid, (lib, _) in chosen.items()}
+        learner = service.site_learner
+        found = likely_sites(
+            skills, found, key, position[0] if position else None,
+            model_of=lambda sid: learner.model_for(libs_by_id[sid].store), features_out=site_x,
+        )  # fmt: skip
     pairs = [(libs_by_id[f.match.skill_id], f.match) for f in found]
     here = position[0] if position else 0
     batch = service.suggestions.new_batch()
@@ -203,9 +230,32 @@ async def next_edits(
         snap=snap if position is not None else None,
     )  # fmt: skip
     try:
-        return {"edits": _edits(service, found, ranked, batch, limit or bounds.limit)}
+        return {"edits": _edits(service, found, ranked, batch, limit or bounds.limit, site_x)}
     finally:
         service.end_batch(batch)
+
+
+def _keep_counted(
+    service: SuggestService, stamps: dict[str, int]
+) -> Callable[[str, int | None, list[Match]], None] | None:
+    """What a scan counted in an open document, kept per skill where the "Apply skill in file"
+    code actions look (server.suggest.filesites): the code action that follows a nextEdits
+    answer then need not count the sites again (5-20 ms on a large file)."""
+    files = service.server.find(FileSites)
+    if files is None or not stamps:
+        return None
+
+    def counted(uri: str, version: int | None, found: list[Match]) -> None:
+        if version is None:
+            return
+        by_skill: dict[str, list[Match]] = {sid: [] for sid in stamps}
+        for m in found:
+            if m.skill_id in by_skill:
+                by_skill[m.skill_id].append(m)
+        for sid, sites in by_skill.items():
+            files.put(uri, version, sid, stamps[sid], sites)
+
+    return counted
 
 
 def _edits(
@@ -214,6 +264,7 @@ def _edits(
     ranked: list[tuple[Library, Match, float]],
     batch: str,
     limit: int,
+    site_x: dict[int, list[float]],
 ) -> list[dict[str, Any]]:
     where = {id(f.match): f for f in found}
     # same-file sites first among equals is the rank's tie-break; one edit per place
@@ -236,6 +287,8 @@ def _edits(
             lib, "nextEdits", f.uri, None, f.version, [m], score, batch,
             offsets=f.offsets, exclusive=False, lines=f.lines,
         )  # fmt: skip
+        if id(m) in site_x:  # the site model learns from what becomes of it
+            service.site_learner.offered(sug.id, lib.store, site_x[id(m)])
         edits.append(
             {
                 "uri": f.uri,

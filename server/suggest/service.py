@@ -33,6 +33,7 @@ from server.suggest.provisional import Provisional
 from server.suggest.ranking import RankingService
 from server.suggest.session import site_key
 from server.suggest.shown import ShownSet, short
+from server.suggest.site_learning import SiteLearner
 from server.suggest.warmer import Warmer
 from server.workspaces import Folder, uri_to_path
 
@@ -52,10 +53,12 @@ class SuggestService:
         self.trees = Trees()
         self.warmer = Warmer(self._warm)  # parses open documents while the developer pauses
         self.provisional = Provisional()  # skills of the edit still being made (nextEdits)
+        self.site_learner = SiteLearner()  # the site model, per store, from next edits' outcomes
         self._warm_lock = threading.Lock()  # a parse ahead vs didClose letting the tree go
         self.baselines = Baselines()
         self.suggestions = Suggestions()
         self.suggestions.on_outcome = lambda sug, outcome: self.ranking.outcome(sug.id, outcome)
+        self.suggestions.decision_hooks.append(self._learn_site)
         self.libraries: dict[str, Library] = {}
         self._user_store: Store | None = None
         self._lock = threading.Lock()
@@ -344,6 +347,9 @@ class SuggestService:
 
     # -- outcomes and skill management ----------------------------------------------------
 
+    def _learn_site(self, sug: Suggestion, outcome: str) -> None:
+        self.site_learner.outcome(sug.id, outcome)
+
     def record_outcome(self, suggestion_id: str, outcome: str) -> dict[str, Any]:
         sug = self.suggestions.get(suggestion_id)
         if sug is None:
@@ -377,7 +383,13 @@ class SuggestService:
             for k in totals:
                 totals[k] += lib.totals.get(k, 0)
         trm = self.ranking.stats()
-        return {"skills": len(ids), "outcomes": totals, "ranker": trm["ranker"], "trm": trm}
+        return {
+            "skills": len(ids),
+            "outcomes": totals,
+            "ranker": trm["ranker"],
+            "trm": trm,
+            "siteModel": self.site_learner.stats(),
+        }
 
     def drain(self, timeout: float) -> None:
         """Wait for capture and mining to finish (shutdown), then close the user store."""

@@ -9,6 +9,7 @@ cursor still offers them, since there the developer asked.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlparse
 
@@ -34,11 +35,15 @@ def likely_sites(
     uri: str,
     line: int | None,
     model: SiteModel | None = None,
+    *,
+    model_of: Callable[[str], SiteModel | None] | None = None,
+    features_out: dict[int, list[float]] | None = None,
 ) -> list[S]:
-    """The found sites the model (the shipped one unless given) keeps; all of them when no model
-    ships."""
+    """The found sites the model keeps: the model of each site's skill's store when model_of
+    is given (server.suggest.site_learning), else the one given, else the shipped one; all of
+    them when there is none. features_out gets each kept site's features by id(match)."""
     model = model or load_model()
-    if model is None or not found:
+    if (model is None and model_of is None) or not found:
         return found
     per_skill = Counter(f.match.skill_id for f in found)
     per_file = Counter((f.uri, f.match.skill_id) for f in found)
@@ -61,8 +66,12 @@ def likely_sites(
             sites_in_file=per_file[(f.uri, f.match.skill_id)],
             path=unquote(urlparse(f.uri).path),
             text=texts[f.uri],
+            returns=f.match.returns,
         )
         x = features(skill, facts[skill.id], f.match.bindings, where)
-        if model.probability(x) >= model.threshold:
+        judge = model_of(skill.id) if model_of is not None else model
+        if judge is None or judge.probability(x) >= judge.threshold:
             kept.append(f)
+            if features_out is not None:
+                features_out[id(f.match)] = x
     return kept

@@ -117,6 +117,7 @@ def case_sites(case: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], int]
             sites_in_file=per_file[(path, m.skill_id)],
             path=path,
             text=text,
+            returns=m.returns,
         )
         x = features(skill, facts[skill.id], m.bindings, where)
         label = _label(case, k, docs, parent, path, m, wants)

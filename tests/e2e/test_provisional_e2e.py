@@ -21,10 +21,14 @@ async def skill_count(client: object) -> int:
     return len((await request(client, "kenetic/skills", {}))["skills"])
 
 
-async def test_the_edit_still_being_made_is_mined_provisionally(workspace: Path, home: Path):
+def app(workspace: Path) -> str:
     path = workspace / "app.py"
     path.write_text(SOURCE)
-    uri = path.as_uri()
+    return path.as_uri()
+
+
+async def test_the_edit_still_being_made_is_mined_provisionally(workspace: Path, home: Path):
+    uri = app(workspace)
     async with lsp_session([workspace], home, init_options=SLOW) as client:
         doc = Doc(client, uri, SOURCE)
         doc.edit((site(0), 4), (site(0), 9), "logger.info")
@@ -59,9 +63,7 @@ async def test_the_edit_still_being_made_is_mined_provisionally(workspace: Path,
 
 
 async def test_an_open_burst_that_makes_no_skill_offers_nothing(workspace: Path, home: Path):
-    path = workspace / "app.py"
-    path.write_text(SOURCE)
-    uri = path.as_uri()
+    uri = app(workspace)
     async with lsp_session([workspace], home, init_options=SLOW) as client:
         doc = Doc(client, uri, SOURCE)
         doc.edit((site(0), 4), (site(0), 9), "logger.info")

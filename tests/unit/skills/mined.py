@@ -1,7 +1,9 @@
 """Mining skills from hand-written edits, for the unit tests."""
 
 from memory.skills.edits import structural_edit
+from memory.skills.matching import SkillIndex
 from memory.skills.miner import SkillMiner
+from memory.skills.rewrites import apply_match
 from memory.skills.skill import Skill
 
 
@@ -21,3 +23,23 @@ def mine(
         made = [s for s in miner.add(f"e{n}", edit) if not s.wait]
         doc = after
     return miner, made, doc
+
+
+def offered(
+    language: str, doc: str, *changes: tuple[str, str], offerable: bool = False
+) -> tuple[list[Skill], list[tuple[str, str]]]:
+    """The skills the last change made, and each site offered in the document after the
+    changes as (its line, the line once the rewrite is applied), stripped. offerable: only
+    skills with the support their generality asks (Skill.needed_support), else every
+    hypothesis the miner keeps."""
+    miner, made, after = mine(language, doc, *changes)
+    lines = after.splitlines()
+    skills = miner.skills()
+    if offerable:
+        skills = [s for s in skills if s.support >= s.needed_support()]
+    found = SkillIndex(skills).matches_at(language, after, None, 0, len(lines) + 1)
+    sites = {
+        (lines[m.start_line].strip(), apply_match(after, m).splitlines()[m.start_line].strip())
+        for m in found
+    }
+    return made, sorted(sites)

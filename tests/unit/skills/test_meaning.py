@@ -1,19 +1,26 @@
 """Guards about meaning (memory.skills.meaning): `-> None` learned at two functions that return
-nothing is not offered at one that returns a value, in Python, JavaScript and Go."""
+nothing marks each site with whether its function returns a value, a feature the site model
+weighs; read alike from stored and live trees in Python, JavaScript, TypeScript and Go."""
 
 from memory.skills.matching import SkillIndex
 from memory.skills.meaning import node_returns_value, syn_returns_value
+from memory.skills.site_model import FEATURES, SiteContext, features, skill_facts
+from memory.skills.skill import Skill
 from memory.skills.syntax import parse
 from memory.skills.templates import to_syn
 from tests.unit.skills.mined import mine
 
 
-def _offered_lines(language: str, doc: str, *changes: tuple[str, str]) -> list[str]:
+def _sites(language: str, doc: str, *changes: tuple[str, str]) -> tuple[list[Skill], list]:
+    """The skills the changes made (all hypotheses) and every site they match afterwards, with
+    each site's first line."""
     miner, _, after = mine(language, doc, *changes)
     lines = after.splitlines()
-    skills = [s for s in miner.skills() if s.support >= s.needed_support()]
-    found = SkillIndex(skills).matches_at(language, after, None, 0, len(lines) + 1)
-    return sorted({lines[m.start_line].strip() for m in found})
+    found = SkillIndex(miner.skills()).matches_at(language, after, None, 0, len(lines) + 1)
+    found += SkillIndex(miner.skills(), held_back=True).matches_at(
+        language, after, None, 0, len(lines) + 1
+    )
+    return miner.skills(), [(lines[m.start_line].strip(), m) for m in found]
 
 
 PY = (
@@ -27,15 +34,32 @@ PY = (
 )
 
 
-def test_none_annotation_is_not_offered_at_a_function_that_returns_a_value() -> None:
-    offered = _offered_lines(
+def test_a_site_says_whether_its_function_returns_a_value_and_the_model_weighs_it() -> None:
+    skills, found = _sites(
         "python",
         PY,
         ("def reset(self):", "def reset(self) -> None:"),
         ("def clear(self):", "def clear(self) -> None:"),
     )
-    # close and inner return nothing (inner's `return 1` is g's); size returns, each yields
-    assert offered == ["def close(self):", "def inner(self):"]
+    guarded = [s for s in skills if s.before_template.get("returns") is False]
+    assert guarded, [s.pattern_text("before") for s in skills]
+    ids = {s.id for s in guarded}
+    returns = {line: m.returns for line, m in found if m.skill_id in ids}
+    # inner's `return 1` is g's; each yields
+    assert returns == {
+        "def close(self):": False,
+        "def size(self):": True,
+        "def each(self):": True,
+        "def inner(self):": False,
+    }
+    skill = guarded[0]
+    facts = skill_facts(skill)
+    where = dict(same_file=True, distance=3, sites=4, sites_in_file=4, path="a.py", text=PY)
+    differs = FEATURES.index("returns_differs")
+    for line, m in found:
+        if m.skill_id == skill.id:
+            x = features(skill, facts, m.bindings, SiteContext(**where, returns=m.returns))
+            assert x[differs] == float(m.returns is True), line
 
 
 def test_the_guard_reads_returns_in_stored_and_live_trees_alike() -> None:
@@ -65,16 +89,15 @@ def test_typescript_functions_keep_the_guard_too() -> None:
     ts = (
         "function a(x) { console.log(x); }\n"
         "function b(y) { console.log(y); }\n"
-        "function c(z) { console.log(z); }\n"
         "function d(w) { console.log(w); return w; }\n"
         "function e(v) { console.log(v); }\n"
     )
-    # `function $h0($h1) $h2` is general: it is offered beyond the cursor after a third example
-    offered = _offered_lines(
+    skills, found = _sites(
         "typescript",
         ts,
         ("function a(x) {", "function a(x): void {"),
         ("function b(y) {", "function b(y): void {"),
-        ("function c(z) {", "function c(z): void {"),
     )
-    assert offered == ["function e(v) { console.log(v); }"]
+    assert any(s.before_template.get("returns") is False for s in skills)
+    returns = {line.split("(")[0]: m.returns for line, m in found}
+    assert returns == {"function d": True, "function e": False}

@@ -1,27 +1,8 @@
 """Alike examples of different shapes: an element one example has and the other lacks becomes
 an optional hole (`yield` and `yield request.param` -> `return` and `return request.param`)."""
 
-from memory.skills.matching import SkillIndex
-from memory.skills.rewrites import apply_match
-from memory.skills.skill import Skill
 from memory.skills.templates import optionals
-from tests.unit.skills.mined import mine
-
-
-def _offered(
-    language: str, doc: str, *changes: tuple[str, str]
-) -> tuple[list[Skill], list[tuple[str, str]]]:
-    """The skills the last change made, and each site offered in the document after the
-    changes as (its line, the line once the rewrite is applied), stripped."""
-    miner, made, after = mine(language, doc, *changes)
-    lines = after.splitlines()
-    found = SkillIndex(miner.skills()).matches_at(language, after, None, 0, len(lines) + 1)
-    offered = {
-        (lines[m.start_line].strip(), apply_match(after, m).splitlines()[m.start_line].strip())
-        for m in found
-    }
-    return made, sorted(offered)
-
+from tests.unit.skills.mined import offered as offered_sites
 
 FIXTURES = (
     "import pytest\n\n\n"
@@ -33,7 +14,7 @@ FIXTURES = (
 
 
 def test_yield_with_and_without_a_value_is_one_skill() -> None:
-    made, offered = _offered(
+    made, offered = offered_sites(
         "python",
         FIXTURES,
         ("    yield\n", "    return\n"),
@@ -54,7 +35,7 @@ def test_yield_with_and_without_a_value_is_one_skill() -> None:
 
 def test_the_other_order_of_examples_renders_alike() -> None:
     # the first example (whose text the templates index) has the element this time
-    _, offered = _offered(
+    _, offered = offered_sites(
         "python",
         FIXTURES,
         ("yield request.param", "return request.param"),
@@ -70,7 +51,7 @@ def test_javascript_call_with_and_without_an_argument() -> None:
         "function c(y) {\n  console.log(y.z);\n}\n"
         "function d() {\n  console.log();\n}\n"
     )
-    made, offered = _offered(
+    made, offered = offered_sites(
         "javascript",
         doc,
         ("console.log();", "logger.debug();"),
@@ -85,7 +66,7 @@ def test_javascript_call_with_and_without_an_argument() -> None:
 
 def test_an_element_that_moves_elsewhere_does_not_merge() -> None:
     # the value goes somewhere else on the after side: no optional hole carries it, so no skill
-    made, offered = _offered(
+    made, offered = offered_sites(
         "python",
         FIXTURES,
         ("    yield\n", "    return\n"),
@@ -98,7 +79,7 @@ def test_an_element_that_moves_elsewhere_does_not_merge() -> None:
 
 def test_a_third_example_without_the_element_widens_the_skill() -> None:
     doc = FIXTURES.replace("yield self.x", "yield self.y\n    yield self.x")
-    made, offered = _offered(
+    made, offered = offered_sites(
         "python",
         doc,
         ("yield request.param", "return request.param"),
@@ -114,7 +95,7 @@ def test_a_third_example_without_the_element_widens_the_skill() -> None:
 def test_an_element_the_after_side_drops_does_not_merge() -> None:
     # `yield $?x` -> `return` would throw away a value some sites have: the optional element
     # must carry across as it is
-    made, offered = _offered(
+    made, offered = offered_sites(
         "python",
         FIXTURES,
         ("    yield\n", "    return\n"),
@@ -131,7 +112,7 @@ def test_an_empty_string_and_a_filled_one_stay_one_hole() -> None:
         "def test_b():\n    assert not parse('http://x')\n\n\n"
         "def test_c():\n    assert not parse('ftp://y')\n"
     )
-    made, offered = _offered(
+    made, offered = offered_sites(
         "python",
         doc,
         ("assert not parse('')", "assert parse('') is None"),

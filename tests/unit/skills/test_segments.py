@@ -2,27 +2,10 @@
 is one segment hole, so an edit made to an argument list of two and one of three is one skill
 (`zip(a, b)` -> `zip(a, b, strict=False)`, `zip(x, y, z)` -> `zip(x, y, z, strict=False)`)."""
 
-from memory.skills.matching import SkillIndex
-from memory.skills.rewrites import apply_match
 from memory.skills.skill import Skill
 from memory.skills.templates import SEGMENT, holes
 from tests.unit.skills.mined import mine
-
-
-def _offered(
-    language: str, doc: str, *changes: tuple[str, str]
-) -> tuple[list[Skill], list[tuple[str, str]]]:
-    """The skills the last change made, and each site offered in the document after the
-    changes as (its line, the line once the rewrite is applied), stripped."""
-    miner, made, after = mine(language, doc, *changes)
-    lines = after.splitlines()
-    offerable = [s for s in miner.skills() if s.support >= s.needed_support()]
-    found = SkillIndex(offerable).matches_at(language, after, None, 0, len(lines) + 1)
-    offered = {
-        (lines[m.start_line].strip(), apply_match(after, m).splitlines()[m.start_line].strip())
-        for m in found
-    }
-    return made, sorted(offered)
+from tests.unit.skills.mined import offered as offered_sites
 
 
 def _segments(skill: Skill) -> list[str]:
@@ -45,11 +28,12 @@ PY = (
 
 
 def test_an_argument_appended_to_lists_of_two_and_three_is_one_skill() -> None:
-    made, offered = _offered(
+    made, offered = offered_sites(
         "python",
         PY,
         ("zip(a, b)", "zip(a, b, strict=False)"),
         ("zip(x, y, z)", "zip(x, y, z, strict=False)"),
+        offerable=True,
     )
     assert made and _segments(made[0]), [s.pattern_text("before") for s in made]
     assert (made[0].pattern_text("before"), made[0].pattern_text("after")) == (
@@ -72,7 +56,7 @@ def test_a_segment_keeps_what_both_examples_share_at_the_end() -> None:
         "    warnings.warn(k, n, m, category=UserWarning)\n"
         "    warnings.warn(k, m, category=DeprecationWarning)\n"
     )
-    made, offered = _offered(
+    made, offered = offered_sites(
         "python",
         doc,
         (
@@ -83,6 +67,7 @@ def test_a_segment_keeps_what_both_examples_share_at_the_end() -> None:
             "warn(n, m, category=DeprecationWarning)",
             "warn(n, m, category=DeprecationWarning, stacklevel=2)",
         ),
+        offerable=True,
     )
     assert made
     # `category=DeprecationWarning` was at the end of both lists: it stays in the skill, so the
@@ -97,11 +82,12 @@ def test_a_segment_keeps_what_both_examples_share_at_the_end() -> None:
 
 def test_javascript_and_go_lists_of_different_lengths() -> None:
     js = "function h(a, b, c, d, e) {\n  log.info(a, b);\n  log.info(c, d, e);\n  log.info(e);\n}\n"
-    made, offered = _offered(
+    made, offered = offered_sites(
         "javascript",
         js,
         ("log.info(a, b);", "log.info(a, b, { tag: 1 });"),
         ("log.info(c, d, e);", "log.info(c, d, e, { tag: 1 });"),
+        offerable=True,
     )
     assert made and _segments(made[0])
     assert offered == [("log.info(e);", "log.info(e, { tag: 1 });")]
@@ -114,11 +100,12 @@ def test_javascript_and_go_lists_of_different_lengths() -> None:
         "\tfmt.Println(e)\n"
         "}\n"
     )
-    made, offered = _offered(
+    made, offered = offered_sites(
         "go",
         go,
         ("fmt.Println(a, b)", "fmt.Fprintln(w, a, b)"),
         ("fmt.Println(c, d, e)", "fmt.Fprintln(w, c, d, e)"),
+        offerable=True,
     )
     assert made and _segments(made[0])
     assert offered == [("fmt.Println(e)", "fmt.Fprintln(w, e)")]
