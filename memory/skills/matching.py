@@ -220,7 +220,7 @@ def _site_matches(
             return []
         m = rewrite(entry, data, node.start_byte, node.end_byte, env)
         if m is not None and entry.returns is not None:
-            m.returns = node_returns_value(node)
+            m.returns = node_returns_value(node, entry.skill.language)
         return [] if m is None else [_with_unused(entry, m)]
     return _window_matches(entry, node, data, lines)
 

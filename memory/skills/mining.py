@@ -365,7 +365,7 @@ def syn_texts(parts: list[Template], syns: list[Syn], skel: str) -> dict[str, st
 
 
 # simplest first: preferred when several fit
-_OPS = ("case", "affix", "replace", "slot", "tokens", "rename", "line")
+_OPS = ("case", "affix", "replace", "slot", "tokens", "rename", "line", "words")
 
 
 def derive(
@@ -391,7 +391,7 @@ def derive(
             pairs = [(bt[g], at[h]) for bt, at in texts if g in bt and h in at]
             if len(pairs) != len(texts):
                 return None
-            found = transforms.find(pairs)
+            found = transforms.find(pairs, prose=transforms.is_prose(bound[g]))
             if found is not None and (best is None or _OPS.index(found[0]) < best[0]):
                 best = (_OPS.index(found[0]), g, found)
         if best is None:

@@ -24,6 +24,10 @@ Transforms are JSON lists so they serialise with the skill:
   ["line", old, new]                     x with its one line that reads old (indentation aside)
                                          made to read new: the same line of a docstring or a
                                          comment block changed in each (`nan` -> `np.float64(nan)`)
+  ["words", old, new]                    x with every whole-word occurrence of the words old made
+                                         new: the same words changed in two strings or comments
+                                         (`can be ran against` -> `run`), old holding as much of
+                                         the words around the change as every example shared
 """
 
 from __future__ import annotations
@@ -92,12 +96,12 @@ def _names(x: str) -> list[str]:
 
 # transforms that check more of the source than the word they take: the rest of a comment
 # (`slot`), the line of a docstring (`line`)
-CHECKING = ("slot", "line")
+CHECKING = ("slot", "line", "words")
 
 
 def required_text(t: Transform) -> str | None:
     """Text the source must hold for t to apply at all (a docstring's line), or None."""
-    return t[1] if t[0] == "line" else None
+    return t[1] if t[0] in ("line", "words") else None
 
 
 def tokens(text: str) -> list[tuple[int, int]]:
@@ -138,6 +142,11 @@ def apply(t: Transform, x: str) -> str | None:
         line = lines[hits[0]]
         lines[hits[0]] = line[: len(line) - len(line.lstrip())] + t[2]
         return "\n".join(lines)
+    if op == "words":
+        found = _occurrences(t[1]).split(x)
+        if len(found) < 2:
+            return None
+        return t[2].join(found)
     if op == "tokens":
         toks = tokens(x)
         n = len(toks)
@@ -210,6 +219,68 @@ def _renamed(x: str, y: str) -> Transform | None:
     return ["rename", old, new]
 
 
+def _occurrences(old: str) -> re.Pattern[str]:
+    """old as whole words: not inside a longer word at either end."""
+    head = r"(?<![\w])" if _word_char(old[:1]) else ""
+    tail = r"(?![\w])" if _word_char(old[-1:]) else ""
+    return re.compile(head + re.escape(old) + tail)
+
+
+WORDS_CONTEXT = 40  # characters of shared words kept each side of the change, at most
+
+
+def _word_change(x: str, y: str) -> tuple[str, str, str, str] | None:
+    """(text before, old words, new words, text after) when y is x with one run of whole words
+    changed on one line, else None."""
+    p, s = common_ends(x, y)
+    while p > 0 and (x[p - 1].isalnum() or x[p - 1] == "_"):
+        p -= 1  # the changed span grows to whole words
+    while s > 0 and (x[len(x) - s].isalnum() or x[len(x) - s] == "_"):
+        s -= 1
+    old, new = x[p : len(x) - s], y[p : len(y) - s]
+    if not old.strip() or "\n" in old + new or not any(c.isalnum() for c in old + new):
+        return None
+    return x[:p], old, new, x[len(x) - s :]
+
+
+def _word_char(c: str) -> bool:
+    return bool(c) and (c.isalnum() or c == "_")
+
+
+def _words_changed(pairs: list[tuple[str, str]]) -> Transform | None:
+    """["words", old, new] when every pair changes the same words, old taking in the words
+    around the change that every example shares (on the change's line)."""
+    changes = [_word_change(x, y) for x, y in pairs]
+    if any(c is None for c in changes):
+        return None
+    found = [c for c in changes if c is not None]
+    if len({(c[1], c[2]) for c in found}) != 1:
+        return None
+    left = min((c[0].split("\n")[-1][-WORDS_CONTEXT:] for c in found), key=len)
+    while left and not all(c[0].endswith(left) for c in found):
+        left = left[1:]
+    right = min((c[3].split("\n")[0][:WORDS_CONTEXT] for c in found), key=len)
+    while right and not all(c[3].startswith(right) for c in found):
+        right = right[:-1]
+
+    # shared context starts and ends on a word's edge: `be ran against`, not `e ran agai`
+    def cut(c: tuple[str, str, str, str]) -> bool:
+        before = c[0][: len(c[0]) - len(left)]
+        return bool(left) and _word_char(left[0]) and _word_char(before[-1:])
+
+    while any(cut(c) for c in found):
+        left = left[1:]
+
+    def cut_right(c: tuple[str, str, str, str]) -> bool:
+        after = c[3][len(right) :]
+        return bool(right) and _word_char(right[-1]) and _word_char(after[:1])
+
+    while any(cut_right(c) for c in found):
+        right = right[:-1]
+    _, old, new, _ = found[0]
+    return ["words", left + old + right, left + new + right]
+
+
 def _line_changed(x: str, y: str) -> Transform | None:
     """["line", old, new] when y is x with one line changed in place, else None."""
     xs, ys = x.split("\n"), y.split("\n")
@@ -224,15 +295,25 @@ def _line_changed(x: str, y: str) -> Transform | None:
     return ["line", a.strip(), b.strip()]
 
 
-def find(pairs: list[tuple[str, str]]) -> Transform | None:
+# node types whose text is prose, where words may change inside it (strings, comments)
+PROSE = ("string_content", "string_fragment", "comment", "line_comment", "block_comment")
+
+
+def is_prose(node_type: str | None) -> bool:
+    return node_type is not None and node_type.endswith(PROSE)
+
+
+def find(pairs: list[tuple[str, str]], *, prose: bool = False) -> Transform | None:
     """One transform taking every x to its y, found from the first pair and checked on the rest;
-    None when they disagree. Identity is not a transform: the caller binds such holes directly."""
+    None when they disagree. Identity is not a transform: the caller binds such holes directly.
+    prose: the texts are strings or comments, where the same words may change in each."""
     if len(pairs) < 2 or any(x == y for x, y in pairs):
         return None
     if any(len(x) > MAX_TEXT or "\n" in x or "\n" in y for x, y in pairs):
         # code or prose, not a word: only a rename (a parameter and its uses) or one changed line
         # (of a docstring) carries across it
-        for t in (_renamed(*pairs[0]), _line_changed(*pairs[0])):
+        words = _words_changed(pairs) if prose else None
+        for t in (_renamed(*pairs[0]), _line_changed(*pairs[0]), words):
             if t is not None and all(apply(t, x) == y for x, y in pairs):
                 return t
         return None
@@ -241,6 +322,9 @@ def find(pairs: list[tuple[str, str]]) -> Transform | None:
         if all(apply(t, x) == y for x, y in pairs[1:]):
             joined = {"_" not in x for x, _ in pairs}
             return [*t, joined.pop()] if t[0] == "case" and len(joined) == 1 else t
+    words = _words_changed(pairs) if prose else None
+    if words is not None and all(apply(words, x) == y for x, y in pairs):
+        return words  # prose (a string, a comment): the same words changed in each
     return None
 
 
@@ -259,4 +343,6 @@ def describe(t: Transform, name: str) -> str:
         return f"{name} with {t[1]} renamed {t[2]}"
     if op == "line":
         return f"{name} with its line {t[1]!r} made {t[2]!r}"
+    if op == "words":
+        return f"{name} with {t[1]!r} made {t[2]!r}"
     return f"{name}[{t[1]}:{t[2]}]"
