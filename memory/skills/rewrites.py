@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from memory.skills.entry import SkillEntry
 from memory.skills.syntax import parser_for
-from memory.skills.templates import render_parts
+from memory.skills.templates import is_block, render_parts
 from memory.skills.transforms import common_ends
 
 if TYPE_CHECKING:
@@ -106,6 +106,9 @@ def parses(
     root = tree.root_node
     if not root.has_error:
         item = root.descendant_for_byte_range(start, max(start, end - 1))
+        alone = _statement_alone(parser, old, item, start, end, piece)
+        if alone is not None:
+            return alone
         while item is not None and item.parent is not None and item.parent.id != root.id:
             item = item.parent
         if (
@@ -119,6 +122,45 @@ def parses(
             region = old[item.start_byte : start] + piece + old[end : item.end_byte]
             return not parser.parse(region).root_node.has_error
     return _parses_whole(parser, old, start, end, piece, tree)
+
+
+def _statement_alone(
+    parser: Any, old: bytes, node: Node | None, start: int, end: int, piece: bytes
+) -> bool | None:
+    """Whether the smallest statement around the change, one that begins its own line in a body,
+    parses with the change as it did without, each taken out of the file with its indentation
+    removed; None when there is no such statement, or it does not parse alone. A statement in a
+    long class or function is a few hundred bytes, where the top-level item is all of them."""
+    while node is not None and node.parent is not None:
+        parent = node.parent
+        if (
+            (is_block(parent.type) or parent.parent is None)
+            and node.start_byte <= start
+            and (end <= node.end_byte)
+        ):
+            head = old[old.rfind(b"\n", 0, node.start_byte) + 1 : node.start_byte]
+            if head.strip() or node.end_byte - node.start_byte > MAX_REGION:
+                return None
+            before = _dedent(old[node.start_byte : node.end_byte], head)
+            if parser.parse(before).root_node.has_error:
+                return None  # not a statement that stands alone (an `else:` part)
+            after = old[node.start_byte : start] + piece + old[end : node.end_byte]
+            return not parser.parse(_dedent(after, head)).root_node.has_error
+        node = parent
+    return None
+
+
+def _dedent(text: bytes, indent: bytes) -> bytes:
+    """text (its first line already at column 0) with indent taken off the lines that have it."""
+    if not indent:
+        return text
+    lines = text.split(b"\n")
+    return b"\n".join(
+        [
+            lines[0],
+            *(line[len(indent) :] if line.startswith(indent) else line for line in lines[1:]),
+        ]
+    )
 
 
 def _parses_whole(parser: Any, old: bytes, start: int, end: int, piece: bytes, tree: Tree) -> bool:

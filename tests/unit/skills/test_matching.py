@@ -153,6 +153,25 @@ def test_rewrites_that_break_the_parse_are_dropped() -> None:
     assert rewrite_parses("python", doc, good, tree=parse("python", doc))
 
 
+def test_a_rewrite_deep_in_a_long_class_is_judged_on_its_statement() -> None:
+    """The parse check takes the statement around the change out of the file (its indentation
+    removed) rather than the whole class, which can be the whole file; it judges alike."""
+    body = "".join(
+        f"    def m{k}(self):\n        if self.x:\n            v = {k}\n" for k in range(400)
+    )
+    doc = "class Big:\n" + body
+    line = doc.splitlines().index("            v = 7")
+    for new, ok in (("w", True), ("def", False), ("v.x", True), ("(", False)):
+        m = Match("s", line, 12, line, 13, "v", new, {})
+        assert rewrite_parses("python", doc, m, tree=parse("python", doc)) is ok, new
+    # an `else:` part does not stand alone: the check falls back to the file around it
+    doc = "def f(a):\n    if a:\n        x = 1\n    else:\n        x = 2\n"
+    m = Match("s", 4, 8, 4, 9, "x", "y", {})
+    assert rewrite_parses("python", doc, m)
+    m = Match("s", 4, 8, 4, 9, "x", "if", {})
+    assert not rewrite_parses("python", doc, m)
+
+
 def test_identical_skill_matches_only_the_same_text() -> None:
     doc = "a = x[1]\nb = x[1]\nc = x[2]\nd = x[1]\n"
     skills, doc = _skills("python", doc, ("a = x[1]", "a = y[1]"), ("b = x[1]", "b = y[1]"))
