@@ -72,6 +72,7 @@ async def apply_skill(ls: KeneticServer, service: SuggestService, p: ApplySkillP
             max_files=bounds.max_files,
             max_bytes=bounds.max_file_bytes,
             deadline=time.monotonic() + max(10.0, bounds.time_budget_ms / 1000),
+            disk=service.disk_trees,
         )
     if not found:
         return {"applied": 0, "edits": 0, "files": 0, "suggestionIds": []}

@@ -25,6 +25,7 @@ from memory.skills.matching import Match
 from memory.skills.skill import Skill
 from memory.skills.syntax import grammar_for
 from server.features.capture import CaptureService
+from server.suggest.disktrees import DiskTrees
 from server.suggest.documents import line_offsets, split_lines
 from server.suggest.filesites import FileSites
 from server.suggest.library import Library, copy_skill
@@ -101,9 +102,11 @@ def scan(
     max_bytes: int,
     deadline: float,
     counted: Callable[[str, int | None, list[Match]], None] | None = None,
+    disk: DiskTrees | None = None,
 ) -> list[Found]:
-    """Every site of the skills in the open sources, then in the folder's files on disk.
-    `counted` is told every site of an open source searched to the end (uri, version, sites)."""
+    """Every site of the skills in the open sources, then in the folder's files on disk (read
+    and parsed once while unchanged, with `disk`). `counted` is told every site of an open
+    source searched to the end (uri, version, sites)."""
     out: list[Found] = []
     for uri, text, version, tree in sources:
         lines = split_lines(text)
@@ -120,12 +123,14 @@ def scan(
     for uri, path in _files(folder, language, skip, max_files, max_bytes):
         if time.monotonic() > deadline:
             break
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        file = (disk or DiskTrees(size=0)).read(path)
+        if file is None:
             continue
-        lines = split_lines(text)
-        found, _ = in_text(skills, language, text, lines=lines, deadline=deadline)
+        lines = file.lines
+        found, _ = in_text(
+            skills, language, file.text, tree=file.tree, lines=lines, deadline=deadline,
+            parsed=file.keep,
+        )  # fmt: skip
         offsets = line_offsets(lines) if found else []
         out += [Found(uri, m, lines, offsets, None) for m in found]
     return out
@@ -203,6 +208,7 @@ async def next_edits(
         max_bytes=bounds.max_file_bytes,
         deadline=time.monotonic() + bounds.time_budget_ms / 1000,
         counted=_keep_counted(service, stamps),
+        disk=service.disk_trees,
     )
     if position is not None:
         # the place just edited is not an "other place"

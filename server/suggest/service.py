@@ -23,6 +23,7 @@ from memory.skills.matching import Match
 from memory.skills.syntax import grammar_for
 from memory.store.database import Episode, Store, StoreError, user_store_path
 from server.features.capture import CaptureService
+from server.suggest.disktrees import DiskTrees
 from server.suggest.documents import Baselines, Snapshot, Trees, cursor_nodes, offset_of
 from server.suggest.gate import Gate
 from server.suggest.library import Library, copy_skill, refreshed
@@ -54,6 +55,7 @@ class SuggestService:
         self.warmer = Warmer(self._warm)  # parses open documents while the developer pauses
         self.provisional = Provisional()  # skills of the edit still being made (nextEdits)
         self.site_learner = SiteLearner()  # the site model, per store, from next edits' outcomes
+        self.disk_trees = DiskTrees()  # unopened files nextEdits reads, while unchanged
         self._warm_lock = threading.Lock()  # a parse ahead vs didClose letting the tree go
         self.baselines = Baselines()
         self.suggestions = Suggestions()

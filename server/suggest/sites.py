@@ -108,9 +108,11 @@ def in_text(
     lines: list[str] | None = None,
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    parsed: Callable[[Tree], None] | None = None,
 ) -> tuple[list[Match], bool]:
     """Every site of the given skills in one text; (matches, complete). A deadline (on `clock`,
-    monotonic by default) stops the search between nodes and reports it incomplete."""
+    monotonic by default) stops the search between nodes and reports it incomplete. `parsed` is
+    given the tree when the search had to parse the text (server.suggest.disktrees keeps it)."""
     data = text.encode("utf-8", "surrogatepass")
     wanted = [(s, skill_words(s)) for s in skills]
     wanted = [(s, ws) for s, ws in wanted if all(w in data for w in ws)]
@@ -120,6 +122,8 @@ def in_text(
         tree = parse(language, text)
         if tree is None:
             return [], True
+        if parsed is not None:
+            parsed(tree)
     lines = split_lines(text) if lines is None else lines
     # the file's line limit (for rewrites that make a line too long) is read from it once
     snap = Snapshot(None, text, data, tree, language, lines)
