@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from memory.skills.entry import SkillEntry
@@ -106,7 +107,7 @@ def parses(
     root = tree.root_node
     if not root.has_error:
         item = root.descendant_for_byte_range(start, max(start, end - 1))
-        alone = _statement_alone(parser, old, item, start, end, piece)
+        alone = _statement_alone(language, old, item, start, end, piece)
         if alone is not None:
             return alone
         while item is not None and item.parent is not None and item.parent.id != root.id:
@@ -125,7 +126,7 @@ def parses(
 
 
 def _statement_alone(
-    parser: Any, old: bytes, node: Node | None, start: int, end: int, piece: bytes
+    language: str, old: bytes, node: Node | None, start: int, end: int, piece: bytes
 ) -> bool | None:
     """Whether the smallest statement around the change, one that begins its own line in a body,
     parses with the change as it did without, each taken out of the file with its indentation
@@ -142,12 +143,21 @@ def _statement_alone(
             if head.strip() or node.end_byte - node.start_byte > MAX_REGION:
                 return None
             before = _dedent(old[node.start_byte : node.end_byte], head)
-            if parser.parse(before).root_node.has_error:
+            if not _stands_alone(language, before):
                 return None  # not a statement that stands alone (an `else:` part)
             after = old[node.start_byte : start] + piece + old[end : node.end_byte]
-            return not parser.parse(_dedent(after, head)).root_node.has_error
+            return _stands_alone(language, _dedent(after, head))
         node = parent
     return None
+
+
+@lru_cache(maxsize=2048)
+def _stands_alone(language: str, statement: bytes) -> bool:
+    """Whether a statement's text parses with no error, remembered: the sites of one skill are
+    often the same statement (`print(a)` at twenty places), and nextEdits asks again after every
+    edit of the developer's."""
+    parser = parser_for(language)
+    return parser is None or not parser.parse(statement).root_node.has_error
 
 
 def _dedent(text: bytes, indent: bytes) -> bytes:
