@@ -17,7 +17,8 @@ from memory.skills import transforms
 from memory.skills.entry import SkillEntry, entry_of
 from memory.skills.meaning import node_returns_value
 from memory.skills.mining import NODE
-from memory.skills.rewrites import Match, apply_match, byte_offset, parses, rewrite, rewrite_parses
+from memory.skills.parsecheck import parses, rewrite_parses
+from memory.skills.rewrites import Match, apply_match, byte_offset, rewrite
 from memory.skills.skill import Skill
 from memory.skills.syntax import nodes_of_types, parse
 from memory.skills.templates import keys_remembered, match

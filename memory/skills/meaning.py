@@ -15,7 +15,6 @@ language with a grammar: a value is any named child of a return statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from memory.skills.syntax import nodes_of_types
@@ -46,42 +45,34 @@ _YIELDS = frozenset({"yield", "yield_expression"})
 _NO_VALUE = frozenset({"none", "null", "undefined", "nil", "comment"})
 
 
-def _value_in(kids: Iterable[tuple[str, str, Iterable]]) -> bool:
-    """Depth first over (type, key, children) triples, below one function."""
-    stack = list(kids)
-    while stack:
-        typ, key, children = stack.pop()
-        if typ in FUNCTIONS:
-            continue  # a nested function's returns are its own
-        if typ in _YIELDS:
-            return True
-        kids_here = list(children)
-        if typ in _RETURNS and any(t != k and t not in _NO_VALUE for t, k, _ in kids_here):
-            return True  # `return x`, not a bare `return` (its only child is the keyword)
-        stack.extend(kids_here)
-    return False
-
-
-def _syn_triples(s: Syn) -> Iterable[tuple[str, str, Iterable]]:
-    return ((c.type, c.key, _syn_triples(c)) for c in s.children)
-
-
-def _node_triples(node: Node) -> Iterable[tuple[str, str, Iterable]]:
-    # an anonymous token's type is its text, as a stored tree's key is (`return`, `;`)
-    return ((c.type, c.type if not c.is_named else "", _node_triples(c)) for c in node.children)
+def _value(typ: str, key: str) -> bool:
+    """A child of a return statement that is a value: named (an anonymous token's type is its
+    text) and not `None`, `null`, `undefined`, `nil` or a comment."""
+    return typ != key and typ not in _NO_VALUE
 
 
 def syn_returns_value(s: Syn) -> bool:
     """Does the function this stored tree is return a value (or yield)?"""
-    return _value_in(_syn_triples(s))
+    stack = list(s.children)
+    while stack:
+        c = stack.pop()
+        if c.type in FUNCTIONS:
+            continue  # a nested function's returns are its own
+        if c.type in _YIELDS:
+            return True
+        # `return x`, not a bare `return` (its only child is the keyword: type and key alike)
+        if c.type in _RETURNS and any(
+            k.type != k.key and k.type not in _NO_VALUE for k in c.children
+        ):
+            return True
+        stack.extend(c.children)
+    return False
 
 
-def node_returns_value(node: Node, language: str | None = None) -> bool:
-    """Does the function this live node is return a value (or yield)? With the grammar key, the
-    returns and yields are found by one tree-sitter query (in C) instead of a walk in Python,
-    which cost milliseconds on a long function at every site of a skill."""
-    if language is None:
-        return _value_in(_node_triples(node))
+def node_returns_value(node: Node, language: str) -> bool:
+    """Does the function this live node is return a value (or yield)? The returns and yields are
+    found by one tree-sitter query (in C), not a walk in Python, which cost milliseconds on a
+    long function at every site of a skill."""
     for found in nodes_of_types(language, node, _RETURNS | _YIELDS):
         up = found.parent
         while up is not None and up.type not in FUNCTIONS:
@@ -90,7 +81,7 @@ def node_returns_value(node: Node, language: str | None = None) -> bool:
             continue  # a nested function's
         if found.type in _YIELDS:
             return True
-        if any(c.is_named and c.type not in _NO_VALUE for c in found.children):
+        if any(_value(c.type, c.type if not c.is_named else "") for c in found.children):
             return True
     return False
 

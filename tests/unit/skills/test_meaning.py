@@ -81,7 +81,6 @@ def test_the_guard_reads_returns_in_stored_and_live_trees_alike() -> None:
             if n.type in ("function_definition", "function_declaration")
         )
         data = text.encode()
-        assert node_returns_value(fn) is value, (language, text)
         assert node_returns_value(fn, language) is value, (language, text)
         assert syn_returns_value(to_syn(fn, data, 0, None)) is value, (language, text)
 
