@@ -340,7 +340,7 @@ def structural_edit(
     unused: list[str] = []
     if not wa and (rb.type in IMPORTS or all(n.type in IMPORTS for n in wb)):
         gone = transforms.code_names(before)
-        unused = sorted(w for w in gone if not transforms.used_outside(after_doc, w))
+        unused = sorted(w for w in gone if not transforms.used_outside(after_doc, w, tree=ta))
     return StructuralEdit(
         unused=unused,
         language=language,

@@ -124,7 +124,7 @@ class SkillIndex:
             for m in _site_matches(entry, node, data, None):
                 if _parses(language, data, m, tree, (0, 0)):
                     out.append(m)
-        return unused_in(out, text)
+        return unused_in(out, text, tree)
 
 
 def _in_order(matches: list[Match]) -> list[Match]:
@@ -265,13 +265,14 @@ def _with_unused(entry: SkillEntry, m: Match) -> Match:
     return replace(m, unused=tuple(m.bindings.get(h, "") for h in entry.unused))
 
 
-def unused_in(matches: list[Match], text: str) -> list[Match]:
-    """The matches whose names (Match.unused) text, the whole file, uses nowhere else."""
+def unused_in(matches: list[Match], text: str, tree: Tree | None = None) -> list[Match]:
+    """The matches whose names (Match.unused) text, the whole file (parsed as tree), uses
+    nowhere else."""
     out = []
     for m in matches:
         # a deleted line's match ends at the start of the next line, which is not its own
         last = m.end_line - 1 if m.end_char == 0 and m.end_line > m.start_line else m.end_line
-        if not any(transforms.used_outside(text, w, m.start_line, last) for w in m.unused):
+        if not any(transforms.used_outside(text, w, m.start_line, last, tree) for w in m.unused):
             out.append(m)
     return out
 

@@ -18,7 +18,8 @@ Transforms are JSON lists so they serialise with the skill:
                                          (a negative index counts from the end)
   ["slot", head, tail]                   the word between head and tail, when the source text
                                          is exactly head + word + tail: the example's comment
-                                         with one word left open, so the rest is still checked
+                                         with one word left open, so the rest is still checked;
+                                         or a name with an affix taken off (`_rows` -> `rows`)
   ["rename", old, new]                   x with every use of the name old made new: a parameter
                                          renamed with its uses in the body (any length of code)
   ["line", old, new]                     x with its one line that reads old (indentation aside)
@@ -34,7 +35,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Tree
 
 Transform = list[Any]
 
@@ -63,20 +67,42 @@ def code_names(x: str) -> set[str]:
     return {m.group(2) for m in _NAME.finditer(x) if m.group(2) is not None}
 
 
-def used_outside(text: str, name: str, first: int = -1, last: int = -1) -> bool:
+def used_outside(
+    text: str, name: str, first: int = -1, last: int = -1, tree: Tree | None = None
+) -> bool:
     """Does the code of text (a whole file) use name on a line outside first..last? Only the
-    lines that spell it are read, and the first use found answers, so a long file is cheap."""
+    lines that spell it are read, and the first use found answers, so a long file is cheap.
+    With text's parse tree, a spelling inside a comment or a string (a docstring's "log to
+    ``sys.stderr``") is no use, as a linter counts an import unused; without one, a line's
+    one-line strings are data and the rest is code."""
     line, at = 0, 0
     for m in re.finditer(r"(?<![\w])" + re.escape(name) + r"(?![\w])", text):
         line += text.count("\n", at, m.start())  # counted on from the last one: one pass
         at = m.start()
         if first <= line <= last:
             continue
+        if tree is not None:
+            if _in_code(tree, text, m.start(), m.end()):
+                return True
+            continue
         start = text.rfind("\n", 0, m.start()) + 1
         end = text.find("\n", m.end())
         if name in code_names(text[start : len(text) if end == -1 else end]):
             return True
     return False
+
+
+def _in_code(tree: Tree, text: str, start: int, end: int) -> bool:
+    """The characters start..end of text are code in its tree: not in a comment or a string."""
+    b = len(text[:start].encode("utf-8", "surrogatepass"))
+    e = b + len(text[start:end].encode("utf-8", "surrogatepass"))
+    node: Node | None = tree.root_node.descendant_for_byte_range(b, e)
+    # an interpolation inside an f-string or template string is code again
+    while node is not None and not node.type.startswith(("interpolation", "template_subst")):
+        if "comment" in node.type or "string" in node.type:
+            return False
+        node = node.parent
+    return True
 
 
 def uses_name(x: str, name: str) -> bool:
@@ -185,6 +211,14 @@ def _candidates(x: str, y: str) -> Iterator[Transform]:
     # (and inside it: swapping the whole word is a constant, not a transform of the site's word)
     if old and old != x and not any(c.isspace() for c in old + new):
         yield ["replace", old, new]
+    # the name with an affix taken off, the inverse of "affix" (`_ordered_rows` ->
+    # `ordered_rows`, `get_items_list` -> `get_items`): "replace" cannot say it when the affix
+    # also occurs inside the name
+    if y and y != x and _WORD.fullmatch(y) and _WORD.fullmatch(x):
+        at = x.find(y)
+        while at != -1:
+            yield ["slot", x[:at], x[at + len(y) :]]
+            at = x.find(y, at + 1)
     toks = tokens(x)
     n = len(toks)
     for a, b in toks:

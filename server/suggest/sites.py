@@ -57,10 +57,11 @@ def at_lines_each(indexes: list[SkillIndex], snap: Snapshot, lo: int, hi: int) -
         ]
     # the line a rewrite makes too long is split as the file's formatter would: that needs the whole
     # document, not the cut the matcher saw; so is whether a name a deletion needs unused is used
-    # elsewhere (memory.skills.matching.unused_in)
+    # elsewhere (memory.skills.matching.unused_in; a view's borrowed tree is not this text's)
+    tree = snap.tree if snap.stale is None else None
     return [
         wrap_long_lines(
-            unused_in(ms, snap.text), snap.language, snap.lines, lambda: snap.line_limit
+            unused_in(ms, snap.text, tree), snap.language, snap.lines, lambda: snap.line_limit
         )
         for ms in out
     ]
@@ -131,5 +132,5 @@ def in_text(
     out, complete = SkillIndex([s for s, _ in wanted]).matches_everywhere(
         language, data, tree, stop
     )
-    out = unused_in(out, text)
+    out = unused_in(out, text, tree)
     return wrap_long_lines(out, language, lines, lambda: snap.line_limit), complete

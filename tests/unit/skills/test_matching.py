@@ -387,3 +387,22 @@ def test_nodes_of_types_skips_a_type_the_grammar_does_not_have() -> None:
     found = nodes_of_types("python", tree.root_node, ["call", "no_such_node_type"])
     assert sorted(n.text for n in found) == [b"f(a)", b"g(b)"]
     assert nodes_of_types("python", tree.root_node, ["no_such_node_type"]) == []
+
+
+def test_with_the_tree_a_name_in_a_docstring_or_comment_is_no_use() -> None:
+    # a linter counts this import unused; the line heuristic alone (no tree) cannot tell a
+    # docstring's line from code
+    text = (
+        'import sys\n\n\ndef f(x):\n    """Log to ``sys.stderr``\n    unless sys is closed."""\n'
+        '    # sys: not needed\n    return f"{x}"\n'
+    )
+    tree = parse("python", text)
+    assert tree is not None
+    assert transforms.used_outside(text, "sys", 0, 0)  # "unless sys is closed." reads as code
+    assert not transforms.used_outside(text, "sys", 0, 0, tree)
+    used = text.replace('f"{x}"', 'f"{sys.argv}"')  # an f-string's braces hold code
+    assert transforms.used_outside(used, "sys", 0, 0, parse("python", used))
+    js = "import fs from 'fs';\n// fs is unused\nconst s = `${fs.x}`;\n"
+    assert transforms.used_outside(js, "fs", 0, 0, parse("javascript", js))
+    unused = js.replace("fs.x", "1")
+    assert not transforms.used_outside(unused, "fs", 0, 0, parse("javascript", unused))

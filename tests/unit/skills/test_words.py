@@ -52,3 +52,14 @@ def test_a_help_text_fix_is_offered_at_the_next_help_text_only() -> None:
             'parser.add_argument("--c", help="Paths the tool may be run against, one per line.")',
         )
     ]
+
+
+def test_a_name_with_an_affix_taken_off_is_a_transform() -> None:
+    # `self._ordered_columns` -> `self.ordered_columns` and `_ordered_rows` -> `ordered_rows`:
+    # "replace" cannot say it (the underscore also sits inside the names); the inverse of affix
+    pairs = [("_ordered_columns", "ordered_columns"), ("_ordered_rows", "ordered_rows")]
+    t = find(pairs)
+    assert t == ["slot", "_", ""]
+    assert apply(t, "_cache") == "cache"
+    assert apply(t, "cache") is None  # no affix to take off
+    assert find([("_rows", "rows"), ("cols", "col")]) is None  # not the same change
