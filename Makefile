@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # torch first and pinned: a CPU wheel lies on disk, and any looser pin pulls a multi-GB CUDA build.
 TORCH   := torch==2.13.0
 
-.PHONY: run test test-editors-deps lint bench clean
+.PHONY: run test test-editors-deps test-team-deps test-export-deps lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,17 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/kenetic demo
 
-test: $(STAMP) test-editors-deps
+test: $(STAMP) test-editors-deps test-team-deps test-export-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+# PostgreSQL's initdb and pg_ctl for tests/team (tests/team/setup_postgres.sh; quick when there)
+test-team-deps:
+	bash tests/team/setup_postgres.sh
+
+# semgrep in .venv-tools/semgrep, a venv of its own: its pins clash with .venv's mcp 2
+# (tests/export/setup_semgrep.sh; quick when done)
+test-export-deps:
+	PY=$(PY) bash tests/export/setup_semgrep.sh
 
 # Chromium, code-server, the built VS Code extension (tests/editors/setup.sh; quick when done)
 test-editors-deps:
@@ -42,4 +51,4 @@ bench: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-tools build *.egg-info

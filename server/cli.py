@@ -1,4 +1,4 @@
-"""The `kenetic` command: serve, doctor, demo, train, memory, --version."""
+"""The `kenetic` command: serve, doctor, demo, train, memory, skills, mcp, --version."""
 
 from __future__ import annotations
 
@@ -75,11 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--min-outcomes", type=int, help="override trm.minOutcomes")
     train.add_argument("--time-budget", type=float, help="override trm.trainTimeBudgetS")
 
+    mcp = sub.add_parser("mcp", help="serve a workspace's memory and skills to agents over MCP")
+    mcp.add_argument("--workspace", default=".", help="workspace folder to serve (default: .)")
+
     sub.add_parser(
         "memory",
         help="store|recall|link|path|stats|export|import against a workspace's memory",
         add_help=False,
     )
+    sub.add_parser("skills", help="list|export a workspace's skills (export: codemod rules)",
+                   add_help=False)  # fmt: skip
 
     raw = sys.argv[1:] if argv is None else argv
     if raw and raw[0] == "memory":
@@ -88,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
 
         _configure_logging(False)
         return memory_main(raw[1:])
+    if raw and raw[0] == "skills":
+        from server.skills_cli import skills_main  # its own sub-commands and options
+
+        _configure_logging(False)
+        return skills_main(raw[1:])
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     if args.command in (None, "serve"):
@@ -107,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             min_outcomes=args.min_outcomes,
             time_budget_s=args.time_budget,
         )
+    if args.command == "mcp":
+        try:
+            from server.mcp.app import run_mcp
+        except ModuleNotFoundError as exc:  # the `agent` extra brings the mcp SDK
+            print(f"kenetic mcp: {exc}; install kenetic[agent]", file=sys.stderr)
+            return 1
+        return run_mcp(args.workspace)
     if args.command == "demo":
         from server.demo import run_demo
 

@@ -83,6 +83,15 @@ class ToggleSuggestionsParams(Params):
     uri: str | None = Field(None, min_length=1)
 
 
+class ExportSkillParams(Params):
+    """kenetic.exportSkill: one skill as an ast-grep or semgrep rule (memory.export)."""
+
+    skill_id: str = Field(min_length=1, validation_alias=AliasChoices("skillId", "id"))
+    format: Literal["ast-grep", "semgrep"] = "ast-grep"
+    # where to write: absolute, or relative to the skill's workspace folder
+    dir: str | None = Field(default=None, min_length=1)
+
+
 class DeleteSkillParams(Params):
     id: str = Field(min_length=1)
 

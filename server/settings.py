@@ -13,8 +13,9 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from server.agent.config import AgentSettings
 
@@ -147,6 +148,30 @@ class TrmSettings(_Section):
     keep_checkpoints: int = Field(3, alias="keepCheckpoints", ge=1, le=100)
 
 
+class TeamSettings(_Section):
+    """The team store (docs/team.md): skill cards shared through a PostgreSQL database."""
+
+    # postgresql://role@host:port/database; the password comes from PGPASSWORD or ~/.pgpass,
+    # never from kenetic's settings
+    url: str = ""
+    # "skills": share skill cards and their outcome counts; "off": nothing leaves the machine
+    share: Literal["off", "skills"] = "off"
+    sync_interval_ms: int = Field(30_000, alias="syncIntervalMs", ge=50, le=86_400_000)
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, url: str) -> str:
+        url = url.strip()
+        if not url:
+            return url
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL")
+        if parsed.password is not None or "password=" in parsed.query:
+            raise ValueError("must not hold a password: use PGPASSWORD or ~/.pgpass")
+        return url
+
+
 class Settings(_Section):
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
@@ -155,6 +180,7 @@ class Settings(_Section):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     memory: MemorySection = Field(default_factory=MemorySection)
     trm: TrmSettings = Field(default_factory=TrmSettings)
+    team: TeamSettings = Field(default_factory=TeamSettings)
 
 
 def user_config_path() -> Path:

@@ -16,7 +16,8 @@ from urllib.parse import unquote, urlparse
 
 from memory.store.database import Store, StoreError, project_store_path, user_store_path
 from server.capture.privacy import IgnoreRules
-from server.settings import Settings, read_toml, resolve, user_config_path
+from server.settings import Settings, read_toml, resolve, unwrap, user_config_path
+from server.team_sync import TeamSync
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class Workspaces:
         self.settings = Settings()
         # called with a folder each time its store is (re)opened: features attach to it here
         self.store_opened: list[Callable[[Folder], None]] = []
+        # each folder's team sync thread (team.* settings), started and stopped with its store
+        self.team = TeamSync(notify_error)
 
     # -- settings -------------------------------------------------------------------------
 
@@ -72,9 +75,21 @@ class Workspaces:
         user, errors = read_toml(user_config_path())
         layers = [user]
         if folder is not None:
-            project, more = read_toml(folder / ".kenetic" / "config.toml")
-            layers.append(project)
+            path = folder / ".kenetic" / "config.toml"
+            project, more = read_toml(path)
             errors += more
+            # a repository merely opened must not choose where the developer's skills go, nor
+            # whose rewrites come back (docs/team.md): team.* never comes from a project file.
+            # unwrap first, so `[kenetic.team]` and `"team.url" = ...` are caught as well
+            project = unwrap(project)
+            # no setting is named kenetic: resolve's own unwrap must not lift a nested one
+            project.pop("kenetic", None)
+            if project.pop("team", None) is not None:
+                errors.append(
+                    f"kenetic: ignoring [team] in {path}: team settings are read only from the"
+                    " user config file or the editor's user settings"
+                )
+            layers.append(project)
         for message in errors:
             self._notify_error(message)
         return [*layers, self.init_options, self.client_settings]
@@ -96,6 +111,8 @@ class Workspaces:
             if folder.settings.store.path != old:
                 self._close_store(folder)
                 self._open_store(folder)
+            else:
+                self.team.update(folder)
 
     # -- folders --------------------------------------------------------------------------
 
@@ -181,6 +198,7 @@ class Workspaces:
     def _announce(self, folder: Folder) -> None:
         if folder.store is not None:
             self._watch_writes(folder, folder.store)
+        self.team.update(folder)
         for hook in self.store_opened:
             try:
                 hook(folder)
@@ -194,10 +212,12 @@ class Workspaces:
         self._announce(folder)
 
     def _close_store(self, folder: Folder) -> None:
+        self.team.closed(folder)  # before the store it reads closes
         if folder.store is not None:
             folder.store.close()
             folder.store = None
 
     def close(self) -> None:
+        self.team.close()
         for folder in self.all():
             self._close_store(folder)

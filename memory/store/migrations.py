@@ -128,6 +128,23 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 5: the local side of the team store (memory.team.local) - which skill each team key is
+    # here, whether it is the developer's own or pulled from the team, the digest of the card
+    # last pushed, why the sync hid a pulled skill, and the team's outcome totals. What is still
+    # to push is derived from the skills and outcomes tables and the cursors kept in meta, so
+    # it survives restarts with them
+    """
+    CREATE TABLE team_cards (
+        key TEXT PRIMARY KEY,
+        skill_id TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('own', 'team')),
+        pushed TEXT,
+        hidden TEXT,
+        totals TEXT NOT NULL DEFAULT '{}',
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX team_cards_by_skill ON team_cards (skill_id);
+    """,
 ]
 
 

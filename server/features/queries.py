@@ -66,6 +66,8 @@ def stats(ls: KeneticServer) -> dict[str, Any]:
         "skipped": len(ls.service(CaptureService).skipped),
         # the TRM ranker imports torch lazily: clients show whether it has been loaded
         "torchLoaded": "torch" in sys.modules,
+        # the team store's sync (server.team_sync): state, what waits to be pushed, last sync
+        "team": ls.workspaces.team.stats(),
     }
 
 

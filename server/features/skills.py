@@ -7,9 +7,11 @@ through `on_change` (baselines for inline completion, undo detection).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -22,6 +24,7 @@ from server.features.patterns import pattern_actions
 from server.protocol import (
     ApplySkillParams,
     DeleteSkillParams,
+    ExportSkillParams,
     NextEditsParams,
     RecordOutcomeParams,
     RenameSkillParams,
@@ -224,8 +227,48 @@ def setup(server: KeneticServer) -> None:
             raise JsonRpcInvalidParams(f"no skill {p.id!r}")
         return {"renamed": True}
 
+    @server.command("kenetic.exportSkill")
+    async def export_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
+        """Write a skill as an ast-grep or semgrep rule (with its test) into the workspace."""
+        p = validate_command_args(ExportSkillParams, list(args))
+        return await export_rule(ls, service, p)
+
     @server.command("kenetic.applySkill")
     async def apply_skill(ls: KeneticServer, *args: Any) -> dict[str, Any]:
         """Apply a skill here, in a file or in the workspace, through workspace/applyEdit."""
         p = validate_command_args(ApplySkillParams, list(args))
         return await apply.apply_skill(ls, service, p)
+
+
+async def export_rule(
+    ls: KeneticServer, service: SuggestService, p: ExportSkillParams
+) -> dict[str, Any]:
+    """Write one skill's rule files into its workspace folder (.kenetic/rules/ unless p.dir)."""
+    from memory.export.workspace import write_skills
+    from server.workspaces import uri_to_path
+
+    lib = service.find_skill(p.skill_id)
+    stored = lib.get(p.skill_id) if lib is not None else None
+    if lib is None or stored is None or stored.deleted:
+        raise JsonRpcInvalidParams(f"no skill {p.skill_id!r}")
+    root = uri_to_path(lib.name) if lib.name != "user" else None
+    if root is None:  # a user-store skill goes to the first workspace folder
+        roots = [f.path for f in ls.workspaces.all() if f.path is not None]
+        root = roots[0] if roots else None
+    folder = Path(p.dir).expanduser() if p.dir else None
+    if folder is None or not folder.is_absolute():
+        if root is None:
+            raise JsonRpcInvalidParams(
+                "no workspace folder to write the rule into: give an absolute dir"
+            )
+        folder = root / (folder if folder is not None else Path(".kenetic") / "rules")
+    with lib.lock:
+        skill = stored.skill
+    try:
+        done = await asyncio.to_thread(write_skills, lib.store, p.format, folder, [skill])
+    except OSError as exc:
+        raise JsonRpcInvalidParams(f"cannot write into {folder}: {exc}") from exc
+    result = done.to_json()
+    result["skill"] = result["skills"][0]
+    del result["skills"]
+    return result

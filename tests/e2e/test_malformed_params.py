@@ -105,6 +105,7 @@ COMMANDS: dict[str, tuple[type[BaseModel], dict[str, Any], list[Any]]] = {
     "kenetic.toggleSuggestions": (p.ToggleSuggestionsParams, {}, []),
     "kenetic.deleteSkill": (p.DeleteSkillParams, {"id": "s"}, []),
     "kenetic.renameSkill": (p.RenameSkillParams, {"id": "s", "name": "n"}, []),
+    "kenetic.exportSkill": (p.ExportSkillParams, {"skillId": "s"}, [{"skillId": "s", "dir": ""}]),
     "kenetic.applySkill": (
         p.ApplySkillParams,
         {"id": "s", "uri": "file:///x.py"},

@@ -87,6 +87,7 @@ STEPS = [
     "inline suggestion at a fourth site: virtual text, accepted with <M-l>",
     ":Kenetic next fills the quickfix list",
     ":Kenetic apply ID rewrites the rest of the file",
+    ":KeneticExportSkill picks a skill and a format (vim.ui.select), writes the rule",
     ":Kenetic stats, freeze, new",
     ":Kenetic agent answers with a result or a clear message",
     ":!false is forwarded as a command episode",

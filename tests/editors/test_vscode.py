@@ -184,6 +184,7 @@ STEPS = [
     "Kenetic: Show Skills (quick pick, card in a markdown preview)",
     "Kenetic: Show Next Edits (quick pick, Enter applies)",
     "Kenetic: Apply Skill in File",
+    "Kenetic: Export Skill as Rule (ast-grep rule in .kenetic/rules/)",
     "Kenetic: Freeze Session / New Session",
     "Kenetic: Show Memory Stats",
     "Kenetic: Run Agent Task answers (result or a clear message), never hangs",

@@ -3,8 +3,11 @@
 Every import counts, wherever it stands: at the top of a module, inside a function, or under
 `if TYPE_CHECKING:` (a circle that only the type checker walks is still a knot in the design).
 The layers (docs/architecture.md): server -> trm -> memory, and inside memory
-recall -> skills -> store. torch is imported by trm alone. The VS Code client's TypeScript
-modules are held to the same rule: no circle among them.
+recall -> skills -> store, with team and export (memory.team, memory.export) beside recall on
+skills and store; memory never imports server or trm. `kenetic mcp` (server.mcp) sits beside the
+LSP server and uses its parts; of the rest of server only the command line (server.cli) may load
+it, so the language server never imports the MCP SDK. torch is imported by trm alone. The VS
+Code client's TypeScript modules are held to the same rule: no circle among them.
 """
 
 from __future__ import annotations
@@ -17,11 +20,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("server", "memory", "trm")
 
-# what each layer may import, besides itself (outer layers first)
+# what each layer may import, besides itself (outer layers first); a module belongs to the
+# longest layer name that prefixes it
 MAY_IMPORT = {
+    "server.cli": {"server", "server.mcp", "trm", "memory"},
+    "server.mcp": {"server", "trm", "memory"},
     "server": {"trm", "memory"},
     "trm": {"memory"},
+    # a memory package not named below still imports nothing outside memory
+    "memory": {"memory"},
     "memory.recall": {"memory.skills", "memory.store"},
+    "memory.team": {"memory.skills", "memory.store"},
+    "memory.export": {"memory.skills", "memory.store"},
     "memory.skills": {"memory.store"},
     "memory.store": set(),
 }
@@ -101,7 +111,7 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def layer_of(module: str) -> str | None:
-    """The most specific layer a module belongs to (memory's own __init__ belongs to none)."""
+    """The most specific layer a module belongs to (None: outside the three packages)."""
     best = None
     for layer in MAY_IMPORT:
         if (module == layer or module.startswith(layer + ".")) and len(layer) > len(best or ""):
@@ -165,6 +175,33 @@ def test_the_checks_see_a_circle_and_an_upward_import() -> None:
     assert against_layers(graph) == [
         "memory.store.database imports memory.skills.skill "
         "(memory.store may not import memory.skills)"
+    ]
+
+
+def test_the_checks_hold_the_team_export_and_mcp_packages() -> None:
+    """memory's team store and rule export import no server code and no recall; only the
+    command line loads `kenetic mcp`; the MCP server may use the rest of server."""
+    names = {
+        "memory.team.client": "from server.settings import TeamSettings\n",
+        "memory.export.common": "def f():\n    from memory.recall import api\n",
+        "memory.recall.api": "",
+        "memory.skills.skill": "",
+        "memory.newhouse.x": "import trm.model\nfrom memory.skills import skill\n",
+        "trm.model": "",
+        "server.settings": "",
+        "server.features.skills": "from server.mcp import app\n",
+        "server.cli": "from server.mcp.app import main\n",
+        "server.mcp.app": "from server.features import skills\nfrom memory.skills import skill\n",
+    }
+    modules = {name: ROOT / (name.replace(".", "/") + ".py") for name in names}
+    graph = import_graph(modules, names)
+    assert circles(graph) == [["server.features.skills", "server.mcp.app"]]
+    assert against_layers(graph) == [
+        "memory.export.common imports memory.recall.api "
+        "(memory.export may not import memory.recall)",
+        "memory.newhouse.x imports trm.model (memory may not import trm)",
+        "memory.team.client imports server.settings (memory.team may not import server)",
+        "server.features.skills imports server.mcp.app (server may not import server.mcp)",
     ]
 
 

@@ -21,10 +21,25 @@ vim.api.nvim_create_user_command('Kenetic', function(opts)
 end, {
   nargs = '*',
   bang = true,
-  desc = 'kenetic: next, why, toggle[!], acceptAllInFile, acceptAll, skills, skill ID, apply [ID], '
+  desc = 'kenetic: next, why, toggle[!], acceptAllInFile, acceptAll, skills, skill ID, apply [ID], export [ID], '
     .. 'freeze, new, agent [TASK], cancel, stats, train',
   complete = function(arglead, cmdline)
     return require('kenetic.commands').complete(arglead, cmdline)
+  end,
+})
+
+vim.api.nvim_create_user_command('KeneticExportSkill', function(opts)
+  require('kenetic.commands').export(opts.args)
+end, {
+  nargs = '*',
+  desc = 'kenetic: export a skill as an ast-grep or semgrep rule ([ID [FORMAT [DIR]]])',
+  complete = function(arglead, cmdline)
+    if #vim.split(cmdline, '%s+', { trimempty = true }) <= 2 then
+      return require('kenetic.commands').complete_skill_ids(arglead)
+    end
+    return vim.tbl_filter(function(f)
+      return vim.startswith(f, arglead)
+    end, { 'ast-grep', 'semgrep' })
   end,
 })
 

@@ -16,6 +16,14 @@ export interface SkillSummary {
     support?: number;
 }
 
+/** kenetic.exportSkill's answer (docs/protocol.md#keneticexportskill). */
+interface ExportAnswer {
+    format: string;
+    folder: string;
+    written: string[];
+    skill?: { id: string; name: string; ruleId: string; verdict: string; reasons?: string[]; rule: string | null };
+}
+
 const SCHEME = 'kenetic';
 
 /** Read-only documents the commands show: kenetic:/skill/<id>.md, kenetic:/stats.md. */
@@ -198,6 +206,68 @@ export function registerCommands(context: vscode.ExtensionContext, kenetic: Kene
         return { ...(answer as object), message };
     };
 
+    /** Kenetic: Export Skill as Rule — pick a skill, a format and a folder (the workspace's
+     * .kenetic/rules/ unless the user picks one); the server writes the rule and its test.
+     * Given arguments (skill id, format, folder), it asks nothing. */
+    const exportSkill = async (id?: string, format?: string, dir?: string) => {
+        const skill = id ? { id, name: id } : await pickSkill('Export which skill as a codemod rule?');
+        if (!skill) {
+            return undefined;
+        }
+        let fmt = format;
+        if (!fmt) {
+            const formats = [
+                { label: 'ast-grep', description: 'rule + ast-grep test, run with `ast-grep scan` / `ast-grep test`' },
+                { label: 'semgrep', description: 'rule + annotated test file, run with `semgrep --test`' },
+            ];
+            fmt = (await vscode.window.showQuickPick(formats, { placeHolder: `Export "${skill.name}" as` }))?.label;
+            if (!fmt) {
+                return undefined;
+            }
+        }
+        let folder = dir;
+        if (folder === undefined && id === undefined) {
+            const places = [
+                { label: '.kenetic/rules/', description: 'in the workspace', choose: false },
+                { label: 'Choose a folder…', description: '', choose: true },
+            ];
+            const where = await vscode.window.showQuickPick(places, { placeHolder: 'Write the rule where?' });
+            if (!where) {
+                return undefined;
+            }
+            if (where.choose) {
+                const chosen = await vscode.window.showOpenDialog({
+                    canSelectFiles: false,
+                    canSelectFolders: true,
+                    canSelectMany: false,
+                    openLabel: 'Export here',
+                    defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+                });
+                if (!chosen?.length) {
+                    return undefined;
+                }
+                folder = chosen[0].fsPath;
+            }
+        }
+        const answer = await serverCommand<ExportAnswer>('kenetic.exportSkill', [{ skillId: skill.id, format: fmt, ...(folder ? { dir: folder } : {}) }]);
+        if (!answer?.skill) {
+            return answer;
+        }
+        const { rule, verdict, reasons } = answer.skill;
+        if (!rule) {
+            const why = (reasons ?? []).join('; ') || verdict;
+            void vscode.window.showWarningMessage(`Kenetic: "${answer.skill.name}" cannot be written as a ${fmt} rule: ${why}`);
+            return answer;
+        }
+        const where = vscode.workspace.asRelativePath(vscode.Uri.file(rule));
+        const note = verdict === 'exact' ? '' : ` (${verdict}: see the comments at its top)`;
+        void vscode.window.showInformationMessage(`Kenetic: wrote ${where}${note}.`);
+        if (!id) {
+            await vscode.window.showTextDocument(vscode.Uri.file(rule), { preview: true });
+        }
+        return answer;
+    };
+
     const showNextEdits = async () => {
         const editor = vscode.window.activeTextEditor;
         const client = await kenetic.ready();
@@ -367,6 +437,7 @@ export function registerCommands(context: vscode.ExtensionContext, kenetic: Kene
         vscode.commands.registerCommand('kenetic.client.train', train),
         vscode.commands.registerCommand('kenetic.client.showSkills', showSkills),
         vscode.commands.registerCommand('kenetic.client.applySkillInFile', applySkillInFile),
+        vscode.commands.registerCommand('kenetic.client.exportSkill', exportSkill),
         vscode.commands.registerCommand('kenetic.client.showNextEdits', showNextEdits),
         vscode.commands.registerCommand('kenetic.client.freeze', session('kenetic.freeze')),
         vscode.commands.registerCommand('kenetic.client.newSession', session('kenetic.newSession')),

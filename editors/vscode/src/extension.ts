@@ -128,17 +128,23 @@ class KeneticState implements Kenetic {
  * must not override.
  */
 export function userSettings(context: vscode.ExtensionContext): Record<string, unknown> {
-    const properties: Record<string, unknown> =
+    const properties: Record<string, { scope?: string } | undefined> =
         context.extension.packageJSON?.contributes?.configuration?.properties ?? {};
     const config = vscode.workspace.getConfiguration(SECTION);
     const out: Record<string, unknown> = {};
-    for (const full of Object.keys(properties)) {
+    for (const [full, schema] of Object.entries(properties)) {
         const key = full.slice(SECTION.length + 1);
         if (CLIENT_ONLY.some((prefix) => key.startsWith(prefix))) {
             continue;
         }
         const seen = config.inspect(key);
-        const value = seen?.workspaceFolderValue ?? seen?.workspaceValue ?? seen?.globalValue;
+        // a machine or application setting (kenetic.team.*: where the developer's skills go) is
+        // taken from the user's own settings only: a repository's .vscode/settings.json is
+        // written by whoever wrote the repository
+        const userOnly = schema?.scope === 'machine' || schema?.scope === 'application';
+        const value = userOnly
+            ? seen?.globalValue
+            : (seen?.workspaceFolderValue ?? seen?.workspaceValue ?? seen?.globalValue);
         if (value === undefined) {
             continue;
         }

@@ -290,6 +290,28 @@ local function run()
     end, 'every print rewritten')
   end)
 
+  step(':KeneticExportSkill picks a skill and a format (vim.ui.select), writes the rule', function()
+    assert(skill, 'no skill')
+    local commands = require('kenetic.commands')
+    commands.last_export = nil
+    local input = vim.ui.input
+    vim.ui.input = function(_, on_confirm)
+      on_confirm('') -- the default folder: the workspace's .kenetic/rules/
+    end
+    shown_items = {}
+    vim.cmd('KeneticExportSkill')
+    wait(10000, function()
+      return commands.last_export ~= nil
+    end, 'the export answer')
+    vim.ui.input = input
+    local rule = commands.last_export.skill and commands.last_export.skill.rule
+    assert(type(rule) == 'string' and rule:match('/%.kenetic/rules/rules/kenetic%-' .. vim.pesc(skill.id) .. '%.yml$'),
+      'rule path ' .. vim.inspect(commands.last_export))
+    assert(vim.fn.filereadable(rule) == 1, 'no rule file at ' .. rule)
+    assert(table.concat(vim.fn.readfile(rule), '\n'):match('fix:'), 'no fix: in the rule')
+    return { rule = vim.fn.fnamemodify(rule, ':t'), verdict = commands.last_export.skill.verdict, items = shown_items }
+  end)
+
   step(':Kenetic stats, freeze, new', function()
     local commands = require('kenetic.commands')
     commands.last_stats = nil

@@ -293,10 +293,64 @@ function M.stats()
   end)
 end
 
+--- Export a skill as a codemod rule (kenetic.exportSkill): `:Kenetic export [ID [FORMAT [DIR]]]`,
+--- or :KeneticExportSkill. What is not given is asked with vim.ui.select / vim.ui.input: the
+--- skill, the format (ast-grep or semgrep), the folder (default: the workspace's .kenetic/rules/).
+function M.export(rest)
+  local args = vim.split(rest or '', '%s+', { trimempty = true })
+  local bufnr = vim.api.nvim_get_current_buf()
+  local function export(skill_id, format, dir)
+    local params = { skillId = skill_id, format = format }
+    if dir and dir ~= '' then
+      params.dir = vim.fn.fnamemodify(vim.fn.expand(dir), ':p')
+    end
+    kenetic.exec('kenetic.exportSkill', params, function(result)
+      M.last_export = result
+      local skill = type(result) == 'table' and result.skill or {}
+      if type(skill.rule) ~= 'string' then
+        local why = table.concat(type(skill.reasons) == 'table' and skill.reasons or {}, '; ')
+        kenetic.notify(('%s cannot be written as a %s rule: %s'):format(skill.name or skill_id, format,
+          why ~= '' and why or tostring(skill.verdict)), vim.log.levels.WARN)
+        return
+      end
+      local note = skill.verdict == 'exact' and '' or (' (%s: see the comments at its top)'):format(skill.verdict)
+      kenetic.notify(('wrote %s%s'):format(vim.fn.fnamemodify(skill.rule, ':~:.'), note))
+    end, bufnr)
+  end
+  local function ask_dir(skill_id, format)
+    if args[1] then
+      return export(skill_id, format, args[3])
+    end
+    vim.ui.input({ prompt = 'Export into (empty: .kenetic/rules/): ', completion = 'dir' }, function(dir)
+      if dir ~= nil then
+        export(skill_id, format, dir)
+      end
+    end)
+  end
+  local function ask_format(skill_id)
+    if args[2] then
+      return ask_dir(skill_id, args[2])
+    end
+    vim.ui.select({ 'ast-grep', 'semgrep' }, { prompt = 'Export as', kind = 'kenetic.format' }, function(format)
+      if format then
+        ask_dir(skill_id, format)
+      end
+    end)
+  end
+  if args[1] then
+    ask_format(args[1])
+  else
+    M.pick_skill('Export which skill as a rule?', function(skill)
+      ask_format(skill.id)
+    end)
+  end
+end
+
 M.subcommands = {
   skills = { run = M.skills, help = 'pick a skill and show its card' },
   skill = { run = M.skill, help = 'show the card of skill ID' },
   apply = { run = M.apply, help = 'apply a skill everywhere in this file' },
+  export = { run = M.export, help = 'write a skill as an ast-grep or semgrep rule: export [ID [FORMAT [DIR]]]' },
   next = { run = M.next, help = 'the places the last edit applies next, in the quickfix list' },
   why = {
     run = function()
@@ -350,7 +404,7 @@ function M.complete(arglead, cmdline)
   if not typing_first then
     local sub = words[2]
     local typing_second = #words == 2 or (#words == 3 and not cmdline:match('%s$'))
-    if typing_second and vim.list_contains({ 'skill', 'apply', 'acceptAllInFile', 'acceptAll' }, sub) then
+    if typing_second and vim.list_contains({ 'skill', 'apply', 'export', 'acceptAllInFile', 'acceptAll' }, sub) then
       return M.complete_skill_ids(arglead)
     end
     if typing_second and sub == 'toggle' then

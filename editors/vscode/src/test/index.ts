@@ -2,8 +2,10 @@
 // Each step is recorded by name in the JSON file named by KENETIC_TEST_RESULT; the exit code
 // (through the workbench's codeAutomationExit) is 0 only when every step passed.
 
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { userSettings } from '../extension';
 import type { KeneticApi } from '../kenetic';
 import { runFlow } from './flow';
 import { acceptQuickPick, check, rangeOf, replace, save, sleep, step, steps, until } from './util';
@@ -33,7 +35,7 @@ export async function run(): Promise<void> {
     await step('settings reach the server', async () => {
         const stats = await request<{ store?: { path?: string } }>('kenetic/stats', {});
         check(stats.store?.path, `no store in kenetic/stats: ${JSON.stringify(stats)}`);
-        return stats.store.path;
+        return { store: stats.store.path, team: await teamFromUserSettingsOnly(folder, request) };
     });
 
     await step('two similar edits are captured', async () => {
@@ -135,6 +137,17 @@ export async function run(): Promise<void> {
         return [first.message, again.message];
     });
 
+    await step('Kenetic: Export Skill as Rule (ast-grep rule in .kenetic/rules/)', async () => {
+        check(skillId, 'no skill');
+        type Answer = { written?: string[]; skill?: { rule?: string | null; verdict?: string } };
+        const answer = await vscode.commands.executeCommand<Answer>('kenetic.client.exportSkill', skillId, 'ast-grep');
+        const rule = answer?.skill?.rule;
+        check(rule && rule.includes(`.kenetic/rules/rules/kenetic-${skillId}.yml`), `answer ${JSON.stringify(answer)}`);
+        const text = Buffer.from(await vscode.workspace.fs.readFile(vscode.Uri.file(rule))).toString('utf8');
+        check(text.includes('fix:') && text.includes(`kenetic_skill: "${skillId}"`), `rule file ${text}`);
+        return { verdict: answer.skill!.verdict, written: answer.written?.length };
+    });
+
     await step('Kenetic: Freeze Session / New Session', async () => {
         const frozen = await vscode.commands.executeCommand<{ sessionId?: string; frozenSession?: string }>('kenetic.client.freeze');
         check(frozen?.sessionId && frozen.frozenSession, `freeze answered ${JSON.stringify(frozen)}`);
@@ -222,5 +235,48 @@ function finish(): void {
     }
     if (failed.length) {
         throw new Error(`${failed.length} of ${steps.length} steps failed: ${failed.map((s) => s.name).join('; ')}`);
+    }
+}
+
+// kenetic.team.* is machine-scoped: a value in the repository's .vscode/settings.json never
+// reaches the server (team state stays "off"); the same value in the user's settings does
+async function teamFromUserSettingsOnly(
+    folder: vscode.WorkspaceFolder,
+    request: <R>(method: string, params: unknown) => Promise<R>,
+): Promise<Record<string, unknown>> {
+    const file = path.join(folder.uri.fsPath, '.vscode', 'settings.json');
+    const original = fs.readFileSync(file, 'utf8');
+    const config = () => vscode.workspace.getConfiguration('kenetic');
+    const team = async () => (await request<{ team?: { state?: string } }>('kenetic/stats', {})).team?.state;
+    const url = 'postgresql://kenetic@127.0.0.1:1/team'; // nothing listens: "offline", never data
+    // the client's own filter, on a setting this workspace does set (capture.idleGapMs 100):
+    // declared machine-scoped, its workspace value is not sent; undeclared, it is
+    const declared = (scope?: string) => ({
+        extension: { packageJSON: { contributes: { configuration: { properties: { 'kenetic.capture.idleGapMs': { scope } } } } } },
+    }) as unknown as vscode.ExtensionContext;
+    const asMachine = userSettings(declared('machine'));
+    const asWindow = userSettings(declared());
+    check(!('capture' in asMachine), `a workspace value of a machine setting is sent: ${JSON.stringify(asMachine)}`);
+    check(JSON.stringify(asWindow) === '{"capture":{"idleGapMs":100}}', `workspace value not sent: ${JSON.stringify(asWindow)}`);
+    try {
+        const planted = { 'kenetic.team.url': url, 'kenetic.team.share': 'skills', 'kenetic.testMarker': 1 };
+        fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(original), ...planted }, null, 2));
+        // the marker (no scope) shows VS Code read the file, and the client sent its settings
+        await until('the workspace settings re-read', async () => config().get('testMarker') === 1);
+        await sleep(1000);
+        const fromWorkspace = await team();
+        check(fromWorkspace === 'off', `a workspace's kenetic.team.url reached the server: team ${fromWorkspace}`);
+        await config().update('team.url', url, vscode.ConfigurationTarget.Global);
+        await config().update('team.share', 'skills', vscode.ConfigurationTarget.Global);
+        const fromUser = await until('the user\'s team settings honoured', async () => {
+            const state = await team();
+            return state !== 'off' && state;
+        });
+        return { fromWorkspace, fromUser };
+    } finally {
+        await config().update('team.url', undefined, vscode.ConfigurationTarget.Global);
+        await config().update('team.share', undefined, vscode.ConfigurationTarget.Global);
+        fs.writeFileSync(file, original);
+        await until('team off again', async () => (await team()) === 'off').catch(() => undefined);
     }
 }

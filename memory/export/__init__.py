@@ -1,0 +1,1 @@
+"""Skills exported as codemod rules (ast-grep, semgrep): see docs/export.md."""
