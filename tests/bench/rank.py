@@ -6,19 +6,22 @@ Prints one JSON object. Parts:
   halting head never fires: every call runs N_sup_infer steps, the worst case) and a model
   briefly trained on a toy task (halting learned), plus the eager path and the paper's
   configuration (one supervision step, a few calls) for contrast.
-- quality (--quality): outcome logs replayed from /work/shared/data/edit_replay_dev.jsonl
-  through the real skill miner and matcher, a simulated developer accepting the ground-truth
-  next edit (tests/bench/rank_data.py; cached under $KENETIC_BENCH_CACHE, default
-  /tmp/kenetic-rank-cache). The TRM (trm.train.Trainer, default settings, --seeds trainings
-  averaged) is trained on rich, numpy, flask and pip and evaluated on requests, pydantic and
-  scrapy against trm.ranker's RuleRanker; both are ranked with the server's tie-break (same
-  file, then nearest site). MRR and top-1 of the accepted suggestion over sets that have one; the
-  learning curve (MRR vs training outcomes) is drawn into docs/trm_learning_curve.png
-  (matplotlib, Agg).
-  --time-5000 times the default training schedule on 5,000 outcomes.
+- quality (--quality, tests/bench/rank_quality.py): outcome logs replayed from real edits
+  through the real skill miner and matcher (tests/bench/rank_data.py; cached under
+  $KENETIC_BENCH_CACHE, default /tmp/kenetic-rank-cache), split by repository into train,
+  validation and test, under five simulated developers (top down, bottom up, nearest first,
+  random within a file, random across files). Every ranker in one run: rules
+  (trm.ranker.RuleRanker), the position heuristic, logistic regression and gradient-boosted trees
+  on the TRM's features (hyperparameters chosen on validation), and the TRM (trm.train.Trainer,
+  default settings, --seeds trainings). MRR and top-1 on the test repositories with 95%
+  intervals from resampling the test commits, and TRM minus logistic regression. --curve PNG
+  draws the learning curves of logistic regression and the TRM. Data: the dev set
+  /work/shared/data/edit_replay_dev.jsonl by default (split by repository inside it),
+  --train-data/--test-data files, or --corpus DIR (py/commits_py_{train,val}.jsonl).
 
     .venv/bin/python tests/bench/rank.py [--calls 2000] [--no-train] [--no-latency]
-        [--quality [--rotations 4] [--seeds 3] [--no-curve] [--time-5000] [--no-cache]]
+        [--quality [--corpus DIR | --train-data F --test-data F | --data F] [--every N]
+         [--max-cases N] [--max-edits N] [--simulators all] [--seeds 3] [--curve PNG]]
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import argparse
 import json
 import platform
 import random
-import statistics
 import sys
 import time
 from dataclasses import asdict, replace
@@ -39,13 +41,7 @@ import torch
 from trm.model import EMA, TRM, TRMConfig, train_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.bench.rank_data import (  # noqa: E402
-    DATA,
-    EVAL_REPOS,
-    TRAIN_REPOS,
-    evaluate,
-    outcome_logs,
-)
+from tests.bench.rank_quality import add_arguments, quality  # noqa: E402
 
 BUDGET_P95_MS = 5.0
 # The paper's Sudoku configuration, for contrast only.
@@ -210,152 +206,6 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-# -- quality: replayed outcomes, TRM vs rules (the replay: tests/bench/rank_data.py) --------
-
-CURVE_SIZES = (50, 100, 200, 500, 1000, 2000)
-
-
-def _train(outcomes: list[dict[str, Any]], seed: int, budget_s: float) -> Any:
-    from trm.train import Trainer
-    from trm.train_config import TrainConfig
-
-    # the defaults the server trains with; min_outcomes lowered for the curve's first point
-    tc = TrainConfig(seed=seed, time_budget_s=budget_s, min_outcomes=1)
-    return Trainer(train=tc).train(outcomes)
-
-
-def _plot(curve: list[dict[str, Any]], rules_mrr: float, path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no learning-curve image", file=sys.stderr)
-        return False
-    xs = [p["outcomes"] for p in curve]
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
-    ax.plot(xs, [p["mrr"] for p in curve], "o-", label="TRM (mean of seeds)")
-    for p in curve:
-        ax.plot([p["outcomes"]] * len(p["mrr_per_seed"]), p["mrr_per_seed"], ".", color="C0",
-                alpha=0.35)  # fmt: skip
-    ax.axhline(rules_mrr, color="gray", linestyle="--", label="rule ranker")
-    ax.set_xscale("log")
-    ax.set_xlabel("training outcomes (shown sets, 4 repositories)")
-    ax.set_ylabel("MRR on 3 held-out repositories")
-    ax.set_title("TRM ranker learning curve (edit replay)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True
-
-
-def quality(args: argparse.Namespace) -> dict[str, Any]:
-    """Train on outcome logs replayed from 4 repositories, evaluate on 3 held-out ones."""
-    from trm.ranker import RuleRanker
-    from trm.trm_ranker import TRMRanker
-
-    logs = outcome_logs(args.data, args.rotations, args.no_cache)
-    train = [o for r in TRAIN_REPOS for o in logs.get(r, [])]
-    held = [o for r in EVAL_REPOS for o in logs.get(r, [])]
-    natural = [o for o in held if o["session"].endswith("/r0")]
-    rules = RuleRanker()
-
-    def count(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-        sizes = [len(o["candidates"]) for o in outcomes]
-        pos = sum(o["accepted_index"] is not None for o in outcomes)
-        return {
-            "shown_sets": len(outcomes),
-            "with_accepted": pos,
-            "candidates_mean": round(statistics.fmean(sizes), 1) if sizes else 0,
-            "candidates_max": max(sizes, default=0),
-        }
-
-    seeds = [args.seed + i for i in range(max(1, args.seeds))]
-
-    def trained(outcomes: list[dict[str, Any]]) -> list[Any]:
-        return [_train(outcomes, seed, args.budget) for seed in seeds]
-
-    def scored(models: list[Any], outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-        """Mean over the seeds' models, and each seed's figure."""
-        runs = []
-        for res in models:
-            ranker = TRMRanker(res.model, fallback=rules)
-            runs.append(evaluate(ranker, outcomes))
-            assert ranker.last_used == "trm", "the TRM fell back to rules during evaluation"
-        return {
-            "sets": runs[0]["sets"],
-            "mrr": round(statistics.fmean(r["mrr"] for r in runs), 4),
-            "top1": round(statistics.fmean(r["top1"] for r in runs), 4),
-            "mrr_per_seed": [r["mrr"] for r in runs],
-        }
-
-    t = time.perf_counter()
-    full = trained(train)
-    train_s = (time.perf_counter() - t) / len(seeds)
-    result: dict[str, Any] = {
-        "data": str(args.data),
-        "train_repos": list(TRAIN_REPOS),
-        "eval_repos": list(EVAL_REPOS),
-        "rotations": args.rotations,
-        "seeds": seeds,
-        "train": count(train),
-        "eval": count(held),
-        "eval_natural_order": count(natural),
-        "training": full[0].summary() | {"wall_s_mean": round(train_s, 1)},
-        "rules": evaluate(rules, held),
-        "trm": scored(full, held),
-        "rules_natural_order": evaluate(rules, natural),
-        "trm_natural_order": scored(full, natural),
-        "per_repo": {
-            r: {
-                "rules": evaluate(rules, [o for o in held if o["repo"] == r]),
-                "trm": scored(full, [o for o in held if o["repo"] == r]),
-            }
-            for r in EVAL_REPOS
-        },
-    }
-    rm, tm = result["rules"]["mrr"], result["trm"]["mrr"]
-    result["relative_mrr_gain"] = round(tm / rm - 1.0, 4) if rm and tm else None
-    rn, tn = result["rules_natural_order"]["mrr"], result["trm_natural_order"]["mrr"]
-    result["relative_mrr_gain_natural_order"] = round(tn / rn - 1.0, 4) if rn and tn else None
-    result["meets_goal_15pct"] = bool(rm and tm and tm >= 1.15 * rm)
-    if not args.no_curve:
-        rng = random.Random(args.seed)
-        shuffled = rng.sample(train, len(train))
-        curve = []
-        for n in [s for s in CURVE_SIZES if s < len(train)] + [len(train)]:
-            models = full if n == len(train) else trained(shuffled[:n])
-            point = scored(models, held)
-            train_s = round(statistics.fmean(m.seconds for m in models), 1)
-            curve.append({"outcomes": n, "mrr": point["mrr"], "top1": point["top1"],
-                          "mrr_per_seed": point["mrr_per_seed"], "steps": models[0].steps,
-                          "train_s": train_s})  # fmt: skip
-            print(f"curve {n}: {point}", file=sys.stderr)
-        result["learning_curve"] = curve
-        png = Path(__file__).resolve().parents[2] / "docs" / "trm_learning_curve.png"
-        if _plot(curve, result["rules"]["mrr"], png):
-            result["learning_curve_png"] = str(png.relative_to(png.parents[1]))
-    if args.time_5000:
-        result["train_5000"] = time_5000(train, args)
-    return result
-
-
-def time_5000(train: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """Wall time to train on 5,000 outcomes (the replayed log, repeated if shorter), 1 thread."""
-    from trm.train import Trainer
-    from trm.train_config import TrainConfig
-
-    log = (train * (5000 // max(1, len(train)) + 1))[:5000]
-    tc = TrainConfig(seed=args.seed, time_budget_s=600.0)  # the default schedule, unbudgeted
-    t = time.perf_counter()
-    res = Trainer(train=tc).train(log)
-    assert res is not None
-    return {"outcomes": 5000, "wall_s": round(time.perf_counter() - t, 1), **res.summary()}
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=32)
@@ -366,14 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-train", dest="train_steps", action="store_const", const=0)
     parser.add_argument("--quality", action="store_true", help="the quality part")
     parser.add_argument("--no-latency", dest="latency", action="store_false")
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--rotations", type=int, default=4, help="replay orders per case")
-    parser.add_argument("--budget", type=float, default=60.0, help="training budget, seconds")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--seeds", type=int, default=3, help="TRM trainings per point, averaged")
-    parser.add_argument("--no-cache", action="store_true", help="replay again, ignore the cache")
-    parser.add_argument("--no-curve", action="store_true", help="skip the learning curve")
-    parser.add_argument("--time-5000", action="store_true", help="time training on 5,000 outcomes")
+    add_arguments(parser)
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)  # the budget is for one core

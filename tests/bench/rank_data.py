@@ -7,9 +7,10 @@ After each edit from the 2nd on, the developer is shown every site of every skil
 files: the skills mined from the edits so far and, as distractors, the skills mined from the other
 cases of the same repository (last used 1+ days before). The ground-truth next edit is the accepted
 suggestion when a suggestion's rewrite yields exactly the document with that edit applied; the
-rest are rejected (outcome counts per skill carry over within a repository). Each case is
-replayed in its natural (file) order and in up to rotations-1 rotations of it (the developer
-starts at another site and works down, wrapping round).
+rest are rejected (outcome counts per skill carry over within a repository). The order in which
+the developer makes a case's edits is a simulated developer's (tests.bench.rank_eval.SIMULATORS:
+top down, bottom up, nearest first, random within a file, random across files); each is a
+replay of its own.
 
 The dicts carry only what the server fills at suggestion time (server.suggest.service.rank):
 besides the skill's keys, each site's document and line (`uri`, `siteLine`), how often this
@@ -18,17 +19,16 @@ server.suggest.session.SiteCounts), and in the context the cursor's document and
 lines of the session's last edits in the cursor's document (`uri`, `cursorLine`,
 `recentEditLines`, server.suggest.session.EditLines). A file's path stands for its uri.
 
-The logs are cached under $KENETIC_BENCH_CACHE (default /tmp/kenetic-rank-cache), keyed on
-REPLAY_VERSION, the rotations and the data file.
+Any file in that format can be replayed (load_cases subsamples it); the logs are cached under
+$KENETIC_BENCH_CACHE (default /tmp/kenetic-rank-cache), one file per repository and simulator,
+keyed on REPLAY_VERSION, the simulator, the cases' ids and the code under memory/.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -41,15 +41,23 @@ from memory.skills.skill import Skill
 from memory.skills.syntax import byte_offset, enclosing_named_node, parse
 from server.suggest.shown import short
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench.rank_eval import SIMULATORS, rank_of  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path("/work/shared/data/edit_replay_dev.jsonl")
 CACHE = Path(os.environ.get("KENETIC_BENCH_CACHE", "/tmp/kenetic-rank-cache"))
-TRAIN_REPOS = ("Textualize/rich", "numpy/numpy", "pallets/flask", "pypa/pip")
-EVAL_REPOS = ("psf/requests", "pydantic/pydantic", "scrapy/scrapy")
+# The dev set's split by repository (its 7 repositories are too few for a seeded one to be
+# balanced): the 3 test repositories are the ones the earlier single-split figures held out.
+DEV_SPLIT = {
+    "train": ["Textualize/rich", "numpy/numpy", "pypa/pip"],
+    "val": ["pallets/flask"],
+    "test": ["psf/requests", "pydantic/pydantic", "scrapy/scrapy"],
+}
 STEP_S = 20.0  # simulated seconds between two edits of one case
 DAY_S = 24 * 3600.0
 EDIT_LINES = 5  # recentEditLines kept, as server.suggest.session.EditLines
-REPLAY_VERSION = 3  # bump when the replay changes: the cache key includes it
+REPLAY_VERSION = 4  # bump when the replay changes: the cache key includes it
 
 
 def _norm(text: str) -> str:
@@ -59,16 +67,6 @@ def _norm(text: str) -> str:
 def _apply_lines(text: str, start: int, end: int, new: str) -> str:
     lines = text.splitlines(keepends=True)
     return "".join(lines[:start]) + new + "".join(lines[end:])
-
-
-def orders(n: int, rotations: int) -> list[list[int]]:
-    """The natural (file) order, then rotations of it: the developer starts at another site
-    and works down, wrapping around; every rotation is a plausible session of its own."""
-    out = [list(range(n))]
-    for r in range(1, min(n, rotations)):
-        start = (r * n) // min(n, rotations)
-        out.append([(start + i) % n for i in range(n)])
-    return out
 
 
 def _cursor_nodes(language: str, text: str, line: int) -> list[str]:
@@ -257,97 +255,106 @@ def replay_case(
                 "session": session,
                 "t": now,
                 "repo": case["repo"],
+                "commit": case.get("commit") or case["id"],
                 "case": case["id"],
             }
         )
     return out
 
 
-def replay_repo(cases: list[dict[str, Any]], rotations: int) -> list[dict[str, Any]]:
-    """Every case of one repository, each in its natural order and up to rotations-1 more."""
+def replay_repo(cases: list[dict[str, Any]], simulator: str) -> list[dict[str, Any]]:
+    """Every case of one repository, its edits made in the order the simulated developer
+    (tests.bench.rank_eval.SIMULATORS) picks; one developer history over the cases."""
     libraries = [_case_library(c) for c in cases]
+    pick = SIMULATORS[simulator]
     out: list[dict[str, Any]] = []
-    n_orders = max(len(orders(len(c["edits"]), rotations)) for c in cases)
-    for r in range(n_orders):
-        history = _History()  # each pass is a separate developer history
-        for ci, case in enumerate(cases):
-            case_orders = orders(len(case["edits"]), rotations)
-            if r >= len(case_orders):
-                continue
-            t0 = 1.0e9 + ci * DAY_S
-            # other cases' skills, last used the day (or days) before this session
-            library = [
-                (s, t0 - DAY_S * (1 + abs(cj - ci)))
-                for cj, skills in enumerate(libraries)
-                if cj != ci
-                for s in skills
-            ]
-            out += replay_case(case, case_orders[r], library, history, t0, f"{case['id']}/r{r}")
+    history = _History()
+    for ci, case in enumerate(cases):
+        t0 = 1.0e9 + ci * DAY_S
+        # other cases' skills, last used the day (or days) before this session
+        library = [
+            (s, t0 - DAY_S * (1 + abs(cj - ci)))
+            for cj, skills in enumerate(libraries)
+            if cj != ci
+            for s in skills
+        ]
+        order = pick([(e["path"], e["start"][0]) for e in case["edits"]], case["id"])
+        out += replay_case(case, order, library, history, t0, f"{case['id']}/{simulator}")
     return out
 
 
-def outcome_logs(
-    data: Path = DATA, rotations: int = 4, no_cache: bool = False
+def load_cases(
+    data: Path, every: int = 1, max_per_repo: int = 0, max_edits: int = 0
 ) -> dict[str, list[dict[str, Any]]]:
-    """Outcome logs per repository, replayed once and cached outside the repository."""
+    """The cases of a replay file by repository, subsampled the same way on every run: per
+    repository in id order, cases with at most `max_edits` edits (0: any), every `every`-th,
+    at most `max_per_repo` (0: all)."""
+    if not data.is_file():
+        raise SystemExit(f"no replay data at {data}")
+    by_repo: dict[str, list[dict[str, Any]]] = {}
+    with data.open() as f:
+        for n, line in enumerate(f, 1):
+            try:
+                case = json.loads(line)
+                by_repo.setdefault(case["repo"], []).append(case)
+            except (ValueError, KeyError) as e:
+                raise SystemExit(f"{data}:{n}: not a replay case ({e})") from None
+    out = {}
+    for repo, cases in sorted(by_repo.items()):
+        kept = [c for c in sorted(cases, key=lambda c: c["id"])
+                if not max_edits or len(c["edits"]) <= max_edits][:: max(1, every)]  # fmt: skip
+        if max_per_repo:
+            kept = kept[:max_per_repo]
+        if kept:
+            out[repo] = kept
+    return out
+
+
+def _code_key() -> str:
     # the logs depend on the miner and the matcher too: a change to memory/ replays again
-    code = hashlib.sha1(
+    return hashlib.sha1(
         b"".join(p.read_bytes() for p in sorted((REPO / "memory").rglob("*.py")))
     ).hexdigest()
-    key = hashlib.sha1(
-        f"{REPLAY_VERSION}:{rotations}:{data}:{data.stat().st_mtime}:{code}".encode()
-    ).hexdigest()[:12]
-    cache = CACHE / f"outcomes-{key}.json"
-    if cache.exists() and not no_cache:
-        logs: dict[str, list[dict[str, Any]]] = json.loads(cache.read_text())
-        return logs
-    cases = [json.loads(line) for line in data.open()]
-    by_repo: dict[str, list[dict[str, Any]]] = {}
-    for c in cases:
-        by_repo.setdefault(c["repo"], []).append(c)
-    logs = {}
-    for repo, group in sorted(by_repo.items()):
+
+
+def outcome_logs(
+    cases: dict[str, list[dict[str, Any]]], simulator: str, no_cache: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """Outcome logs per repository under one simulated developer, each repository replayed
+    once and cached outside the repository (keyed on its cases, the simulator, the code)."""
+    code = _code_key()
+    logs: dict[str, list[dict[str, Any]]] = {}
+    for repo, group in sorted(cases.items()):
+        ids = ",".join(c["id"] for c in group)
+        key = hashlib.sha1(f"{REPLAY_VERSION}:{simulator}:{code}:{ids}".encode()).hexdigest()
+        cache = CACHE / f"outcomes-{key[:16]}.json"
+        if cache.exists() and not no_cache:
+            logs[repo] = json.loads(cache.read_text())
+            continue
         t = time.perf_counter()
-        logs[repo] = replay_repo(group, rotations)
-        print(f"replayed {repo}: {len(logs[repo])} shown sets, "
+        logs[repo] = replay_repo(group, simulator)
+        print(f"replayed {repo} ({simulator}): {len(logs[repo])} shown sets, "
               f"{time.perf_counter() - t:.0f} s", file=sys.stderr)  # fmt: skip
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps(logs))
-    os.replace(tmp, cache)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(logs[repo]))
+        os.replace(tmp, cache)
     return logs
 
 
 # -- scoring ---------------------------------------------------------------------------------
 
 
-def _tiebreak(c: dict[str, Any]) -> tuple[int, float]:
-    # The server's tie-break (server.suggest.service.rank): the site nearest the cursor.
-    d = c.get("distance")
-    return (0 if c.get("sameFile") else 1, float(d) if d is not None else math.inf)
-
-
-def rank_of_accepted(scores: list[float], outcome: dict[str, Any]) -> int:
-    cands = outcome["candidates"]
-    order = sorted(range(len(cands)), key=lambda k: (-scores[k], *_tiebreak(cands[k]), k))
-    return order.index(outcome["accepted_index"]) + 1
-
-
-def evaluate(ranker: Any, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-    ranks = [
-        rank_of_accepted(ranker.score(o["context"], o["candidates"]), o)
+def reciprocal_ranks(ranker: Any, outcomes: list[dict[str, Any]]) -> list[float]:
+    """1 / the rank of the accepted suggestion, per set that has one, with the server's
+    tie-break (tests.bench.rank_eval.rank_of)."""
+    return [
+        1.0 / rank_of(ranker.score(o["context"], o["candidates"]), o["candidates"], i)
         for o in outcomes
-        if o["accepted_index"] is not None
+        if (i := o["accepted_index"]) is not None
     ]
-    if not ranks:
-        return {"sets": 0, "mrr": None, "top1": None}
-    return {
-        "sets": len(ranks),
-        "mrr": round(statistics.fmean(1.0 / r for r in ranks), 4),
-        "top1": round(statistics.fmean(float(r == 1) for r in ranks), 4),
-    }
 
 
-if __name__ == "__main__":  # build (or check) the cache: rank_data.py [rotations]
-    built = outcome_logs(rotations=int(sys.argv[1]) if len(sys.argv) > 1 else 4)
+if __name__ == "__main__":  # build (or check) the cache: rank_data.py [simulator]
+    built = outcome_logs(load_cases(DATA), sys.argv[1] if len(sys.argv) > 1 else "top_down")
     print({r: len(v) for r, v in built.items()})
