@@ -146,6 +146,9 @@ class TrmSettings(_Section):
     max_shown_sets: int = Field(20_000, alias="maxShownSets", ge=100, le=10_000_000)
     # checkpoints kept beside the store (<store dir>/trm/trm-v{N}.pt), newest first
     keep_checkpoints: int = Field(3, alias="keepCheckpoints", ge=1, le=100)
+    # which ranker serves: "auto" lets a challenger take over once it beats the one serving on
+    # this store's later outcomes (server/suggest/champion.py); the others pin one
+    champion: Literal["auto", "rules", "lr", "trm"] = "auto"
 
 
 class TeamSettings(_Section):

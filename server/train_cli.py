@@ -1,8 +1,9 @@
 """`kenetic train`: train a workspace's TRM ranker from its store, with a progress bar on stderr.
 
 It reads the shown-set log (server.suggest.shown), trains as the server would (same settings,
-same trainer) and writes `<store dir>/trm/trm-v{N}.pt`. A running server keeps the model it has
-until it restarts (or trains again itself); the next start loads the newest checkpoint.
+same trainer, here in the foreground, in this process: not in a child as the server does) and
+writes `<store dir>/trm/trm-v{N}.pt`. A running server adopts it within 30 s of its next
+ranking; the next start loads the newest checkpoint.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ def run_train(
         store.close()
     bar = Bar(sys.stderr)
     try:
-        result = run_training(store_path.parent / "trm", ModelHolder(), outcomes, trm, bar.update)
+        result = run_training(
+            store_path.parent / "trm", ModelHolder(), outcomes, trm, bar.update, mode="thread"
+        )
     except TooFewOutcomes as exc:
         print(f"kenetic train: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""Training the TRM ranker from the developer's own outcomes, in the foreground or a daemon thread.
+"""Training the TRM ranker from the developer's own outcomes, in the foreground or a daemon thread
+(the server trains in a child process instead: trm.train_worker runs a Trainer there).
 
 An outcome log is a list of shown sets, one per ranking the developer saw:
 
@@ -59,6 +60,7 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "prepare",
+    "save_run",
 ]
 
 log = logging.getLogger(__name__)
@@ -207,7 +209,10 @@ def _batches(sizes: np.ndarray, B: int, rng: np.random.Generator) -> list[np.nda
     order = np.lexsort((jitter, sizes))  # by size, randomly within a size
     batches = [np.sort(order[i : i + B]) for i in range(0, len(order), B)]
     if len(batches) > 1 and len(batches[-1]) < B // 2:
-        batches[-2] = np.sort(np.concatenate([batches[-2], batches.pop()]))
+        # pop first: `batches[-2] = ...(batches.pop())` would index the list after the pop,
+        # overwriting another batch (or failing with two batches)
+        last = batches.pop()
+        batches[-1] = np.sort(np.concatenate([batches[-1], last]))
     rng.shuffle(batches)  # type: ignore[arg-type]
     return batches
 
@@ -302,12 +307,7 @@ class BackgroundTrainer:
         try:
             result = trainer.train(outcomes)
             if result is not None:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                version = max((v for v, _ in checkpoints(self.directory)), default=0) + 1
-                path = checkpoint_path(self.directory, version)
-                save(result.model, path)
-                _write_meta(path, result)
-                self._prune()
+                version, path = save_run(result, self.directory, self.keep)
                 self.last_path = path
                 self.holder.swap(result.model, version)
                 log.info("TRM v%d trained: %s", version, result.summary())
@@ -321,11 +321,19 @@ class BackgroundTrainer:
             except Exception:
                 log.exception("TRM on_done callback failed")
 
-    def _prune(self) -> None:
-        for _, path in checkpoints(self.directory)[: -self.keep]:
-            for p in (path, path.with_suffix(".json")):
-                with contextlib.suppress(FileNotFoundError):
-                    p.unlink()
+
+def save_run(result: TrainResult, directory: Path, keep: int) -> tuple[int, Path]:
+    """Save a run as the next `trm-v{N}.pt` (+ its .json summary) and keep the newest `keep`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    version = max((v for v, _ in checkpoints(directory)), default=0) + 1
+    path = checkpoint_path(directory, version)
+    save(result.model, path)
+    _write_meta(path, result)
+    for _, old in checkpoints(directory)[:-keep]:
+        for p in (old, old.with_suffix(".json")):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+    return version, path
 
 
 def _write_meta(path: Path, result: TrainResult) -> None:

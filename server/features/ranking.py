@@ -1,8 +1,9 @@
 """The ranker as LSP features: kenetic/rank and kenetic.train (server.suggest.ranking).
 
 kenetic/rank scores a client's candidates with the ranker the server uses for the store;
-kenetic.train trains that store's TRM now, in a background thread, reporting `$/progress`, and
-answers once the new checkpoint is in use (or with an error when there are too few outcomes).
+kenetic.train trains that store's TRM now, in a child process (trm.train_worker), reporting
+`$/progress`, and answers once the new checkpoint is in use (or with an error when there are
+too few outcomes).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 One TrmState per workspace store: the store's shown-set log (server.suggest.shown), the count of
 shown sets with an outcome, a trm.trm_ranker.TRMRanker over a ModelHolder, and the training job.
-Rules rank until `trm.minOutcomes` such sets exist; then a training run (trm.train, in a daemon
-thread) writes `<store dir>/trm/trm-v{N}.pt` and swaps the new model into the holder, so the
-next ranking uses it and a ranking in flight finishes with the old one. It trains again after
+Rules rank until `trm.minOutcomes` such sets exist; then a training run (in a child process,
+trm.train_worker, waited on by a daemon thread) writes `<store dir>/trm/trm-v{N}.pt`, the thread
+loads it and swaps it into the holder, so the next ranking uses it and a ranking in flight
+finishes with the old one. It trains again after
 `trm.retrainEvery` new sets. On start, the newest checkpoint is loaded in a background thread.
 
 torch is imported only by those threads, never on the initialize path: with no checkpoint and
@@ -24,9 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memory.store.database import Episode, Store
+from server.suggest.champion import Champion
 from server.suggest.session import EditLines, SiteCounts, SiteKey
 from server.suggest.shown import ShownLog, ShownSet, count_outcome_sets, read_outcome_log, short
-from server.suggest.training import TooFewOutcomes, TrainJob, run_training
+from server.suggest.training import TooFewOutcomes, TrainJob, run_training, where
+from trm.linear import shipped
 from trm.ranker import Ranker, RuleRanker
 from trm.trm_ranker import ModelHolder, TRMRanker, checkpoints
 
@@ -40,10 +43,11 @@ RULES = RuleRanker()
 # the ranker state of a folder nothing has been ranked in yet
 _NO_STATE: dict[str, Any] = {"enabled": True, "ranker": RULES.name, "training": False,
                              "loading": False, "outcomes": 0, "newOutcomes": 0, "minOutcomes": 0,
-                             "version": 0, "progress": None, "lastTraining": None,
-                             "lastError": None}  # fmt: skip
+                             "version": 0, "progress": None, "worker": None,
+                             "lastTraining": None, "lastError": None}  # fmt: skip
 CHECK_NEWER_S = 30.0  # how often a ranking looks for a checkpoint another process wrote
 MEMBERS_MAX = 20_000  # suggestion ids remembered for outcomes (Suggestions.max_live is 5000)
+JUDGE_MAX = 256  # shown sets kept in memory until an acceptance judges the rankers on them
 PENDING_MAX = 64  # rankings whose request has not ended (log_shown) yet
 
 
@@ -55,7 +59,11 @@ class TrmState:
         self.settings = settings
         self.directory = store.path.parent / "trm"
         self.holder = ModelHolder()
-        self.ranker = TRMRanker(self.holder, fallback=RULES)
+        # which ranker serves (the shipped linear one until a challenger beats it); the TRM,
+        # when it serves and cannot rank, falls back to the shipped one, else the rules
+        self.champion = Champion(store, lambda: settings().champion, self.holder, self.directory)
+        self.ranker = TRMRanker(self.holder, fallback=self.champion.fallback)
+        self.champion.trm = self.ranker
         self.shown = ShownLog(store, settings().max_shown_sets)
         self.outcome_sets = 0
         self.new_outcomes = 0  # sets with an outcome since the model was trained
@@ -82,6 +90,7 @@ class TrmState:
     def _load(self) -> None:
         """Count the outcome sets and load the newest checkpoint (imports torch if one exists)."""
         try:
+            self.champion.load()
             self.shown.prune()
             count = count_outcome_sets(self.store)
             with self._lock:
@@ -180,11 +189,21 @@ class TrmState:
         job = self.job
         return job is not None and not job.future.done()
 
+    def serving(self) -> Ranker:
+        """The ranker that ranks this store's next request (server.suggest.champion)."""
+        return self.champion.serving()[1] if self.enabled else RULES
+
     def ranker_name(self) -> str:
-        model, version = self.holder.get_versioned()
-        if model is None or not self.enabled or self.ranker.last_used == RULES.name:
+        """What ranks: "rules", "lr" (the shipped linear ranker) or "trm vN"; a TRM that
+        could not rank its last request names its fallback."""
+        if not self.enabled:
             return RULES.name
-        return f"trm v{version}"
+        kind, ranker = self.champion.serving()
+        if kind != "trm":
+            return ranker.name
+        if self.ranker.last_used == self.ranker.fallback.name:
+            return self.ranker.fallback.name
+        return f"trm v{self.holder.version}"
 
     def describe(self) -> dict[str, Any]:
         job = self.job
@@ -198,8 +217,10 @@ class TrmState:
             "minOutcomes": self.settings().min_outcomes,
             "version": self.holder.version if self.holder.get() is not None else 0,
             "progress": [job.step, job.total] if job is not None and self.training else None,
+            "worker": job.pid if job is not None and self.training else None,
             "lastTraining": self.last_result,
             "lastError": self.last_error,
+            "champion": self.champion.describe(),
         }
 
     # -- outcomes and training ----------------------------------------------------------------
@@ -238,14 +259,26 @@ class TrmState:
             self.on_job(job)
         return job
 
+    def stop(self) -> None:
+        """Stop a running training at its next step (it saves and swaps in what it has)."""
+        job = self.job
+        if job is not None and not job.future.done():
+            job.stop()
+
     def _train(self, job: TrainJob) -> None:
         settings = self.settings()
         try:
             self.store.flush(timeout=5.0)  # the outcome that made the training due, too
-            outcomes = read_outcome_log(self.store, settings.max_shown_sets)
-            with self._lock:
-                self.outcome_sets = max(self.outcome_sets, len(outcomes))
-            result = run_training(self.directory, self.holder, outcomes, settings, job.report)
+
+            def outcomes() -> list[dict[str, Any]]:  # read by run_training, not held here
+                log_ = read_outcome_log(self.store, settings.max_shown_sets)
+                with self._lock:
+                    self.outcome_sets = max(self.outcome_sets, len(log_))
+                return log_
+
+            result = run_training(
+                self.directory, self.holder, outcomes, settings, job.report, job=job, mode=where()
+            )
             self.ranker.last_used = "none"  # the new model has not failed yet
             self.last_result, self.last_error = result, None
             job.future.set_result(result)
@@ -254,6 +287,17 @@ class TrmState:
                 log.exception("TRM training failed; the current ranker stays")
                 self.last_error = f"training failed: {e}"
             job.future.set_exception(e)
+
+
+def _shipped_or_rules() -> Ranker:
+    """What serves a request no store owns: the shipped linear ranker, else the rules."""
+    lr, _ = shipped()
+    return lr if lr is not None else RULES
+
+
+def _no_state() -> dict[str, Any]:
+    """The ranker state of a folder nothing has been ranked in yet."""
+    return {**_NO_STATE, "ranker": _shipped_or_rules().name, "champion": None}
 
 
 def _meta(path: Path) -> dict[str, Any]:
@@ -273,6 +317,8 @@ class RankingService:
         self._pending: OrderedDict[str, tuple[ShownSet, TrmState]] = OrderedDict()
         self._members: OrderedDict[str, tuple[TrmState, str, SiteKey | None]] = OrderedDict()
         self._acted: OrderedDict[str, None] = OrderedDict()  # batches with an outcome
+        # batch -> (its shown set's row, when shown): judged when a suggestion of it is accepted
+        self._to_judge: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
         self._last: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
         self._lock = threading.Lock()
         self.on_job: Callable[[TrainJob], None] | None = None  # every store's new training runs
@@ -305,22 +351,22 @@ class RankingService:
         return state
 
     def ranker_for(self, state: TrmState | None) -> Ranker:
-        return state.ranker if state is not None and state.enabled else RULES
+        return state.serving() if state is not None else _shipped_or_rules()
 
     def score(
         self, state: TrmState | None, context: dict[str, Any], candidates: list[dict[str, Any]]
     ) -> tuple[list[float], str]:
         """Scores and the name of what ranked ("rules" or "trm vN")."""
         ranker = self.ranker_for(state)
-        if state is not None and ranker is not RULES:
-            state.look_for_newer()
+        if state is not None and state.enabled:
+            state.look_for_newer()  # a challenger written by `kenetic train` is judged too
         try:
             scores = ranker.score(context, candidates)
         except Exception:
             log.exception("ranker %s failed; ranking by rules", ranker.name)
             return RULES.score(context, candidates), RULES.name
-        if state is None or ranker is RULES:
-            return scores, RULES.name
+        if state is None or ranker is not state.ranker:
+            return scores, ranker.name
         return scores, state.ranker_name()
 
     # -- shown sets ---------------------------------------------------------------------------
@@ -354,6 +400,9 @@ class RankingService:
             self._last.clear()
         self._last[key] = ids
         state.shown.write_set(shown, row)
+        self._to_judge[shown.batch] = (row, shown.at)
+        while len(self._to_judge) > JUDGE_MAX:
+            self._to_judge.popitem(last=False)
         offered = shown.offered_keys()
         state.sites.shown([site for site, _ in offered if site is not None])
         for site, group in offered:
@@ -370,6 +419,12 @@ class RankingService:
             return
         state, batch, key = member
         state.shown.write_outcome(batch, suggestion_id, outcome)
+        if outcome == "accepted" and (judge := self._to_judge.pop(batch, None)) is not None:
+            row, at = judge  # the first acceptance of the set judges every candidate on it
+            accepted = next((i for i, group in enumerate(row["suggestionIds"])
+                             if suggestion_id in group), None)  # fmt: skip
+            if accepted is not None and state.enabled:
+                state.champion.judge_later(row["context"], row["candidates"], accepted, at)
         if outcome == "accepted" and key is not None:
             state.sites.accepted(key)
         first = batch not in self._acted
@@ -381,12 +436,12 @@ class RankingService:
 
     def stats(self, uri: str | None = None) -> dict[str, Any]:
         state = self.state_for(uri)
-        return state.describe() if state is not None else _NO_STATE.copy()
+        return state.describe() if state is not None else _no_state()
 
     def store_stats(self, folder: Folder) -> dict[str, Any]:
         """One folder's ranker state, without attaching one: stats must not start a load."""
         state = self.states.get(str(folder.store.path)) if folder.store is not None else None
-        return state.describe() if state is not None else _NO_STATE.copy()
+        return state.describe() if state is not None else _no_state()
 
     def wait_loaded(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -18,6 +18,9 @@ SOURCE = "import logging\n\nlogger = logging.getLogger(__name__)\n" + "".join(
     f"\n\ndef f{k}(v{k}):\n    print(v{k})\n    return v{k}\n" for k in range(30)
 )
 OPTIONS = {**FAST, "trm": {"minOutcomes": 20, "trainTimeBudgetS": 4}}
+# the TRM pinned: it serves as soon as it is trained or loaded (unpinned, it first has to beat
+# the shipped linear ranker on later outcomes: tests/e2e/test_champion_e2e.py)
+TRM_PINNED = {**FAST, "trm": {"minOutcomes": 20, "trainTimeBudgetS": 4, "champion": "trm"}}
 RANK = {
     "context": {"kind": "codeAction", "now": 1000.0, "language": "python"},
     "candidates": [
@@ -48,10 +51,10 @@ async def until(client: Any, check: Any, timeout: float = 30) -> dict[str, Any]:
     return s
 
 
-async def test_rank_with_rules_on_a_fresh_store(workspace: Path, home: Path) -> None:
+async def test_rank_with_the_shipped_ranker_on_a_fresh_store(workspace: Path, home: Path) -> None:
     async with lsp_session([workspace], home) as client:
         result = await request(client, "kenetic/rank", RANK)
-        assert result["ranker"] == "rules"
+        assert result["ranker"] == "lr"  # the shipped linear ranker, from the first request
         assert len(result["scores"]) == 2 and result["scores"][0] > result["scores"][1]
         assert (await request(client, "kenetic/rank", {"candidates": []}))["scores"] == []
         for bad in BAD_RANK:
@@ -62,7 +65,7 @@ async def test_rank_with_rules_on_a_fresh_store(workspace: Path, home: Path) -> 
         with pytest.raises(JsonRpcException, match="too few outcomes"):
             await execute(client, "kenetic.train", {})
         s = await stats(client)
-        assert s["ranker"] == "rules" and s["trm"]["training"] is False
+        assert s["ranker"] == "lr" and s["trm"]["training"] is False
         assert s["trm"]["outcomes"] == 0 and s["trm"]["version"] == 0
         assert s["torchLoaded"] is False  # nothing to train on, no checkpoint: torch never loads
 
@@ -73,7 +76,7 @@ async def test_outcomes_train_the_trm_while_code_actions_answer(
     path = workspace / "app.py"
     path.write_text(SOURCE)
     uri = path.as_uri()
-    async with lsp_session([workspace], home, init_options=OPTIONS) as client:
+    async with lsp_session([workspace], home, init_options=TRM_PINNED) as client:
         doc = Doc(client, uri, SOURCE)
         await learn(client, doc)
         for k in range(2, 22):  # 20 shown sets with an outcome: 14 accepted, 6 dismissed
@@ -88,6 +91,7 @@ async def test_outcomes_train_the_trm_while_code_actions_answer(
         # the 20th outcome started a training by itself: kenetic.train waits for that one
         result = await execute(client, "kenetic.train", {})
         assert result["trained"] is True and result["outcomes"] == 20 and result["version"] == 1
+        assert result["pid"] != client._server.pid  # trained in a child process
         checkpoint = Path(result["checkpoint"])
         assert checkpoint == workspace / ".kenetic" / "trm" / "trm-v1.pt" and checkpoint.exists()
         s = await stats(client)
@@ -114,27 +118,28 @@ async def test_outcomes_train_the_trm_while_code_actions_answer(
         assert (await stats(client))["ranker"] == "trm v2"
 
     # a restart loads the newest checkpoint in the background
-    async with lsp_session([workspace], home, init_options=OPTIONS) as client:
+    async with lsp_session([workspace], home, init_options=TRM_PINNED) as client:
         s = await until(client, lambda s: not s["trm"]["loading"])
         assert s["ranker"] == "trm v2" and s["trm"]["outcomes"] == 20
         assert (await request(client, "kenetic/rank", RANK))["ranker"] == "trm v2"
 
 
-async def test_corrupt_checkpoint_falls_back_to_rules(workspace: Path, home: Path) -> None:
+async def test_corrupt_checkpoint_falls_back(workspace: Path, home: Path) -> None:
+    """The TRM pinned, its checkpoint corrupt: the shipped linear ranker serves instead."""
     path = workspace / "app.py"
     path.write_text(SOURCE)
     trm = workspace / ".kenetic" / "trm"
     trm.mkdir(parents=True)
     (trm / "trm-v3.pt").write_bytes(b"not a checkpoint" * 64)
-    async with lsp_session([workspace], home, init_options=OPTIONS) as client:
+    async with lsp_session([workspace], home, init_options=TRM_PINNED) as client:
         s = await until(client, lambda s: not s["trm"]["loading"])
-        assert s["ranker"] == "rules" and s["trm"]["version"] == 0
+        assert s["ranker"] == "lr" and s["trm"]["version"] == 0
         assert "checkpoint not loaded" in s["trm"]["lastError"]
-        assert (await request(client, "kenetic/rank", RANK))["ranker"] == "rules"
+        assert (await request(client, "kenetic/rank", RANK))["ranker"] == "lr"
         doc = Doc(client, path.as_uri(), SOURCE)
         await learn(client, doc)
         assert await code_actions(client, path.as_uri(), site(3))
-        assert (await wait_idle(client))["ranker"] == "rules"
+        assert (await wait_idle(client))["ranker"] == "lr"
 
 
 async def test_each_folder_reports_its_own_ranker(tmp_path: Path, home: Path) -> None:
@@ -157,4 +162,4 @@ async def test_each_folder_reports_its_own_ranker(tmp_path: Path, home: Path) ->
 
         s = await until(client, lambda s: by_folder(s)["two"] == 2)
         assert by_folder(s) == {"one": 0, "two": 2}
-        assert all(x["trm"]["ranker"] == "rules" for x in s["stores"])
+        assert all(x["trm"]["ranker"] == "lr" for x in s["stores"])

@@ -84,9 +84,9 @@ def store(tmp_path: Path) -> Any:
     s.close()
 
 
-def _service(store: Store) -> tuple[RankingService, TrmState]:
+def _service(store: Store, **trm: Any) -> tuple[RankingService, TrmState]:
     """A ranking service over one folder's store, its start-up load done."""
-    settings = Settings.model_validate({"trm": {"minOutcomes": 1000}})
+    settings = Settings.model_validate({"trm": {"minOutcomes": 1000, **trm}})
     folder = SimpleNamespace(store=store, settings=settings)
     service = RankingService(lambda uri: folder)  # type: ignore[arg-type,return-value]
     state = service.attach(folder)  # type: ignore[arg-type]
@@ -143,7 +143,8 @@ def test_ranking_service_logs_each_set_once_and_counts_outcomes(store: Store) ->
     entries = read_outcome_log(store)
     assert [e["accepted_index"] for e in entries] == [None, 0]  # b3 ranks s2 (y) first
     assert entries[1]["candidates"][0]["skillId"] == "y"
-    assert service.stats()["outcomes"] == 2 and service.stats()["ranker"] == "rules"
+    # the shipped linear ranker serves from the first suggestion (docs/trm.md)
+    assert service.stats()["outcomes"] == 2 and service.stats()["ranker"] == "lr"
 
 
 def test_log_feeds_trm_training_data() -> None:
@@ -194,9 +195,11 @@ def test_a_checkpoint_another_process_wrote_is_adopted_without_a_restart(
     from trm.model import TRM, TRMConfig
 
     monkeypatch.setattr(ranking, "CHECK_NEWER_S", 0.0)
-    service, state = _service(store)
+    # the TRM pinned: serving it as soon as it loads (unpinned, it first has to beat the
+    # shipped linear ranker on later outcomes, server.suggest.champion)
+    service, state = _service(store, champion="trm")
     candidates = [cand("x", 0), cand("y", 3)]
-    assert service.score(state, CTX, candidates)[1] == "rules"
+    assert service.score(state, CTX, candidates)[1] == "lr"  # no TRM yet: the shipped one
 
     def settle(version: int) -> str:
         deadline = time.monotonic() + 30

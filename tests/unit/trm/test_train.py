@@ -172,6 +172,16 @@ def test_a_budget_spent_before_training_still_takes_one_step() -> None:
     assert result.steps == 1 and steps == [1]
 
 
+@pytest.mark.parametrize("n", [1, 31, 33, 40, 47, 48, 100, 130])
+def test_an_epoch_of_batches_holds_every_set_once(n: int) -> None:
+    from trm.train import _batches
+
+    sizes = np.random.default_rng(n).integers(2, 9, size=n)
+    batches = _batches(sizes, 32, np.random.default_rng(0))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(n))
+    assert all(len(b) >= 16 for b in batches) or len(batches) == 1
+
+
 def test_trainer_is_seeded() -> None:
     a = Trainer(SMALL, FAST).train(toy_log(40))
     b = Trainer(SMALL, FAST).train(toy_log(40))
