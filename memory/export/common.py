@@ -23,20 +23,10 @@ EXACT = "exact"
 APPROXIMATED = "approximated"
 NOT_EXPRESSIBLE = "not expressible"
 
-# kenetic grammar keys -> the language names ast-grep and semgrep use
-LANGUAGES = {
-    "python": "python",
-    "javascript": "javascript",
-    "typescript": "typescript",
-    "tsx": "tsx",
-    "go": "go",
-    "rust": "rust",
-    "java": "java",
-    "c": "c",
-    "cpp": "cpp",
-    "lua": "lua",
-    "ruby": "ruby",
-}
+# the kenetic grammar keys whose language ast-grep and semgrep know by the same name
+LANGUAGES = frozenset(
+    ("python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "lua", "ruby")
+)
 
 # file extensions the rule tools pick a language by (tests write example files with them)
 EXTENSIONS = {
@@ -117,7 +107,7 @@ def metavariable(hole: str) -> str:
 
 def language_of(skill: Skill) -> str | None:
     key = grammar_for(skill.language) or skill.language
-    return LANGUAGES.get(key)
+    return key if key in LANGUAGES else None
 
 
 @dataclass

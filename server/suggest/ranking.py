@@ -259,12 +259,6 @@ class TrmState:
             self.on_job(job)
         return job
 
-    def stop(self) -> None:
-        """Stop a running training at its next step (it saves and swaps in what it has)."""
-        job = self.job
-        if job is not None and not job.future.done():
-            job.stop()
-
     def _train(self, job: TrainJob) -> None:
         settings = self.settings()
         try:
