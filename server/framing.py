@@ -30,11 +30,13 @@ from typing import Any, BinaryIO
 from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter
 
+from server.foreground import GATE
 from server.server import KeneticServer
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
+READING = "reading"  # the message loop's hold on the foreground gate
 MAX_BODY = 256 << 20  # a longer declared length is treated as no length at all
 MAX_HEADER_LINE = 8192
 # where a (next) message starts: never inside a valid JSON body (see the module docstring)
@@ -197,12 +199,18 @@ async def run(stop: threading.Event, read: Read, server: KeneticServer) -> None:
     framer = Framer(parse)
     while not stop.is_set():
         data, stalled = await read()
-        items = framer.feed(data, stalled=stalled) if data else framer.close()
-        for item in items:
-            _handle(server, item)
-            # let the handlers it started run first, as when each message is read on its own
-            # (an `exit` read in the same chunk must not end the requests before it)
-            await asyncio.sleep(0)
+        # background work stops while what was read is handled (server.foreground); the
+        # requests the editor waits on hold it on until they are answered
+        GATE.begin(READING)
+        try:
+            items = framer.feed(data, stalled=stalled) if data else framer.close()
+            for item in items:
+                _handle(server, item)
+                # let the handlers it started run first, as when each message is read on its
+                # own (an `exit` read in the same chunk must not end the requests before it)
+                await asyncio.sleep(0)
+        finally:
+            GATE.end(READING)
         if not data:
             break
 

@@ -24,6 +24,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage
 
 from server import __version__
+from server.foreground import FOREGROUND_METHODS, GATE
 from server.positions import FastPositionCodec
 
 if TYPE_CHECKING:
@@ -79,7 +80,16 @@ class KeneticProtocol(LanguageServerProtocol):
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Answered):
             return
+        # the editor waits on this one: background work stays stopped until it is answered
+        if getattr(message, "method", None) in FOREGROUND_METHODS and hasattr(message, "id"):
+            GATE.begin(("request", message.id))
         super().handle_message(message)
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        try:
+            super()._send_response(msg_id, result, error)
+        finally:
+            GATE.end(("request", msg_id))
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams):

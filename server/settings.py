@@ -136,7 +136,7 @@ class TrmSettings(_Section):
     enabled: bool = True
     # shown sets with an outcome (accepted, rejected or undone) needed before the first training
     min_outcomes: int = Field(100, alias="minOutcomes", ge=1, le=10_000_000)
-    # new such sets after which the model is trained again (from scratch, on the whole log)
+    # new such sets after which the model is trained again, on the whole log (from trm.startFrom)
     retrain_every: int = Field(50, alias="retrainEvery", ge=1, le=10_000_000)
     # wall-clock budget of one training run (the run stops there and keeps what it has)
     train_time_budget_s: float = Field(60.0, alias="trainTimeBudgetS", gt=0, le=3600)
@@ -149,6 +149,9 @@ class TrmSettings(_Section):
     # which ranker serves: "auto" lets a challenger take over once it beats the one serving on
     # this store's later outcomes (server/suggest/champion.py); the others pin one
     champion: Literal["auto", "rules", "lr", "trm"] = "auto"
+    # where a training starts: "pretrained" fine-tunes the TRM shipped with kenetic (trained on
+    # other people's repositories) on this store's outcomes; "scratch" starts a fresh model
+    start_from: Literal["pretrained", "scratch"] = Field("pretrained", alias="startFrom")
 
 
 class TeamSettings(_Section):

@@ -56,6 +56,11 @@ class TRMConfig:
     halting: bool = True  # stop early once the halting head fires (inference and training)
     halt_threshold: float = 0.0  # halt when the q logit exceeds this (0 = sigmoid(q) > 0.5)
     ema_decay: float = 0.999  # EMA of weights used for evaluation and saving (paper: 0.999)
+    # Token sequences (trm.tokens): 0 = the hand features only (checkpoints before them). Else
+    # the size of one token view: each candidate token also reads its rewrite's and its skill's
+    # views, and `edits` more tokens carry the session's recent edits (oldest first).
+    token_dim: int = 0
+    edits: int = 4
 
     def __post_init__(self) -> None:
         if self.mixer not in MIXERS:
@@ -66,6 +71,13 @@ class TRMConfig:
             raise ValueError("n, T, N_sup, N_sup_infer, depth and max_candidates must be >= 1")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
+        if self.token_dim < 0 or self.edits < 0:
+            raise ValueError("token_dim and edits must be >= 0")
+
+    @property
+    def first(self) -> int:
+        """The index of the first candidate token: after the context and the edit tokens."""
+        return 1 + (self.edits if self.token_dim else 0)
 
 
 StepFn = Callable[
@@ -84,9 +96,16 @@ class TRM(nn.Module):
         super().__init__()
         self.config = config
         W = config.width
-        tokens = 1 + config.max_candidates
+        tokens = config.first + config.max_candidates
         self.context_in = nn.Linear(config.context_dim, W, bias=False)
         self.candidate_in = nn.Linear(config.candidate_dim, W, bias=False)
+        D = config.token_dim
+        if D:
+            # a candidate's four views (its rewrite's and its skill's removed/added tokens), and
+            # an edit's two plus its presence bit; the edit's slot (its recency) is learned
+            self.views_in = nn.Linear(4 * D, W, bias=False)
+            self.edit_in = nn.Linear(2 * D + 1, W, bias=False)
+            self.edit_slot = nn.Parameter(torch.zeros(config.edits, W))
         self.net = Net(W, config.heads, config.mixer, tokens, config.expansion, config.depth)
         self.readout = nn.Linear(W, 1, bias=False)  # y candidate token -> score
         # The halting head reads the context token of y. It keeps a bias, started at -5 as in the
@@ -133,9 +152,18 @@ class TRM(nn.Module):
         return self._latent_recursion(x, y, z, token_mask)
 
     def _embed(
-        self, context: torch.Tensor, candidates: torch.Tensor, mask: torch.Tensor
+        self,
+        context: torch.Tensor,
+        candidates: torch.Tensor,
+        mask: torch.Tensor,
+        edits: torch.Tensor | None = None,
+        views: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Input tokens x (B, L, W) and the mixer's token mask (None when all tokens are valid)."""
+        """Input tokens x (B, L, W) and the mixer's token mask (None when all tokens are valid).
+
+        L = 1 + K, or 1 + edits + K with token views: edits (B, E, 2D+1) and views (B, K, 4D)
+        (trm.tokens; zeros when not given). Edit tokens are never masked: an empty slot is
+        zeros, so the all-valid fast path stays."""
         B, K, _ = candidates.shape
         all_valid = bool(mask.all())
         if not all_valid:
@@ -144,21 +172,32 @@ class TRM(nn.Module):
             candidates = candidates.masked_fill(~mask[..., None], 0.0)
         ctx = self.context_in(context)[:, None]  # (B, 1, W)
         cand = self.candidate_in(candidates)  # (B, K, W)
+        head = [ctx]
+        D, E = self.config.token_dim, self.config.edits
+        if D:
+            if views is not None:
+                if not all_valid:
+                    views = views.masked_fill(~mask[..., None], 0.0)
+                cand = cand + self.views_in(views)
+            if edits is None:
+                edits = context.new_zeros(B, E, 2 * D + 1)
+            head.append(self.edit_in(edits) + self.edit_slot + ctx)  # (B, E, W)
         # Every candidate token also carries the context: the SwiGLU's product then sees
         # context x candidate terms from the first layer, which on a toy task cut the plateau
         # before the ranking starts to learn from ~100 steps to ~10.
-        x = rms_norm(torch.cat([ctx, cand + ctx], dim=1))  # (B, 1 + K, W), unit scale like y, z
+        x = rms_norm(torch.cat([*head, cand + ctx], dim=1))  # (B, L, W), unit scale like y, z
+        first = self.config.first
         if self.config.mixer == "attention":
             if all_valid:
                 return x, None  # lets scaled_dot_product_attention skip the mask
-            valid = torch.cat([mask.new_ones(B, 1), mask], dim=1)  # (B, L)
+            valid = torch.cat([mask.new_ones(B, first), mask], dim=1)  # (B, L)
             return x, valid[:, None, None, :]  # (B, 1, 1, L): True = may be attended to
-        # The MLP mixer mixes a fixed number of tokens, so pad to 1 + max_candidates.
+        # The MLP mixer mixes a fixed number of tokens, so pad to first + max_candidates.
         pad = self.config.max_candidates - K
         if pad == 0 and all_valid:
             return x, None
-        x = F.pad(x, (0, 0, 0, pad))  # (B, 1 + max_candidates, W)
-        valid = F.pad(torch.cat([mask.new_ones(B, 1), mask], dim=1), (0, pad), value=False)
+        x = F.pad(x, (0, 0, 0, pad))  # (B, first + max_candidates, W)
+        valid = F.pad(torch.cat([mask.new_ones(B, first), mask], dim=1), (0, pad), value=False)
         return x, valid[..., None].to(x.dtype)  # (B, L, 1): 1.0 on valid tokens, 0.0 on others
 
     def step(
@@ -170,9 +209,9 @@ class TRM(nn.Module):
         mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One deep-supervision step: (y, z) carry in, detached carry, scores and q out."""
-        K = mask.shape[1]
+        K, first = mask.shape[1], self.config.first
         y, z = self._deep_recursion(x, y, z, token_mask)
-        scores = self.readout(y[:, 1 : 1 + K]).squeeze(-1)  # (B, K)
+        scores = self.readout(y[:, first : first + K]).squeeze(-1)  # (B, K)
         scores = scores.masked_fill(~mask, float("-inf"))
         q = self.q_head(y[:, 0]).squeeze(-1)  # (B,) halting logit
         # The carry is detached: each supervision step is its own short backward pass.
@@ -186,6 +225,8 @@ class TRM(nn.Module):
         candidates: torch.Tensor,
         mask: torch.Tensor | None = None,
         targets: torch.Tensor | None = None,
+        edits: torch.Tensor | None = None,
+        views: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Scores (B, K) for each candidate (-inf where masked) and, given targets, the loss.
 
@@ -206,7 +247,7 @@ class TRM(nn.Module):
             assert targets.shape == (B,), f"targets {tuple(targets.shape)} != ({B},)"
             assert bool(mask.gather(1, targets[:, None]).all()), "a target is a masked candidate"
 
-        x, token_mask = self._embed(context, candidates, mask)
+        x, token_mask = self._embed(context, candidates, mask, edits, views)
         return self._supervise(x, token_mask, mask, targets, self.step)
 
     def _supervise(
@@ -255,7 +296,12 @@ class TRM(nn.Module):
 
     @torch.inference_mode()
     def score(
-        self, context: torch.Tensor, candidates: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        context: torch.Tensor,
+        candidates: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        edits: torch.Tensor | None = None,
+        views: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Inference: scores (B, K), -inf where masked, with halting; higher ranks first.
 
@@ -269,12 +315,12 @@ class TRM(nn.Module):
         if mask is not None and bool(mask.all()):
             mask = None
         if mask is not None or not self.use_trace:
-            return self(context, candidates, mask)[0]
+            return self(context, candidates, mask, edits=edits, views=views)[0]
         B, K, _ = candidates.shape
         assert context.shape == (B, self.config.context_dim), f"context {tuple(context.shape)}"
         assert 1 <= K <= self.config.max_candidates, f"{K} candidates"
         mask = torch.ones(B, K, dtype=torch.bool, device=candidates.device)
-        x, token_mask = self._embed(context, candidates, mask)
+        x, token_mask = self._embed(context, candidates, mask, edits, views)
         if token_mask is not None:  # the MLP mixer pads to max_candidates: masked anyway
             return self._supervise(x, token_mask, mask, None, self.step)[0]
         return self._supervise(x, None, mask, None, self._traced_step(x, mask))[0]
@@ -345,7 +391,8 @@ def train_step(
 ) -> float:
     """One optimisation step on a batch (keys: context, candidates, mask, targets); the loss."""
     model.train()
-    _, loss = model(batch["context"], batch["candidates"], batch.get("mask"), batch["targets"])
+    _, loss = model(batch["context"], batch["candidates"], batch.get("mask"), batch["targets"],
+                    edits=batch.get("edits"), views=batch.get("views"))  # fmt: skip
     assert loss is not None
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -19,6 +19,7 @@ from torch import nn
 from trm.features import CANDIDATE_DIM, CONTEXT_DIM, featurize, preselect
 from trm.layers import stablemax_cross_entropy
 from trm.model import TRM
+from trm.tokens import CANDIDATE_TOKEN_DIM, EDIT_DIM, EDITS, token_features
 from trm.train_config import TrainConfig
 
 __all__ = ["OBJECTIVES", "Objectives", "Prepared", "prepare"]
@@ -39,6 +40,8 @@ class Prepared:
     target: np.ndarray  # (N,) int64, -1 when nothing was accepted (or it was undone)
     prev: np.ndarray  # (N,) index of the previous set with an accepted candidate, -1 if none
     next: np.ndarray  # (N,) the next such set in the session, -1 if none
+    edits: np.ndarray | None = None  # (N, EDITS, EDIT_DIM) with token views (trm.tokens)
+    views: np.ndarray | None = None  # (N, K, CANDIDATE_TOKEN_DIM)
 
     def __len__(self) -> int:
         return len(self.target)
@@ -55,29 +58,37 @@ def _accepted(outcome: dict[str, Any]) -> int:
     return int(i)
 
 
-def _cap(features: np.ndarray, target: int, cap: int) -> tuple[np.ndarray, int]:
+def _cap(features: np.ndarray, target: int, cap: int) -> tuple[np.ndarray, int, np.ndarray]:
     """Keep the accepted candidate and the best others by rule score, ties to the nearest site,
     when a set is too big (trm.features.preselect).
 
     The ranker pre-selects the same way (trm.trm_ranker), so training sees what inference does.
     """
     if len(features) <= cap:
-        return features, target
-    keep = [int(i) for i in preselect(features, cap, target)]
-    return features[keep], (keep.index(target) if target >= 0 else -1)
+        return features, target, np.arange(len(features))
+    keep = preselect(features, cap, target)
+    return features[keep], (int(np.flatnonzero(keep == target)[0]) if target >= 0 else -1), keep
 
 
-def prepare(outcomes: Sequence[dict[str, Any]], max_candidates: int = 64) -> Prepared:
-    """Featurise an outcome log; sets with no candidates or a bad accepted_index are dropped."""
+def prepare(
+    outcomes: Sequence[dict[str, Any]], max_candidates: int = 64, tokens: bool = False
+) -> Prepared:
+    """Featurise an outcome log; sets with no candidates or a bad accepted_index are dropped.
+    With `tokens`, also the token views of trm.tokens (for a TRM with token_dim)."""
     rows: list[tuple[np.ndarray, np.ndarray, int, str, float]] = []
+    seqs: list[tuple[np.ndarray, np.ndarray]] = []
     for o in outcomes:
         cands = o.get("candidates") or []
         accepted = _accepted(o)
         if not cands or accepted >= len(cands):
             continue
-        ctx, feats = featurize(o.get("context") or {}, cands)
-        feats, accepted = _cap(feats, accepted, max_candidates)
+        context_ = o.get("context") or {}
+        ctx, feats = featurize(context_, cands)
+        feats, accepted, keep = _cap(feats, accepted, max_candidates)
         rows.append((ctx, feats, accepted, str(o.get("session") or ""), float(o.get("t") or 0.0)))
+        if tokens:
+            edits, views = token_features(context_, [cands[int(i)] for i in keep])
+            seqs.append((edits, views))
     N = len(rows)
     K = max((len(r[1]) for r in rows), default=1)
     context = np.zeros((N, CONTEXT_DIM), dtype=np.float32)
@@ -89,6 +100,12 @@ def prepare(outcomes: Sequence[dict[str, Any]], max_candidates: int = 64) -> Pre
         candidates[i, : len(feats)] = feats
         mask[i, : len(feats)] = True
         target[i] = tgt
+    edits_a = views_a = None
+    if tokens:
+        edits_a = np.zeros((N, EDITS, EDIT_DIM), dtype=np.float32)
+        views_a = np.zeros((N, K, CANDIDATE_TOKEN_DIM), dtype=np.float32)
+        for i, (e, v) in enumerate(seqs):
+            edits_a[i], views_a[i, : len(v)] = e, v
     prev = np.full(N, -1, dtype=np.int64)
     nxt = np.full(N, -1, dtype=np.int64)
     sessions: dict[str, list[int]] = {}
@@ -99,7 +116,7 @@ def prepare(outcomes: Sequence[dict[str, Any]], max_candidates: int = 64) -> Pre
         members.sort(key=lambda i: (rows[i][4], i))
         for a, b in zip(members, members[1:], strict=False):
             nxt[a], prev[b] = b, a
-    return Prepared(context, candidates, mask, target, prev, nxt)
+    return Prepared(context, candidates, mask, target, prev, nxt, edits_a, views_a)
 
 
 # -- objectives ------------------------------------------------------------------------------
@@ -177,6 +194,13 @@ class Objectives(nn.Module):
         rows_with = torch.nonzero(target >= 0).squeeze(1)
         labels[rows_with, target[rows_with]] = 1.0
         inputs = {"context": context, "candidates": cands, "mask": mask, "target": target}
+        if data.edits is not None and data.views is not None:
+            # a next-action row reads the previous set's edits; a masked step's are unknown
+            edits = np.concatenate(
+                [data.edits[idx], data.edits[prev], np.zeros_like(data.edits[msk_rows])]
+            )
+            inputs["edits"] = torch.from_numpy(edits)
+            inputs["views"] = torch.from_numpy(data.views[all_rows, :K])
         weights = {"kind": kind, "ce": ce_weight, "main": main, "labels": labels}
         return inputs, weights
 
@@ -187,7 +211,9 @@ class Objectives(nn.Module):
         model, cfg = self.model, self.model.config
         mask, target, kind = inputs["mask"], inputs["target"], weights["kind"]
         safe_target = target.clamp(min=0)  # rows without a target get zero CE weight
-        x, token_mask = model._embed(inputs["context"], inputs["candidates"], mask)
+        x, token_mask = model._embed(
+            inputs["context"], inputs["candidates"], mask, inputs.get("edits"), inputs.get("views")
+        )
         y = model.y_init.expand_as(x)
         z = model.z_init.expand_as(x)
         R = x.shape[0]

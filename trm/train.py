@@ -49,6 +49,7 @@ from trm.features import CANDIDATE_DIM, CONTEXT_DIM, FEATURES_VERSION
 from trm.layers import EMA
 from trm.model import TRM, TRMConfig
 from trm.objectives import OBJECTIVES, Objectives, Prepared, prepare
+from trm.tokens import EDITS, TOKEN_DIM
 from trm.train_config import TrainConfig
 from trm.trm_ranker import ModelHolder, checkpoint_path, checkpoints
 
@@ -91,11 +92,35 @@ class TrainResult:
         }
 
 
-def default_config() -> TRMConfig:
+def default_config(tokens: bool = True) -> TRMConfig:
     """The model a Trainer builds by default: trm.model's defaults at the feature sizes, with
     two supervision steps in training (inference runs at most N_sup_infer = 2 anyway; four
-    doubled the training time for no ranking gain on the edit replay)."""
-    return TRMConfig(context_dim=CONTEXT_DIM, candidate_dim=CANDIDATE_DIM, N_sup=2)
+    doubled the training time for no ranking gain on the edit replay); with `tokens` (the
+    default: it ranked as well or better under every simulated developer, docs/trm.md) also
+    the token views of trm.tokens."""
+    return TRMConfig(
+        context_dim=CONTEXT_DIM, candidate_dim=CANDIDATE_DIM, N_sup=2,
+        token_dim=TOKEN_DIM if tokens else 0, edits=EDITS,
+    )  # fmt: skip
+
+
+def _load_init(path: str) -> TRM | None:
+    """The checkpoint to fine-tune, or None (logged) when it does not load or no longer fits
+    the features: then a fresh model is trained, as before there was one."""
+    from trm.checkpoint import CheckpointError, load
+
+    try:
+        model = load(path)
+    except (CheckpointError, OSError) as e:
+        log.warning("not fine-tuning %s, training a fresh model: %s", path, e)
+        return None
+    cfg = model.config
+    if (cfg.context_dim, cfg.candidate_dim) != (CONTEXT_DIM, CANDIDATE_DIM) or (
+        cfg.token_dim and (cfg.token_dim, cfg.edits) != (TOKEN_DIM, EDITS)
+    ):
+        log.warning("not fine-tuning %s: made for other features; training a fresh model", path)
+        return None
+    return model
 
 
 # -- the trainer -----------------------------------------------------------------------------
@@ -109,14 +134,18 @@ class Trainer:
         config: TRMConfig | None = None,
         train: TrainConfig | None = None,
         progress: Progress | None = None,
+        init: TRM | None = None,
     ) -> None:
-        self.config = config or default_config()
+        self.train_config = train or TrainConfig()
+        if init is None and self.train_config.init:
+            init = _load_init(self.train_config.init)
+        self.init = init  # a model to fine-tune (its config is used); None: a fresh one
+        self.config = init.config if init is not None else config or default_config()
         if (self.config.context_dim, self.config.candidate_dim) != (CONTEXT_DIM, CANDIDATE_DIM):
             raise ValueError(
                 f"TRMConfig dims {self.config.context_dim}/{self.config.candidate_dim} must be "
                 f"the feature sizes {CONTEXT_DIM}/{CANDIDATE_DIM}"
             )
-        self.train_config = train or TrainConfig()
         self.progress = progress
         self.stop_event = threading.Event()  # set to stop early (the model so far is kept)
         self._prepared_at = 0.0
@@ -135,7 +164,11 @@ class Trainer:
         if tc.threads:
             torch.set_num_threads(tc.threads)
         try:
-            data = prepare(outcomes, min(tc.max_candidates, self.config.max_candidates))
+            data = prepare(
+                outcomes,
+                min(tc.max_candidates, self.config.max_candidates),
+                tokens=self.config.token_dim > 0,
+            )
             result = self._fit(data, len(outcomes), t0, deadline)
             result.prepare_seconds = self._prepared_at - t0
             return result
@@ -149,11 +182,18 @@ class Trainer:
         torch.manual_seed(tc.seed)
         rng = np.random.default_rng(tc.seed)
         model = TRM(self.config)
+        if self.init is not None:  # fine-tuning: start from the given model's weights
+            model.load_state_dict(self.init.state_dict())
         objectives = Objectives(model, tc)
         optimizer = _optimizer(objectives, tc)
         ema = EMA(model, decay=self.config.ema_decay)
         N, B = len(data), min(tc.batch_size, max(1, len(data)))
-        total = max(1, min(tc.max_steps, max(tc.min_steps, math.ceil(tc.epochs * N / B))))
+        # fine-tuning takes fewer steps: a store's first hundred sets, passed over hundreds of
+        # times, would wash out what the corpus taught
+        lo, hi = (tc.fine_tune_min_steps, tc.fine_tune_max_steps) if self.init is not None else (
+            tc.min_steps, tc.max_steps)  # fmt: skip
+        total = max(1, min(hi, max(lo, math.ceil(tc.epochs * N / B))))
+        peak_lr = tc.fine_tune_lr if self.init is not None else tc.lr
         aux = max(1, round(tc.aux_rows * B))
         sizes = data.mask.sum(1)
         batches: list[np.ndarray] = []
@@ -170,7 +210,7 @@ class Trainer:
                 batches = _batches(sizes, B, rng)
             idx = batches.pop()
             for g in optimizer.param_groups:
-                g["lr"] = tc.lr * _schedule(step, total, tc.warmup_steps)
+                g["lr"] = peak_lr * _schedule(step, total, tc.warmup_steps)
             inputs, weights = objectives.rows(data, idx, aux, rng)
             loss, parts = objectives(inputs, weights)
             optimizer.zero_grad(set_to_none=True)

@@ -7,6 +7,10 @@ server.suggest.training builds one from the user's settings before any torch imp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+# the TRM pretrained on the replay corpora (tests/bench/rank_pretrain.py --trm-out), shipped
+SHIPPED_TRM = Path(__file__).with_name("ranker_trm.pt")
 
 
 @dataclass
@@ -21,6 +25,9 @@ class TrainConfig:
     epochs: float = 10.0  # passes over the log, within min_steps..max_steps
     min_steps: int = 300  # small logs get more passes: a few dozen steps learn little
     max_steps: int = 600  # large logs get fewer passes (5,000 sets: ~4 epochs)
+    fine_tune_min_steps: int = 60  # the same bounds when fine-tuning a pretrained model (init)
+    fine_tune_max_steps: int = 150
+    fine_tune_lr: float = 3e-4  # and its peak learning rate (chosen on validation, docs/trm.md)
     batch_size: int = 32  # shown sets per step (the auxiliary rows come on top)
     aux_rows: float = 0.25  # next/masked-action rows per step, each, as a share of batch_size
     # Candidates kept per shown set in training: the accepted one plus the best others by rule
@@ -35,6 +42,9 @@ class TrainConfig:
     seed: int = 0  # model init and batch order
     min_outcomes: int = 100  # shown sets needed before training (DESIGN §6 cold start)
     threads: int | None = None  # torch intra-op threads while training (None: leave as is)
+    # A checkpoint to fine-tune (its weights and config are the start; SHIPPED_TRM is the one
+    # pretrained on the corpus); None, or a file that does not load: a fresh model.
+    init: str | None = None
 
     def weights(self) -> dict[str, float]:
         return {

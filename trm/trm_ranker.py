@@ -28,6 +28,7 @@ import numpy as np
 
 from trm.features import CANDIDATE_DIM, CONTEXT_DIM, FEATURES_VERSION, featurize, preselect
 from trm.ranker import Ranker, RuleRanker
+from trm.tokens import EDITS, TOKEN_DIM, token_features
 
 __all__ = ["ModelHolder", "TRMRanker", "checkpoint_path", "checkpoints", "latest_checkpoint"]
 
@@ -202,6 +203,11 @@ class TRMRanker:
                 "shape", f"TRM expects features {cfg.context_dim}/{cfg.candidate_dim}, "
                 f"trm.features makes {CONTEXT_DIM}/{CANDIDATE_DIM}"
             )  # fmt: skip
+        if cfg.token_dim and (cfg.token_dim, cfg.edits) != (TOKEN_DIM, EDITS):
+            raise _Failure(
+                "shape", f"TRM expects token views {cfg.token_dim}/{cfg.edits}, "
+                f"trm.tokens makes {TOKEN_DIM}/{EDITS}"
+            )  # fmt: skip
         import torch
 
         ctx, feats = featurize(context, candidates)
@@ -210,9 +216,14 @@ class TRMRanker:
         # site) are ranked by the model (training capped its sets the same way); the rest follow
         # in rule order.
         keep = preselect(feats, cfg.max_candidates)
+        edits = views = None
+        if cfg.token_dim:
+            e, v = token_features(context, [candidates[int(i)] for i in keep])
+            edits, views = torch.from_numpy(e)[None], torch.from_numpy(v)[None]
         raw = model.score(
-            torch.from_numpy(ctx)[None], torch.from_numpy(np.ascontiguousarray(feats[keep]))[None]
-        )[0]
+            torch.from_numpy(ctx)[None], torch.from_numpy(np.ascontiguousarray(feats[keep]))[None],
+            edits=edits, views=views,
+        )[0]  # fmt: skip
         values = raw.tolist()
         if not all(np.isfinite(values)):
             raise _Failure("nonfinite", "TRM produced a non-finite score")

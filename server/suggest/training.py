@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trm.train_config import TrainConfig
+from trm.train_config import SHIPPED_TRM, TrainConfig
 from trm.trm_ranker import ModelHolder
 
 if TYPE_CHECKING:
@@ -67,10 +67,12 @@ class TrainJob:
 
 
 def train_config(settings: TrmSettings) -> TrainConfig:
+    pretrained = settings.start_from == "pretrained" and SHIPPED_TRM.is_file()
     return TrainConfig(
         min_outcomes=settings.min_outcomes,
         time_budget_s=settings.train_time_budget_s,
         threads=settings.train_threads,
+        init=str(SHIPPED_TRM) if pretrained else None,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -156,7 +156,7 @@ def rank_of(scores: Sequence[float], candidates: Sequence[dict[str, Any]], accep
 
 def bootstrap_commits(
     groups: Sequence[Any],
-    values: dict[str, Sequence[float]],
+    values: Mapping[str, Sequence[float]],
     diffs: Sequence[tuple[str, str]] = (),
     samples: int = 2000,
     seed: int = 0,

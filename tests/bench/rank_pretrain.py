@@ -86,6 +86,9 @@ def main() -> None:
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--simulators", default="all")
     parser.add_argument("--out", type=Path, help="write the ranker file here")
+    parser.add_argument("--trm-out", type=Path, help="also pretrain the TRM (token views) here")
+    parser.add_argument("--trm-budget", type=float, default=240.0, help="its training, seconds")
+    parser.add_argument("--trm-steps", type=int, default=1500, help="its most steps")
     args = parser.parse_args()
     args.train_data = args.test_data = None
     args.data = None
@@ -132,6 +135,7 @@ def main() -> None:
         groups = [(o["repo"], o["commit"]) for o in sets]
         test[s] = {"sets": len(sets), **bootstrap_commits(groups, rr, [("lr", "rules")])}
     meta["test_mrr"] = {s: test[s]["lr"]["mean"] for s in sims}
+    trm_report = _pretrain_trm(args, fit_on, sims, part, feats, shipped) if args.trm_out else None
     shipped.meta = meta
     if args.out is not None:
         args.out.write_text(json.dumps(shipped.to_json(), indent=1) + "\n")
@@ -143,9 +147,44 @@ def main() -> None:
         "training_sets": len(fit_on),
         "test": test,
         "written": str(args.out) if args.out else None,
+        "trm": trm_report,
         "wall_s": round(time.perf_counter() - t0, 1),
     }
     print(json.dumps(out, indent=1))
+
+
+def _pretrain_trm(
+    args: argparse.Namespace, fit_on: list[dict[str, Any]], sims: list[str], part: Any,
+    feats: _Features, lr: LinearRanker,
+) -> dict[str, Any]:  # fmt: skip
+    """The shipped TRM (trm/ranker_trm.pt): the server's token-view model trained on the same
+    sets as the linear ranker (every developer, training and validation repositories), then
+    read once on the test repositories beside the shipped linear ranker."""
+    from dataclasses import replace
+
+    from trm.checkpoint import load, save
+    from trm.train import Trainer, default_config
+    from trm.train_config import TrainConfig
+    from trm.trm_ranker import TRMRanker
+
+    tc = TrainConfig(seed=0, time_budget_s=args.trm_budget, min_outcomes=1, threads=1)
+    tc = replace(tc, max_steps=args.trm_steps, min_steps=min(tc.min_steps, args.trm_steps))
+    res = Trainer(config=default_config(tokens=True), train=tc).train(fit_on)
+    assert res is not None
+    save(res.model, args.trm_out)
+    model = load(args.trm_out)  # what is shipped is what is measured
+    ranker = TRMRanker(model, fallback=RuleRanker())
+    test: dict[str, Any] = {}
+    for s in sims:
+        sets = [o for o in part(s, "test") if o["accepted_index"] is not None]
+        rr = {"trm": reciprocal_ranks(ranker, sets), "lr": _rr(feats, lr, sets)}
+        groups = [(o["repo"], o["commit"]) for o in sets]
+        test[s] = {"sets": len(sets), **bootstrap_commits(groups, rr, [("trm", "lr")])}
+        assert ranker.last_used == "trm"
+    return {
+        "written": str(args.trm_out), "steps": res.steps, "train_s": round(res.seconds, 1),
+        "sets": len(fit_on), "bytes": args.trm_out.stat().st_size, "test": test,
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

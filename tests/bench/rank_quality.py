@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench import rank_trm  # noqa: E402
 from tests.bench.rank_data import (  # noqa: E402
     DATA,
     DEV_SPLIT,
@@ -39,6 +40,7 @@ from tests.bench.rank_eval import (  # noqa: E402
     rows,
     split_repos,
 )
+from tests.bench.rank_trm import VARIANTS  # noqa: E402
 
 LR_C = (0.01, 0.1, 1.0, 10.0)
 GBT_GRID = (
@@ -159,44 +161,20 @@ def _choose(fit: Any, grid: Any, x: np.ndarray, y: np.ndarray, val: list[dict[st
     return best[0], best[1], scores
 
 
-def _train_trm(outcomes: list[dict[str, Any]], seed: int, budget_s: float) -> Any:
-    from trm.train import Trainer
-    from trm.train_config import TrainConfig
-
-    # the defaults the server trains with; min_outcomes lowered for the curve's first points
-    tc = TrainConfig(seed=seed, time_budget_s=budget_s, min_outcomes=1)
-    res = Trainer(train=tc).train(outcomes)
-    assert res is not None, "the TRM did not train"
-    return res
-
-
-def _trm_rr(models: list[Any], outcomes: list[dict[str, Any]]) -> list[list[float]]:
-    """Per seed's model, the reciprocal ranks of the sets."""
-    from trm.ranker import RuleRanker
-    from trm.trm_ranker import TRMRanker
-
-    out = []
-    for res in models:
-        ranker = TRMRanker(res.model, fallback=RuleRanker())
-        out.append(reciprocal_ranks(ranker, outcomes))
-        assert ranker.last_used == "trm", "the TRM fell back to rules during evaluation"
-    return out
-
-
-def _seed_mean(per_seed: list[list[float]]) -> list[float]:
-    """Per set, the mean over the seeds' models (the TRM's figure is that of an average seed)."""
-    return [statistics.fmean(v) for v in zip(*per_seed, strict=True)]
-
-
-def _figures(groups: list[Any], rr: dict[str, list[float]], seed: int) -> dict[str, Any]:
-    """MRR and top-1 per ranker with bootstrap intervals over commits, and TRM minus LR."""
+def _figures(
+    groups: list[Any], rr: dict[str, list[float]], seed: int,
+    diffs: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """MRR and top-1 per ranker with bootstrap intervals over commits, and each difference
+    a - b in `diffs` (default: each TRM variant minus logistic regression) as a_minus_b."""
     top1 = {k: [float(v == 1.0) for v in vals] for k, vals in rr.items()}
-    diffs = [("trm", "logistic")] if "trm" in rr and "logistic" in rr else []
+    if diffs is None:
+        diffs = [(v, "logistic") for v in VARIANTS if v in rr and "logistic" in rr]
     m = bootstrap_commits(groups, rr, diffs, seed=seed)
     t = bootstrap_commits(groups, top1, diffs, seed=seed)
     out: dict[str, Any] = {k: {"mrr": m[k], "top1": t[k]} for k in rr}
-    if diffs:
-        out["trm_minus_logistic"] = {"mrr": m["trm-logistic"], "top1": t["trm-logistic"]}
+    for a, b in diffs:
+        out[f"{a}_minus_{b}"] = {"mrr": m[f"{a}-{b}"], "top1": t[f"{a}-{b}"]}
     return out
 
 
@@ -209,6 +187,9 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
     cases, split = _cases(args)
     sims = list(SIMULATORS) if args.simulators == "all" else args.simulators.split(",")
     seeds = [args.seed + i for i in range(max(1, args.seeds))]
+    variants = [v for v in args.trm_variants.split(",") if v]
+    if unknown := set(variants) - set(VARIANTS):
+        raise SystemExit(f"unknown TRM variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
     result: dict[str, Any] = {
         "data": {
             "train": str(args.train_data or args.corpus or args.data),
@@ -221,6 +202,7 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
         },
         "split": split,
         "seeds": seeds,
+        "trm_variants": variants,
         "bootstrap": "95% percentile intervals, 2000 resamples of the test commits",
         "simulators": {},
     }
@@ -241,36 +223,65 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
             gbt, g, gbt_val = _choose(_fit_gbt, GBT_GRID, x, y, part["val"], feats)
         rr["logistic"] = feats.rr(lr, test)
         rr["gbt"] = feats.rr(gbt, test)
-        t_trm = time.perf_counter()
-        models = [_train_trm(part["train"], s, args.budget) for s in seeds]
-        trm_s = (time.perf_counter() - t_trm) / len(seeds)
-        per_seed = _trm_rr(models, test)
-        rr["trm"] = _seed_mean(per_seed)
+        models: dict[str, list[Any]] = {}
+        trained: dict[str, Any] = {}
+        for variant in variants:
+            t_trm = time.perf_counter()
+            models[variant] = [rank_trm.train(part["train"], s, args.budget, variant)
+                               for s in seeds]  # fmt: skip
+            per_seed = rank_trm.rr(models[variant], test)
+            rr[variant] = rank_trm.seed_mean(per_seed)
+            trained[variant] = {
+                "mrr_per_seed": [round(statistics.fmean(v), 4) for v in per_seed],
+                "top1_per_seed": [
+                    round(statistics.fmean(float(r == 1.0) for r in v), 4) for v in per_seed
+                ],
+                "train_s_mean": round((time.perf_counter() - t_trm) / len(seeds), 1),
+                "steps": models[variant][0].steps,
+            }
         groups = [(o["repo"], o["commit"]) for o in test]
         block: dict[str, Any] = {
             "sizes": {k: _sizes(part[k], split[k]) for k in ("train", "val", "test")},
             **_figures(groups, rr, args.seed),
-            "trm_mrr_per_seed": [round(statistics.fmean(v), 4) for v in per_seed],
-            "trm_top1_per_seed": [
-                round(statistics.fmean(float(r == 1.0) for r in v), 4) for v in per_seed
-            ],
+            "trm_trainings": trained,
             "validation": {
                 "logistic_C": c,
                 "logistic_mrr_by_C": lr_val,
                 "gbt": g,
                 "gbt_mrr_by_setting": gbt_val,
             },
-            "trm_train_s_mean": round(trm_s, 1),
-            "trm_steps": models[0].steps,
         }
+
+        def figures(g: Any, series: Any, diffs: Any) -> dict[str, Any]:
+            return _figures(g, series, args.seed, diffs)
+
+        if "trm_tokens" in models and sim in args.ablation_simulators.split(","):
+            block["ablations"] = rank_trm.ablations(
+                part["train"], test, seeds, args.budget, rr["trm_tokens"], figures
+            )
+        if "trm_tokens" in models and sim in args.own_simulators.split(","):
+
+            def lr_fit(
+                own: list[dict[str, Any]], pretrained: bool = False,
+                feats: _Features = feats, x: np.ndarray = x, y: np.ndarray = y, c: float = c,
+            ) -> ModelRanker:  # fmt: skip
+                ox, oy = feats.training_rows(own)
+                if pretrained:
+                    ox, oy = np.vstack([x, ox]), np.concatenate([y, oy])
+                with threadpool_limits(1):
+                    return _fit_lr(ox, oy, c)
+
+            block["own_outcomes"] = rank_trm.own_outcomes(
+                part["test"], models["trm_tokens"], lr_fit, lr, feats, seeds, args.budget,
+                figures, val_all=part["val"],
+            )  # fmt: skip
         if sim == "top_down":
             top_down = {"logistic": lr, "models": models, "x": x, "y": y, "c": c,
                         "train": part["train"], "test": test, "feats": feats}  # fmt: skip
         elif top_down:
-            moved = {
-                "logistic": feats.rr(top_down["logistic"], test),
-                "trm": _seed_mean(_trm_rr(top_down["models"], test)),
-            }
+            moved = {"logistic": feats.rr(top_down["logistic"], test)}
+            for variant in variants:
+                moved[variant] = rank_trm.seed_mean(rank_trm.rr(top_down["models"][variant], test))
             block["transfer_from_top_down"] = _figures(groups, moved, args.seed)
         block["wall_s"] = round(time.perf_counter() - t_sim, 1)
         result["simulators"][sim] = block
@@ -298,14 +309,22 @@ def _curve(td: dict[str, Any], args: argparse.Namespace, seeds: list[int]) -> li
     for n in sizes:
         sub = [train[i] for i in order[:n]]
         if n == len(train):
-            lr, models = td["logistic"], td["models"][: len(seeds)]
+            lr = td["logistic"]
         else:
+            rx, ry = feats.training_rows(sub)
             with threadpool_limits(1):
-                lr = _fit_lr(*feats.training_rows(sub), td["c"])
-            models = [_train_trm(sub, s, args.budget) for s in seeds]
-        trm = [round(statistics.fmean(v), 4) for v in _trm_rr(models, test)]
-        point = {"outcomes": n, "logistic_mrr": round(statistics.fmean(feats.rr(lr, test)), 4),
-                 "trm_mrr": round(statistics.fmean(trm), 4), "trm_mrr_per_seed": trm}  # fmt: skip
+                lr = _fit_lr(rx, ry, td["c"])
+        point: dict[str, Any] = {
+            "outcomes": n, "logistic_mrr": round(statistics.fmean(feats.rr(lr, test)), 4)
+        }  # fmt: skip
+        for variant, trained in td["models"].items():
+            if n == len(train):
+                models = trained[: len(seeds)]
+            else:
+                models = [rank_trm.train(sub, s, args.budget, variant) for s in seeds]
+            per = [round(statistics.fmean(v), 4) for v in rank_trm.rr(models, test)]
+            point[f"{variant}_mrr"] = round(statistics.fmean(per), 4)
+            point[f"{variant}_mrr_per_seed"] = per
         points.append(point)
         print(f"curve {point}", file=sys.stderr)
     return points
@@ -323,12 +342,16 @@ def _plot(curve: list[dict[str, Any]], rules_mrr: float, path: Path) -> bool:
     xs = [p["outcomes"] for p in curve]
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
     ax.plot(xs, [p["logistic_mrr"] for p in curve], "s-", color="C1", label="logistic regression")
-    seeds = len(curve[0]["trm_mrr_per_seed"])
-    label = f"TRM (mean of {seeds} seeds)" if seeds > 1 else "TRM (one seed)"
-    ax.plot(xs, [p["trm_mrr"] for p in curve], "o-", color="C0", label=label)
-    for p in curve:
-        ax.plot([p["outcomes"]] * len(p["trm_mrr_per_seed"]), p["trm_mrr_per_seed"], ".",
-                color="C0", alpha=0.35)  # fmt: skip
+    names = {"trm": "TRM, hand features", "trm_tokens": "TRM, hand features + token views"}
+    for color, variant in (("C0", "trm"), ("C2", "trm_tokens")):
+        if f"{variant}_mrr" not in curve[0]:
+            continue
+        seeds = len(curve[0][f"{variant}_mrr_per_seed"])
+        label = f"{names[variant]} ({f'mean of {seeds} seeds' if seeds > 1 else 'one seed'})"
+        ax.plot(xs, [p[f"{variant}_mrr"] for p in curve], "o-", color=color, label=label)
+        for p in curve:
+            per = p[f"{variant}_mrr_per_seed"]
+            ax.plot([p["outcomes"]] * len(per), per, ".", color=color, alpha=0.35)
     ax.axhline(rules_mrr, color="gray", linestyle="--", label="rule ranker")
     ax.set_xscale("log")
     ax.set_xlabel("training outcomes (shown sets, training repositories)")
@@ -359,3 +382,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     q.add_argument("--no-cache", action="store_true", help="replay again, ignore the cache")
     q.add_argument("--curve", type=Path, help="draw the learning curves into this PNG")
     q.add_argument("--curve-seeds", type=int, default=1, help="TRM trainings per curve point")
+    q.add_argument("--trm-variants", default=",".join(VARIANTS),
+                   help=f"comma list of {','.join(VARIANTS)}")  # fmt: skip
+    q.add_argument(
+        "--ablation-simulators",
+        default="top_down",
+        help="developers under which trm_tokens' ablations run ('' for none)",
+    )
+    q.add_argument(
+        "--own-simulators",
+        default="top_down",
+        help="developers under which pretrain + fine-tune runs ('' for none)",
+    )

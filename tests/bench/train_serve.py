@@ -1,6 +1,7 @@
 """Request latency while the ranker retrains: codeAction and kenetic/nextEdits, idle and during a
-training, with training in a child process (the default) and in a thread of the server (the old
-way, KENETIC_TRAIN_IN=thread).
+training, with training in a child process stopped while requests are in flight (the default,
+server/foreground.py), in the same child left running (process-unpaused,
+KENETIC_PAUSE_TRAINING=0) and in a thread of the server (the old way, KENETIC_TRAIN_IN=thread).
 
 A real `kenetic serve` over stdio, one server per trainer and round, alternating trainers round
 by round (the machine is shared: what it does meanwhile hits both alike). Its store is seeded
@@ -9,10 +10,12 @@ fills) and a trained checkpoint; the TRM is pinned to serve (trm.champion). A sk
 learned from two hand-made edits to a file with --functions sites; then, --cycles times:
 requests while idle for about a training's length (--budget + 2 s), then `kenetic.train` and
 requests until it answers (trm.trainTimeBudgetS = --budget). Requests alternate codeAction at a
-random site and nextEdits over the file, one at a time, as an editor sends them. Issue 18's
-goal: p95 during training within 1.2x of idle; the JSON has each round's ratio and their median.
+random site and nextEdits over the file, one at a time, as an editor sends them, with a pause
+of --gap-ms on average after each answer (0: back to back). Issue 18's goal: p95 during
+training within 1.2x of idle; the JSON has each round's ratio and their median.
 
     .venv/bin/python tests/bench/train_serve.py [--rounds 2] [--cycles 2] [--budget 12]
+        [--modes process process-unpaused thread] [--gap-ms 50]
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from pytest_lsp.client import make_test_lsp_client  # noqa: E402
 from tests.bench.replay import _fix_code_action_union  # noqa: E402
 from tests.e2e.conftest import SERVER, server_env  # noqa: E402
 
-MODES = ("process", "thread")
+MODES = ("process", "thread", "process-unpaused")
 
 
 def source(functions: int) -> str:
@@ -131,7 +134,9 @@ async def train(client: Any) -> dict[str, Any]:
     return to_plain(await asyncio.wait_for(client.workspace_execute_command_async(params), 120))
 
 
-async def one_request(client: Any, uri: str, k: int, rng: random.Random, n: int) -> float:
+async def one_request(
+    client: Any, uri: str, k: int, rng: random.Random, n: int, gap_s: float = 0.0
+) -> float:
     """One request, its round trip in seconds: codeAction at a random site, or nextEdits."""
     t0 = time.perf_counter()
     if k % 2 == 0:
@@ -145,11 +150,17 @@ async def one_request(client: Any, uri: str, k: int, rng: random.Random, n: int)
             "kenetic/nextEdits",
             {"textDocument": {"uri": uri}, "position": {"line": 10, "character": 4}},
         )
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    if gap_s > 0:  # the developer reads, types or moves on before the next request
+        await asyncio.sleep(gap_s * rng.uniform(0.5, 1.5))
+    return took
 
 
 async def session(ws: Path, home: Path, mode: str, args: argparse.Namespace) -> dict[str, Any]:
-    env = server_env(home, KENETIC_TRAIN_IN=mode)
+    # process-unpaused: a child that keeps running through requests (server.foreground off)
+    env = server_env(home, KENETIC_TRAIN_IN=mode.split("-")[0])
+    if mode == "process-unpaused":
+        env["KENETIC_PAUSE_TRAINING"] = "0"
     # the TRM pinned to serve (trm.champion): the heaviest ranker, and the one that retrains
     options = {"trm": {"minOutcomes": 20, "trainTimeBudgetS": args.budget,
                        "retrainEvery": 1_000_000, "champion": "trm"}}  # fmt: skip
@@ -196,20 +207,22 @@ async def session(ws: Path, home: Path, mode: str, args: argparse.Namespace) -> 
         served = stats["ranker"]
         rng = random.Random(7)
         for k in range(args.warmup):  # parses, caches and the first TRM rankings: not measured
-            await one_request(client, uri, k, rng, args.functions)
+            await one_request(client, uri, k, rng, args.functions, args.gap_ms / 1000)
         k = 0
         idle_s = args.budget + 2.0  # about a training's length: a stall is as likely in both
         for _ in range(args.cycles):
             t0, n = time.monotonic(), 0
             while n < args.requests or time.monotonic() - t0 < idle_s:
                 kind = "codeAction" if k % 2 == 0 else "nextEdits"
-                samples["idle"][kind].append(await one_request(client, uri, k, rng, args.functions))
+                samples["idle"][kind].append(
+                    await one_request(client, uri, k, rng, args.functions, args.gap_ms / 1000)
+                )
                 k, n = k + 1, n + 1
             started = time.monotonic()
             task = asyncio.ensure_future(train(client))
             while not task.done():
                 kind = "codeAction" if k % 2 == 0 else "nextEdits"
-                took = await one_request(client, uri, k, rng, args.functions)
+                took = await one_request(client, uri, k, rng, args.functions, args.gap_ms / 1000)
                 k += 1
                 if not task.done():  # a request that ended after the training is not counted
                     samples["training"][kind].append(took)
@@ -280,6 +293,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "train_time_budget_s": args.budget,
         "rounds": args.rounds,
         "cycles": args.cycles,
+        "gap_ms": args.gap_ms,
         "cpus": os.cpu_count(),
         "wall_s": round(time.monotonic() - t0, 1),
         "goal": "p95 during training <= 1.2x idle",
@@ -305,6 +319,8 @@ def main() -> None:
     ap.add_argument("--cycles", type=int, default=2, help="idle + training per server")
     ap.add_argument("--rounds", type=int, default=2, help="servers per trainer, alternating")
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    ap.add_argument("--gap-ms", type=float, default=50.0,
+                    help="mean pause after each answer (0: back to back)")  # fmt: skip
     print(json.dumps(asyncio.run(main_async(ap.parse_args())), indent=2))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from server import __version__
 from tests.e2e.conftest import server_env
+from trm.train_config import TrainConfig
 
 KENETIC = [sys.executable, "-m", "server.cli"]
 
@@ -172,9 +173,15 @@ def test_train_from_a_workspace_store(workspace: Path, home: Path) -> None:
     report = json.loads(result.stdout)
     assert report["trained"] and report["outcomes"] == 12 and report["version"] == 1
     assert (workspace / ".kenetic" / "trm" / "trm-v1.pt").exists()
-    # (text mode reads the bar's \r as a newline)
-    assert "training [" in result.stderr and "/300 loss" in result.stderr
+    # (text mode reads the bar's \r as a newline); a few dozen sets fine-tune the shipped TRM
+    # (trm.startFrom "pretrained") in its fewest fine-tuning steps
+    steps = TrainConfig().fine_tune_min_steps
+    assert "training [" in result.stderr and f"/{steps} loss" in result.stderr
     again = run(["train", *args], home)
     assert again.returncode == 0 and "trained trm v2 on 12 outcomes" in again.stdout
+    # trm.startFrom "scratch": a fresh model, in the training's fewest steps
+    (workspace / ".kenetic" / "config.toml").write_text('[trm]\nstartFrom = "scratch"\n')
+    fresh = run(["train", *args], home)
+    assert fresh.returncode == 0 and f"/{TrainConfig().min_steps} loss" in fresh.stderr
     missing = run(["train", "--workspace", str(workspace / "nowhere")], home)
     assert missing.returncode == 1 and "no kenetic store" in missing.stderr

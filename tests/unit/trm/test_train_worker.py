@@ -145,29 +145,77 @@ def test_an_unwritable_model_directory_fails_before_any_child(tmp_path: Path) ->
     assert holder.get_versioned() == ("old", 7)
 
 
-def test_the_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
+def parent_with_a_child(tmp_path: Path, before_print: str = "") -> subprocess.Popen[bytes]:
+    """A parent process that starts a long training child, runs `before_print`, then prints
+    the child's pid and sleeps."""
     code = (
         "import sys, time; sys.path.insert(0, sys.argv[1])\n"
         "from tests.unit.trm.test_train import toy_log\n"
         "from trm.train_config import TrainConfig\n"
-        "from trm.train_worker import WorkerTrainer\n"
+        "from trm.train_worker import WorkerTrainer, pause_children\n"
         "from trm.trm_ranker import ModelHolder\n"
         "w = WorkerTrainer(sys.argv[2], ModelHolder(), train=TrainConfig(min_outcomes=20,"
         " time_budget_s=60, min_steps=5000, max_steps=5000, threads=1))\n"
         "w.start(toy_log(40))\n"
         "while w.pid is None: time.sleep(0.01)\n"
+        f"{before_print}"
         "print(w.pid, flush=True)\n"
         "time.sleep(120)\n"
     )
-    parent = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", code, str(ROOT), str(tmp_path / "trm")], stdout=subprocess.PIPE,
         cwd=ROOT,
     )  # fmt: skip
+
+
+def test_the_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
+    parent = parent_with_a_child(tmp_path)
     try:
         assert parent.stdout is not None
         pid = int(parent.stdout.readline())
         assert alive(pid)
         parent.kill()  # no atexit, no cleanup: only the child's own watch can end it
+        parent.wait()
+        until(lambda: not alive(pid), timeout=10)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_pause_stops_a_child_and_resume_lets_it_finish(tmp_path: Path) -> None:
+    from trm.train_worker import pause_children, resume_children
+
+    holder = ModelHolder()
+    worker = WorkerTrainer(tmp_path / "trm", holder, train=QUICK, keep=1)
+    assert worker.start(toy_log(40))
+    until(lambda: worker.pid is not None)
+    pid = worker.pid
+    assert pid is not None
+    pause_children()
+    until(lambda: state(pid) == "T", timeout=10)
+    time.sleep(0.3)
+    assert state(pid) == "T" and worker.running  # stopped, not gone
+    resume_children()
+    assert worker.wait(60)
+    assert worker.last_error is None and worker.last_result is not None
+    assert holder.version == worker.last_result["version"]
+
+
+def test_a_stopped_child_still_dies_with_its_parent(tmp_path: Path) -> None:
+    """A stopped child cannot run the threads that watch its parent: PR_SET_PDEATHSIG kills it."""
+    # past the child's start, where it arms the signal, then stopped
+    parent = parent_with_a_child(tmp_path, "time.sleep(2)\npause_children()\n")
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        until(lambda: not alive(pid) or state(pid) == "T", timeout=10)
+        assert alive(pid)
+        parent.kill()
         parent.wait()
         until(lambda: not alive(pid), timeout=10)
     finally:
