@@ -58,7 +58,7 @@ def stats(ls: KeneticServer) -> dict[str, Any]:
         "store": stores[0] if stores else None,
         "stores": stores,
         "ranker": skills.get("ranker", "rules"),
-        # the TRM's state: training, outcome sets, model version (server.suggest.ranking)
+        # the TRM's state: training, outcome sets, model version (server.suggest.trm_state)
         "trm": skills.get("trm"),
         # the site model: whether one shipped, and how many outcomes it learned from
         "siteModel": skills.get("siteModel", {"shipped": False, "updates": 0}),

@@ -1,6 +1,6 @@
 """One TRM training run over an outcome log: the job others wait on, and the run itself.
 
-server.suggest.ranking runs these from a daemon thread, training in a child process
+server.suggest.trm_state runs these from a daemon thread, training in a child process
 (trm.train_worker: its own interpreter and torch threads, so requests never wait on its GIL);
 `kenetic train` (server.train_cli) trains in its own process, in the foreground (trm.train).
 KENETIC_TRAIN_IN=thread trains the server's runs in a thread of the server instead (the old way,

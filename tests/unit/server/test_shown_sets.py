@@ -11,7 +11,7 @@ import pytest
 
 from memory.store.database import Store
 from server.settings import Settings
-from server.suggest.ranking import RankingService, TrmState
+from server.suggest.ranking import RankingService
 from server.suggest.shown import (
     ShownLog,
     ShownSet,
@@ -19,6 +19,7 @@ from server.suggest.shown import (
     outcome_log,
     read_outcome_log,
 )
+from server.suggest.trm_state import TrmState
 
 CTX = {"kind": "codeAction", "now": 100.0, "language": "python", "cursorNodeTypes": ["call"]}
 
@@ -190,11 +191,11 @@ def test_a_checkpoint_another_process_wrote_is_adopted_without_a_restart(
     pytest.importorskip("torch")
     import time
 
-    from server.suggest import ranking
+    from server.suggest import trm_state
     from trm.checkpoint import save
     from trm.model import TRM, TRMConfig
 
-    monkeypatch.setattr(ranking, "CHECK_NEWER_S", 0.0)
+    monkeypatch.setattr(trm_state, "CHECK_NEWER_S", 0.0)
     # the TRM pinned: serving it as soon as it loads (unpinned, it first has to beat the
     # shipped linear ranker on later outcomes, server.suggest.champion)
     service, state = _service(store, champion="trm")
@@ -214,7 +215,7 @@ def test_a_checkpoint_another_process_wrote_is_adopted_without_a_restart(
     assert settle(1) == "trm v1"
     # a broken newer one is refused once, logged once, and v1 keeps serving
     (state.directory / "trm-v2.pt").write_bytes(b"not a checkpoint" * 64)
-    with caplog.at_level("WARNING", logger="server.suggest.ranking"):
+    with caplog.at_level("WARNING", logger="server.suggest.trm_state"):
         for _ in range(5):
             service.score(state, CTX, candidates)
             time.sleep(0.05)
