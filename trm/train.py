@@ -49,6 +49,7 @@ from trm.features import CANDIDATE_DIM, CONTEXT_DIM, FEATURES_VERSION
 from trm.layers import EMA
 from trm.model import TRM, TRMConfig
 from trm.objectives import OBJECTIVES, Objectives, Prepared, prepare
+from trm.runner import BackgroundRun, Progress
 from trm.tokens import EDITS, TOKEN_DIM
 from trm.train_config import TrainConfig
 from trm.trm_ranker import ModelHolder, checkpoint_path, checkpoints
@@ -65,7 +66,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, float], None]
 
 
 @dataclass
@@ -276,9 +276,11 @@ def _schedule(step: int, total: int, warmup: int) -> float:
 # -- background training ---------------------------------------------------------------------
 
 
-class BackgroundTrainer:
+class BackgroundTrainer(BackgroundRun[TrainResult]):
     """Trains in a daemon thread, writes `trm-v{N}.pt` into `directory` (the last `keep` kept)
     and swaps the new model into `holder`. start() never blocks on training."""
+
+    thread_name = "kenetic-trm-train"
 
     def __init__(
         self,
@@ -291,55 +293,20 @@ class BackgroundTrainer:
         progress: Progress | None = None,
         on_done: Callable[[TrainResult | None, BaseException | None], None] | None = None,
     ) -> None:
-        self.directory = Path(directory)
-        self.holder = holder
+        super().__init__(
+            directory, holder, train=train, keep=keep, progress=progress, on_done=on_done
+        )
         self.config = config
-        self.train_config = train or TrainConfig()
-        self.keep = max(1, keep)
-        self.progress = progress
-        self.on_done = on_done
-        self.last_result: TrainResult | None = None
-        self.last_error: BaseException | None = None
-        self.last_path: Path | None = None
-        self._thread: threading.Thread | None = None
         self._trainer: Trainer | None = None
-        self._lock = threading.Lock()
 
-    @property
-    def min_outcomes(self) -> int:
-        return self.train_config.min_outcomes
-
-    @property
-    def running(self) -> bool:
-        t = self._thread
-        return t is not None and t.is_alive()
-
-    def start(self, outcomes: Sequence[dict[str, Any]]) -> bool:
-        """Start training on a copy of the log; False when already running or too few outcomes."""
-        if len(outcomes) < self.train_config.min_outcomes:
-            return False
-        with self._lock:
-            if self.running:
-                return False
-            self._trainer = Trainer(self.config, self.train_config, self.progress)
-            self._thread = threading.Thread(
-                target=self._run, args=(list(outcomes), self._trainer), name="kenetic-trm-train",
-                daemon=True,
-            )  # fmt: skip
-            self._thread.start()
-        return True
+    def _args(self, outcomes: list[dict[str, Any]]) -> tuple[Any, ...]:
+        self._trainer = Trainer(self.config, self.train_config, self.progress)
+        return (outcomes, self._trainer)
 
     def stop(self) -> None:
         """Ask a running training to stop at its next step (it still saves what it has)."""
         if self._trainer is not None:
             self._trainer.stop_event.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the running training; True when none is running any more."""
-        t = self._thread
-        if t is not None:
-            t.join(timeout)
-        return not self.running
 
     def _run(self, outcomes: list[dict[str, Any]], trainer: Trainer) -> None:
         result: TrainResult | None = None
@@ -354,12 +321,7 @@ class BackgroundTrainer:
         except Exception as e:  # a failed training leaves the old model in place
             error = e
             log.exception("TRM training failed; the current ranker stays")
-        self.last_result, self.last_error = result, error
-        if self.on_done is not None:
-            try:
-                self.on_done(result, error)
-            except Exception:
-                log.exception("TRM on_done callback failed")
+        self._finish(result, error)
 
 
 def save_run(result: TrainResult, directory: Path, keep: int) -> tuple[int, Path]:

@@ -36,18 +36,18 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+from trm.runner import BackgroundRun, Progress
 from trm.train_config import TrainConfig
 from trm.trm_ranker import ModelHolder
 
 __all__ = ["WorkerTrainer", "WorkerError"]
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, float], None]
 PROGRESS_EVERY_S = 0.1
 _LIVE: set[subprocess.Popen[bytes]] = set()  # killed and reaped when the parent exits
 _LIVE_LOCK = threading.Lock()
@@ -87,11 +87,14 @@ def _signal_live(sig: int) -> None:
                 proc.send_signal(sig)  # a no-op once the child is reaped: its pid is not reused
 
 
-class WorkerTrainer:
+class WorkerTrainer(BackgroundRun[dict[str, Any]]):
     """Trains in a child process, then loads its checkpoint and swaps it into `holder`.
 
-    The same shape as trm.train.BackgroundTrainer (start, stop, wait, running, last_result,
-    last_error, last_path), but last_result is the run's summary dict, not the model."""
+    trm.runner.BackgroundRun's shape, as trm.train.BackgroundTrainer (start, stop, wait,
+    running, last_result, last_error, last_path), but last_result is the run's summary dict,
+    not the model."""
+
+    thread_name = "kenetic-trm-worker"
 
     def __init__(
         self,
@@ -103,43 +106,19 @@ class WorkerTrainer:
         progress: Progress | None = None,
         on_done: Callable[[dict[str, Any] | None, BaseException | None], None] | None = None,
     ) -> None:
-        self.directory = Path(directory)
-        self.holder = holder
-        self.train_config = train or TrainConfig()
-        self.keep = max(1, keep)
-        self.progress = progress
-        self.on_done = on_done
-        self.last_result: dict[str, Any] | None = None
-        self.last_error: BaseException | None = None
-        self.last_path: Path | None = None
+        super().__init__(
+            directory, holder, train=train, keep=keep, progress=progress, on_done=on_done
+        )
         self.proc: subprocess.Popen[bytes] | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
         proc = self.proc
         return proc.pid if proc is not None and proc.returncode is None else None
 
-    @property
-    def running(self) -> bool:
-        t = self._thread
-        return t is not None and t.is_alive()
-
-    def start(self, outcomes: Sequence[dict[str, Any]]) -> bool:
-        """Start a child on the log; False when one is running or there are too few outcomes."""
-        if len(outcomes) < self.train_config.min_outcomes:
-            return False
-        with self._lock:
-            if self.running:
-                return False
-            self.last_result = self.last_error = None
-            # a copy the thread lets go of once the child has it (see _run)
-            self._thread = threading.Thread(
-                target=self._run, args=([list(outcomes)],), name="kenetic-trm-worker", daemon=True
-            )
-            self._thread.start()
-        return True
+    def _args(self, outcomes: list[dict[str, Any]]) -> tuple[Any, ...]:
+        self.last_result = self.last_error = None
+        return ([outcomes],)  # boxed: the thread lets go of it once the child has it (_run)
 
     def stop(self) -> None:
         """Ask the child to stop at its next step; it still saves what it has and reports."""
@@ -162,13 +141,6 @@ class WorkerTrainer:
         if not self.wait(timeout):
             self.kill()
             self.wait(timeout)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the run (child and swap); True when none is running any more."""
-        t = self._thread
-        if t is not None:
-            t.join(timeout)
-        return not self.running
 
     # -- the parent's side of one run -----------------------------------------------------------
 
@@ -195,12 +167,7 @@ class WorkerTrainer:
         finally:
             with contextlib.suppress(OSError):
                 log_file.unlink()
-        self.last_result, self.last_error = result, error
-        if self.on_done is not None:
-            try:
-                self.on_done(result, error)
-            except Exception:
-                log.exception("TRM on_done callback failed")
+        self._finish(result, error)
 
     def _child(self, log_file: Path) -> dict[str, Any]:
         threads = self.train_config.threads or 1

@@ -33,8 +33,6 @@ from memory.export.guards import (
     Guards,
     derived_texts,
     guards_of,
-    layout_notes,
-    merge,
     rust_escape,
 )
 from memory.skills.skill import Skill
@@ -66,11 +64,9 @@ def export(skill: Skill, cases: Cases | None = None) -> Export:
     shape = shape_of(skill, texts, verdict, "$$$")
     if shape is None:
         return out
-    guards = guards_of(skill, shape, verdict)
+    guards = guards_of(skill, shape, verdict, derived_guards)
     if guards is None:
         return out
-    merge(guards, derived_guards)
-    layout_notes(skill, shape, verdict)
     rule: dict[str, Any] = {
         "id": rid,
         "language": language,

@@ -52,8 +52,18 @@ _LITERAL_REGEX = {
 }
 
 
-def guards_of(skill: Skill, shape: Shape, verdict: Verdict) -> Guards | None:
-    """The skill's site checks as guards; None (refused) when one cannot be said at all."""
+def guards_of(skill: Skill, shape: Shape, verdict: Verdict, derived: Guards) -> Guards | None:
+    """The skill's site checks as guards, with those of its derived holes (`derived`, from
+    derived_texts) and the notes on what a rule leaves out of the layout; None (refused) when
+    one cannot be said at all."""
+    g = _site_guards(skill, shape, verdict)
+    if g is not None:
+        _merge(g, derived)
+        _layout_notes(skill, shape, verdict)
+    return g
+
+
+def _site_guards(skill: Skill, shape: Shape, verdict: Verdict) -> Guards | None:
     g = Guards(kinds=dict(shape.kinds))
     if skill.unused_holes:
         verdict.refuse(
@@ -167,14 +177,14 @@ def derived_texts(
     return texts, transforms, g
 
 
-def merge(into: Guards, more: Guards) -> None:
+def _merge(into: Guards, more: Guards) -> None:
     for hole, xs in more.regex.items():
         into.regex.setdefault(hole, []).extend(xs)
     for hole, xs in more.not_regex.items():
         into.not_regex.setdefault(hole, []).extend(xs)
 
 
-def layout_notes(skill: Skill, shape: Shape, verdict: Verdict) -> None:
+def _layout_notes(skill: Skill, shape: Shape, verdict: Verdict) -> None:
     """Checks kenetic makes at each site that a rule never does; said once per rule."""
     if skill.mode == "window" and not skill.after_template["parts"] and skill.blank >= 0:
         verdict.approximate(

@@ -27,7 +27,7 @@ from memory.export.common import (
     shape_of,
 )
 from memory.export.examples import Cases, site_lines
-from memory.export.guards import derived_texts, guards_of, layout_notes, merge
+from memory.export.guards import derived_texts, guards_of
 from memory.skills.skill import Skill
 from memory.skills.templates import SEGMENT
 
@@ -66,11 +66,9 @@ def export(skill: Skill, cases: Cases | None = None) -> Export:
             f"the site ({shape.kind}) is not a complete snippet; semgrep has no pattern context"
         )
         return out
-    guards = guards_of(skill, shape, verdict)
+    guards = guards_of(skill, shape, verdict, derived_guards)
     if guards is None:
         return out
-    merge(guards, derived_guards)
-    layout_notes(skill, shape, verdict)
     verdict.approximate(
         "semgrep matches by meaning, not token by token (an imported name matches its full "
         "path, comments and layout between tokens are skipped)"

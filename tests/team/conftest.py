@@ -8,6 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+# workspace and home (an empty folder, and the developer's home: the servers get
+# XDG_CONFIG_HOME=<home>/config), as the e2e tests have them
+from tests.e2e.conftest import home, workspace  # noqa: F401
 from tests.team.pg import TEAM_PASSWORD, Postgres
 
 

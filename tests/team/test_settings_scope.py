@@ -21,21 +21,6 @@ NOWHERE = "postgresql://kenetic@127.0.0.1:1/team"  # port 1: refused at once, ne
 PLANTED = f'[team]\nurl = "{NOWHERE}"\nshare = "skills"\nsyncIntervalMs = 50\n'
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    return ws
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """The developer's home: the servers get XDG_CONFIG_HOME=<home>/config (server_env)."""
-    h = tmp_path / "home"
-    h.mkdir()
-    return h
-
-
 def _user_config(home: Path, text: str) -> None:
     path = home / "config" / "kenetic" / "config.toml"
     path.parent.mkdir(parents=True)

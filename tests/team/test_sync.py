@@ -101,14 +101,19 @@ def test_a_skill_learned_by_one_is_offered_to_the_other(devs: Any, team_url: str
     assert len(a.live()) == 1  # a's own skill; the team copy is not made beside it
 
 
-def test_a_deleted_team_skill_stays_deleted_for_that_developer_only(devs: Any) -> None:
+def _three_sharing(devs: Any) -> tuple[Any, Any, Any, Any]:
+    """Developers a, b and c, after a's skill has gone through the team store to b and c."""
     a, b, c = devs("a"), devs("b"), devs("c")
     skill = _skill()
     a.skills.save(StoredSkill(skill))
     a.store.flush()
-    a.cycle()
-    b.cycle()
-    c.cycle()
+    for dev in (a, b, c):
+        dev.cycle()
+    return a, b, c, skill
+
+
+def test_a_deleted_team_skill_stays_deleted_for_that_developer_only(devs: Any) -> None:
+    a, b, c, skill = _three_sharing(devs)
     (pulled,) = b.live().values()
     pulled.deleted = True  # as kenetic.deleteSkill does
     b.skills.save(pulled)
@@ -124,13 +129,7 @@ def test_a_deleted_team_skill_stays_deleted_for_that_developer_only(devs: Any) -
 
 
 def test_a_skill_the_team_rejects_is_no_longer_offered(devs: Any) -> None:
-    a, b, c = devs("a"), devs("b"), devs("c")
-    skill = _skill()
-    a.skills.save(StoredSkill(skill))
-    a.store.flush()
-    a.cycle()
-    b.cycle()
-    c.cycle()
+    a, b, c, skill = _three_sharing(devs)
     (team_id,) = b.live()
     b.outcome(team_id, "rejected", 4)
     c.outcome(team_id, "rejected", 2)
