@@ -51,7 +51,7 @@ class Skill:
     literals: list[list[Any]] = field(default_factory=list)
     # examples beyond two this skill waits for, whatever its templates would need: a less
     # specific hypothesis mined beside a more specific one from the same two edits
-    # (memory.skills.miner.hypotheses) is offered at the cursor until a third example agrees
+    # (memory.skills.hypotheses.hypotheses) is offered at the cursor until a third example agrees
     wait: int = 0
 
     def to_json(self) -> dict[str, Any]:

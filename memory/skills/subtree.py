@@ -73,6 +73,49 @@ def rerooted(edit: StructuralEdit) -> StructuralEdit | None:
     )
 
 
+def parts(edit: StructuralEdit) -> list[StructuralEdit]:
+    """The edit cut into one edit per child of R it changed, when it changed several apart from
+    each other: `tuple[Optional[A], Optional[B]]` -> `tuple[A | None, B | None]` is two uses of
+    the rewrite `Optional[$t]` -> `$t | None`, and `var a = f()` / `var b = g()` made `let` on
+    two lines is `var` -> `let` twice; each can pair with an edit elsewhere that made it once.
+    Children pair by position, so both sides keep the window's length; the children in between
+    are left as they were. Empty for any other edit."""
+    i, jb, ja = edit.window
+    if jb - i != ja - i or jb - i < 2:
+        return []
+    rb, ra = at(edit.syn_before(), edit.path), at(edit.syn_after(), edit.path)
+    if jb > min(len(rb.children), len(ra.children)):
+        return []
+    changed = [k for k in range(i, jb) if not _same(rb.children[k], ra.children[k])]
+    if len(changed) < 2 or len({rb.children[k].type for k in changed}) != 1:
+        return []
+    out = []
+    for k in changed:
+        b, a = rb.children[k], ra.children[k]
+        out.append(
+            replace(
+                edit,
+                before=edit.context_before[b.start : b.end],
+                after=edit.context_after[a.start : a.end],
+                before_type=b.type,
+                after_type=a.type,
+                window=[k, k + 1, k + 1],
+                carried=[c for c in edit.carried if c[0][:1] == [k] and c[1][:1] == [k]],
+                whole_lines=edit.whole_lines
+                and _own_lines(edit.context_before, b)
+                and _own_lines(edit.context_after, a),
+            )
+        )
+    return out
+
+
+def _own_lines(text: str, node: Syn) -> bool:
+    """Does the node occupy whole lines of the text (a statement of a block)?"""
+    head = text[: node.start].rsplit("\n", 1)[-1]
+    tail = text[node.end :].split("\n", 1)[0]
+    return not head.strip() and not tail.strip()
+
+
 def _same(x: Syn, y: Syn) -> bool:
     return x.type == y.type and x.key == y.key
 

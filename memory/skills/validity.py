@@ -24,6 +24,7 @@ from memory.skills.transforms import CHECKING, required_text
 # between anchors which are themselves holes, fires at many places the developer chose to leave
 # alone, because what chose the sites was not in the syntax. Such skills wait for a third example.
 MAX_HOLE_MASS = 0.9
+NAMELESS_WAIT = True
 
 
 def evidence_needed(
@@ -83,7 +84,16 @@ def evidence_needed(
         and sp[2] not in unused
     ]
     guessed_deletion = not after_template["parts"] and bool(seen) and not repeats
-    general = massive or named == 0 or anchored or guessed_deletion
+    # a rule that names nothing at all (`'$s'` -> `"$s"`) is valid (see valid) but only a hole
+    # that must repeat (`$a = $a + $b` -> `$a += $b`) or a line it must find makes it more than
+    # a guess at which of the many places like it the developer meant; a derived hole does not
+    derive = after_template.get("derive") or {}
+    nameless = (
+        not repeats
+        and not sum(_named_constants(t) for t in parts)
+        and all(required_text(t) is None for _, t in derive.values())
+    )
+    general = massive or named == 0 or anchored or guessed_deletion or nameless
     return 3 if general else 2
 
 
@@ -171,7 +181,12 @@ def valid(
     # a line a derived hole must find in the site's text (`nan` in a docstring) checks as much
     # as a named word would
     checked = any(required_text(t) is not None for _, t in (derived or {}).values())
-    return checked or sum(_named_constants(t) for t in before) >= 1
+    if checked or sum(_named_constants(t) for t in before) >= 1:
+        return True
+    # a rewrite of punctuation and keywords around holes only (`'$s'` -> `"$s"`, `($x)` -> `$x`)
+    # is a rule too, but one that names nothing: evidence_needed makes it wait for a third
+    # example, offered meanwhile at the cursor only
+    return NAMELESS_WAIT
 
 
 def _repeated_hole(parts: list[Template]) -> bool:

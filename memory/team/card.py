@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from memory.skills.miner import _skill_id
+from memory.skills.hypotheses import _skill_id
 from memory.skills.skill import Skill
 from memory.skills.syntax import grammars
 from memory.skills.templates import Template, shape

@@ -27,7 +27,7 @@ from server.suggest.documents import (
 from server.suggest.filesites import CLOCK, INLINE_BUDGET_S, FileSites
 from server.suggest.library import Library
 from server.suggest.service import KIND, SuggestService, client_range
-from server.suggest.sites import at_cursor_each
+from server.suggest.sites import at_cursor_each, run_around
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -71,6 +71,9 @@ def code_actions(
         hi -= 1  # a selection of whole lines ends at column 0 of the next line
     found: list[tuple[Library, Match]] = []
     seen: set[tuple[str, int, int]] = set()
+    # two hypotheses of one rewrite (the statement's and the changed subtree's) often make the
+    # same change at a site: one action for it, the trusted one when one is
+    results: set[str] = set()
     held: set[str] = set()
     for lib in libs:
         with lib.lock:
@@ -82,7 +85,10 @@ def code_actions(
                 continue  # dismissed by the developer, or it would undo their recent edit
             if key not in seen:
                 seen.add(key)
-                found.append((lib, m))
+                result = apply_match(snap.text, m)
+                if result not in results:
+                    results.add(result)
+                    found.append((lib, m))
     if not found:
         return None
     folder = service.server.workspaces.folder_for(uri)
@@ -130,13 +136,27 @@ def _actions(
                 is_preferred=n == 0 and not waiting,
             )
         )
-        if waiting:
-            continue  # here only: its other sites are exactly what it cannot yet tell apart
-        sites = files.get(uri, snap, lib, m.skill_id, deadline=deadline)
         gate = service.gate
+        sites = files.get(uri, snap, lib, m.skill_id, deadline=deadline)
         sites = [s for s in sites or [] if not gate.blocked(uri, s, snap.lines, snap.offsets)]
-        if len(sites) < 2:
-            continue
+        run = run_around(sites, m)
+        if len(run) > 1 and (waiting or len(run) < len(sites)):
+            # the places in a row with this one are often one change (a linter's fix of
+            # consecutive lines): offered together, even for a skill still waiting, since they
+            # are where the cursor is
+            rsug = service.offer(
+                lib, "codeActionRun", uri, snap, doc.version, run, score, batch, ranked=m
+            )
+            actions.append(
+                types.CodeAction(
+                    title=f"Apply skill to {len(run)} places in a row: {name}",
+                    kind=KIND,
+                    edit=workspace_edit(uri, snap.lines, codec, run),
+                    command=record_command(rsug.id),
+                )
+            )
+        if waiting or len(sites) < 2:
+            continue  # a waiting skill's other sites are what it cannot yet tell apart
         fsug = service.offer(
             lib, "codeActionFile", uri, snap, doc.version, sites, score, batch, ranked=m
         )

@@ -70,12 +70,14 @@ class FileSites:
         with lib.lock:
             skill = copy_skill(stored.skill)
             key = (unquote(uri), snap.version, skill_id, lib.stamp(skill_id))
+        # a skill still waiting for examples is asked for the places in a row at the cursor
+        waiting = skill.support < skill.needed_support()
         inline = len(snap.text) <= INLINE_CHARS and key not in self._running
         if wait or (inline and deadline is not None and CLOCK() < deadline):
             deadline = None if wait else deadline
             found, complete = in_text(
                 [skill], snap.language, snap.text, tree=snap.tree, lines=snap.lines,
-                deadline=deadline, clock=CLOCK,
+                deadline=deadline, clock=CLOCK, waiting=waiting,
             )  # fmt: skip
             if complete:
                 self._put(key, found)
@@ -91,8 +93,9 @@ class FileSites:
                 if doc is None or doc.version != snap.version:
                     return  # the document moved on: the next request asks for its version
                 found, _ = in_text(
-                    [skill], snap.language, snap.text, tree=snap.tree, lines=snap.lines
-                )
+                    [skill], snap.language, snap.text, tree=snap.tree, lines=snap.lines,
+                    waiting=waiting,
+                )  # fmt: skip
                 self._put(key, found)
             finally:
                 self._running.discard(key)

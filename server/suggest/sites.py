@@ -95,6 +95,35 @@ def at_cursor_each(
     return out
 
 
+def run_around(sites: list[Match], m: Match) -> list[Match]:
+    """The sites in a row with m: one after another on the same or the next line, none between
+    (`var a = 1` / `var b = 2` / `var c = 3` made `let` at once is one change of three lines, as
+    a formatter or a linter's fix makes it). m alone when it has no neighbour, [] when it is
+    not among the sites."""
+    ordered = sorted(sites, key=lambda s: (s.start_line, s.start_char))
+    at = next(
+        (
+            k
+            for k, s in enumerate(ordered)
+            if (s.start_line, s.start_char) == (m.start_line, m.start_char)
+        ),
+        None,
+    )
+    if at is None:
+        return []
+
+    def next_to(a: Match, b: Match) -> bool:
+        after = (b.start_line, b.start_char) >= (a.end_line, a.end_char)
+        return after and b.start_line <= _last_line(a) + 1
+
+    lo = hi = at
+    while lo > 0 and next_to(ordered[lo - 1], ordered[lo]):
+        lo -= 1
+    while hi + 1 < len(ordered) and next_to(ordered[hi], ordered[hi + 1]):
+        hi += 1
+    return ordered[lo : hi + 1]
+
+
 def _last_line(m: Match) -> int:
     """The last line a match covers: one that ends at column 0 ends on the line before."""
     return m.end_line - 1 if m.end_char == 0 and m.end_line > m.start_line else m.end_line
@@ -110,10 +139,12 @@ def in_text(
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     parsed: Callable[[Tree], None] | None = None,
+    waiting: bool = False,
 ) -> tuple[list[Match], bool]:
     """Every site of the given skills in one text; (matches, complete). A deadline (on `clock`,
     monotonic by default) stops the search between nodes and reports it incomplete. `parsed` is
-    given the tree when the search had to parse the text (server.suggest.disktrees keeps it)."""
+    given the tree when the search had to parse the text (server.suggest.disktrees keeps it).
+    waiting: the sites of the skills still waiting for examples (held back), not the others."""
     data = text.encode("utf-8", "surrogatepass")
     wanted = [(s, skill_words(s)) for s in skills]
     wanted = [(s, ws) for s, ws in wanted if all(w in data for w in ws)]
@@ -129,7 +160,7 @@ def in_text(
     # the file's line limit (for rewrites that make a line too long) is read from it once
     snap = Snapshot(None, text, data, tree, language, lines)
     stop = None if deadline is None else (lambda: clock() > deadline)
-    out, complete = SkillIndex([s for s, _ in wanted]).matches_everywhere(
+    out, complete = SkillIndex([s for s, _ in wanted], held_back=waiting).matches_everywhere(
         language, data, tree, stop
     )
     out = unused_in(out, text, tree)

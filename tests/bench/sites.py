@@ -32,7 +32,7 @@ from memory.skills.site_model import SiteContext, features, skill_facts  # noqa:
 from memory.skills.skill import Skill  # noqa: E402
 from memory.skills.syntax import grammar_for, parse  # noqa: E402
 from server.suggest.documents import Snapshot  # noqa: E402
-from server.suggest.sites import at_lines_each, in_text  # noqa: E402
+from server.suggest.sites import at_lines_each, in_text, run_around  # noqa: E402
 from tests.bench.replay_judge import (  # noqa: E402
     apply_lines,
     cursor_position,
@@ -140,8 +140,25 @@ def _action_hits(
         text = docs[path]
         snap = Snapshot(None, text, text.encode("utf-8", "surrogatepass"), tree, grammar)
         found = at_lines_each(indexes, snap, line, line)
-        hits += any(norm(apply_match(text, m)) == want for ms in found for m in ms)
+        ok = any(norm(apply_match(text, m)) == want for ms in found for m in ms)
+        # and the places in a row with one of them, as one action (server.suggest.actions)
+        for waiting, ms in zip((False, True), found, strict=True):
+            for m in ms if not ok else []:
+                skill = [s for s in skills if s.id == m.skill_id]
+                sites, _ = in_text(skill, language, text, tree=tree, waiting=waiting)
+                run = run_around(sites, m)
+                ok = len(run) > 1 and norm(apply_all(text, run)) == want
+                if ok:
+                    break
+        hits += ok
     return hits
+
+
+def apply_all(text: str, matches: list[Match]) -> str:
+    """The text with every match applied (they do not overlap): last first."""
+    for m in sorted(matches, key=lambda m: (m.start_line, m.start_char), reverse=True):
+        text = apply_match(text, m)
+    return text
 
 
 def _label(

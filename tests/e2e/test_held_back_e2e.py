@@ -100,3 +100,68 @@ async def test_an_edit_with_a_secret_teaches_with_the_secret_as_a_hole(
         await wait_idle(client)
     raw = store_bytes(workspace)
     assert not [key for key in KEYS if key.encode() in raw]
+
+
+TUPLES = "if v not in (4, 6):\n    pass\nif v not in (None, net):\n    pass\nok = v not in (1, 2)\n"
+
+
+async def test_hypotheses_that_make_one_change_are_one_action(workspace: Path, home: Path) -> None:
+    """`if v not in (…)` made a set twice: `v not in ($a, $b)` and any `($a, $b)` both wait,
+    and at `ok = v not in (1, 2)` both make the same change, which is offered once."""
+    path = workspace / "sets.py"
+    path.write_text(TUPLES)
+    uri = path.as_uri()
+    async with lsp_session([workspace], home, init_options=FAST) as client:
+        doc = Doc(client, uri, TUPLES)
+        for n, (old, new) in enumerate((("(4, 6)", "{4, 6}"), ("(None, net)", "{None, net}"))):
+            at = 2 * n
+            col = doc.text.splitlines()[at].index(old)
+            doc.edit((at, col), (at, col + len(old)), new)
+            await asyncio.sleep(0.05)
+            await wait_idle(client)
+        skills = (await request(client, "kenetic/skills", {}))["skills"]
+        waiting = sorted(s["needed_support"] for s in skills if s["support"] < s["needed_support"])
+        assert waiting == [3, 3]
+        actions = await code_actions(client, uri, 4)
+        assert len(actions) == 1
+        doc.apply(actions[0]["edit"])
+        assert doc.text.endswith("ok = v not in {1, 2}\n")
+
+
+VARS = (
+    "var fs = require('fs');\n\nvar n = 1;\n\n"
+    "var url = require('url');\nvar path = require('path');\nvar util = require('util');\n\n"
+    "var last = 9;\n"
+)
+
+
+async def test_the_places_in_a_row_at_the_cursor_are_one_action(
+    workspace: Path, home: Path
+) -> None:
+    """`var` made `let` twice names no word, so the skill waits; at the first of three `var`
+    lines in a row it is offered for that line, and for the three at once (the change a
+    linter's fix makes there), but not for the `var` after the blank line."""
+    path = workspace / "mod.js"
+    path.write_text(VARS)
+    uri = path.as_uri()
+    async with lsp_session([workspace], home, init_options=FAST) as client:
+        doc = Doc(client, uri, VARS, "javascript")
+        for at in (0, 2):
+            col = doc.text.splitlines()[at].index("var")
+            doc.edit((at, col), (at, col + 3), "let")
+            await asyncio.sleep(0.05)
+            await wait_idle(client)
+        skills = (await request(client, "kenetic/skills", {}))["skills"]
+        assert [(s["support"], s["needed_support"]) for s in skills] == [(2, 3)]
+        actions = await code_actions(client, uri, 4, 0)
+        titles = [a["title"] for a in actions]
+        assert titles[1].startswith("Apply skill to 3 places in a row: ")
+        doc.apply(actions[1]["edit"])
+        lines = doc.text.splitlines()
+        assert lines[4:7] == [
+            "let url = require('url');",
+            "let path = require('path');",
+            "let util = require('util');",
+        ]
+        assert lines[8] == "var last = 9;"
+        await execute(client, "kenetic.recordOutcome", actions[1]["command"]["arguments"][0])

@@ -29,9 +29,9 @@ def site(k: int) -> int:
 class Doc:
     """The client's copy of a document: every edit goes out as one incremental didChange."""
 
-    def __init__(self, client: Any, uri: str, text: str) -> None:
+    def __init__(self, client: Any, uri: str, text: str, language: str = "python") -> None:
         self.client, self.uri, self.text, self.version = client, uri, text, 1
-        open_doc(client, uri, text)
+        open_doc(client, uri, text, language)
 
     def edit(self, start: tuple[int, int], end: tuple[int, int], new: str) -> None:
         lines = self.text.split("\n")
