@@ -21,12 +21,37 @@ from memory.skills.parsecheck import parses, rewrite_parses
 from memory.skills.rewrites import Match, apply_match, byte_offset, rewrite
 from memory.skills.skill import Skill
 from memory.skills.syntax import nodes_of_types, parse
-from memory.skills.templates import keys_remembered, match
+from memory.skills.templates import Template, keys_remembered, match
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Tree
 
 __all__ = ["Match", "SkillIndex", "apply_match", "rewrite_parses", "unused_in"]
+
+
+def open_names(skill: Skill) -> Skill:
+    """The skill with each hole that was a name in every example open to any code there: two
+    `Optional[XSS]` -> `XSS | None` say the rule of `Optional[tuple[str, int]]` too, though not
+    that it is one. A skill still waiting for examples is a hypothesis offered at the cursor
+    only, so it is matched this way (a hole that was a string or a number keeps its kind:
+    `Decimal('1')` -> `Decimal(1)` is not a rule of `Decimal('1.25')`)."""
+    opened = False
+
+    def loose(t: Template) -> Template:
+        nonlocal opened
+        if t[0] in ("h", "o") and isinstance(t[2], str) and t[2].endswith("identifier"):
+            opened = True
+            return [t[0], t[1], None, *t[3:]]
+        if t[0] == "n":
+            return [t[0], t[1], [loose(c) for c in t[2]], *t[3:]]
+        return t
+
+    parts = [loose(t) for t in skill.before_template["parts"]]
+    if not opened:
+        return skill
+    out = Skill.from_json(skill.to_json())
+    out.before_template["parts"] = parts
+    return out
 
 
 class SkillIndex:
@@ -49,7 +74,7 @@ class SkillIndex:
         self.remove(skill.id)
         if (skill.support < skill.needed_support()) != self.held_back:
             return
-        entry = entry_of(skill)
+        entry = entry_of(open_names(skill) if self.held_back else skill)
         self._by_id[skill.id] = entry
         self._by_root.setdefault((skill.language, skill.root), {})[skill.id] = entry
 

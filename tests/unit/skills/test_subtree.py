@@ -122,8 +122,12 @@ def test_moving_a_literal_into_code_keeps_its_kind(site: str, offered: bool) -> 
     """`Decimal('1')` -> `Decimal(1)` learned on integers would turn `'1.25'` into a float and
     `'x'` into a name: the guard blocks what changes the value's kind."""
     doc = f"a = Decimal('1')\nb = f(Decimal('2'))\nc = {site}\n"
-    got, _ = _offered("python", doc, ("Decimal('1')", "Decimal(1)"), ("Decimal('2')", "Decimal(2)"))
+    got, at_cursor = _offered(
+        "python", doc, ("Decimal('1')", "Decimal(1)"), ("Decimal('2')", "Decimal(2)")
+    )
     assert bool(got) == offered, got
+    # not at the cursor either, where a waiting hypothesis takes any code for a name
+    assert bool(got) or not at_cursor, at_cursor
 
 
 def test_a_less_specific_hypothesis_waits_for_a_third_example() -> None:
@@ -233,6 +237,23 @@ def test_one_edit_that_made_a_rewrite_twice_pairs_with_an_edit_that_made_it_once
         ("tuple[Optional[str], GeneralNames]", "tuple[str | None, GeneralNames]"),
     )
     assert everywhere == [("Optional[Path]", "Path | None")]
+
+
+def test_at_the_cursor_a_name_in_both_examples_stands_for_any_code() -> None:
+    """`Optional[XSS]` and `Optional[str]` were names; a waiting hypothesis is matched at the
+    cursor with that hole open to any code (`Optional[tuple[str, int]]`), never everywhere."""
+    doc = (
+        "Vuln = tuple[Optional[XSS], int]\nCert = f(Optional[str])\n"
+        "Cache = dict[int, Optional[tuple[str, int]]]\n"
+    )
+    everywhere, at_cursor = _offered(
+        "python",
+        doc,
+        ("tuple[Optional[XSS], int]", "tuple[XSS | None, int]"),
+        ("f(Optional[str])", "f(str | None)"),
+    )
+    assert everywhere == []
+    assert at_cursor == [("Optional[tuple[str, int]]", "tuple[str, int] | None")]
 
 
 def test_the_places_of_one_edit_are_one_example() -> None:
