@@ -29,11 +29,12 @@ if TYPE_CHECKING:
 __all__ = ["Match", "SkillIndex", "apply_match", "rewrite_parses", "unused_in"]
 
 
-def open_names(skill: Skill) -> Skill:
-    """The skill with each hole that was a name in every example open to any code there: two
+def at_cursor(skill: Skill) -> Skill:
+    """How a skill still waiting for examples is matched: a hypothesis offered at the cursor
+    only, where the developer says where, so it is not held to the kind of node its examples
+    sat under, and each hole that was a name in every example is open to any code there: two
     `Optional[XSS]` -> `XSS | None` say the rule of `Optional[tuple[str, int]]` too, though not
-    that it is one. A skill still waiting for examples is a hypothesis offered at the cursor
-    only, so it is matched this way (a hole that was a string or a number keeps its kind:
+    that it is one (a hole that was a string or a number keeps its kind:
     `Decimal('1')` -> `Decimal(1)` is not a rule of `Decimal('1.25')`)."""
     opened = False
 
@@ -47,10 +48,11 @@ def open_names(skill: Skill) -> Skill:
         return t
 
     parts = [loose(t) for t in skill.before_template["parts"]]
-    if not opened:
+    if not opened and "parents" not in skill.before_template:
         return skill
     out = Skill.from_json(skill.to_json())
     out.before_template["parts"] = parts
+    out.before_template.pop("parents", None)
     return out
 
 
@@ -74,7 +76,7 @@ class SkillIndex:
         self.remove(skill.id)
         if (skill.support < skill.needed_support()) != self.held_back:
             return
-        entry = entry_of(open_names(skill) if self.held_back else skill)
+        entry = entry_of(at_cursor(skill) if self.held_back else skill)
         self._by_id[skill.id] = entry
         self._by_root.setdefault((skill.language, skill.root), {})[skill.id] = entry
 

@@ -256,6 +256,24 @@ def test_at_the_cursor_a_name_in_both_examples_stands_for_any_code() -> None:
     assert at_cursor == [("Optional[tuple[str, int]]", "tuple[str, int] | None")]
 
 
+def test_at_the_cursor_a_waiting_skill_is_not_held_to_where_its_examples_sat() -> None:
+    """Both examples sat in a ternary's condition: offered everywhere there, and under the
+    cursor in an `if` too."""
+    doc = (
+        "const c = s.indexOf(a) !== -1 ? 1 : 0;\nconst d = t.indexOf(b) !== -1 ? 2 : 3;\n"
+        "if (u.indexOf(v) !== -1) { go(); }\n"
+    )
+    everywhere, at_cursor = _offered(
+        "javascript",
+        doc,
+        ("s.indexOf(a) !== -1", "s.includes(a)"),
+        ("t.indexOf(b) !== -1", "t.includes(b)"),
+    )
+    assert everywhere == []
+    # (the rewrite comes as the smallest text edit: `u.in` stays)
+    assert [new for old, new in at_cursor if old.endswith("-1")] == ["cludes(v)"]
+
+
 def test_the_places_of_one_edit_are_one_example() -> None:
     """Two changes inside one edit are not two examples: alone they make no skill."""
     miner, _, _ = mine(
