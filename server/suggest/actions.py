@@ -73,7 +73,7 @@ def code_actions(
     seen: set[tuple[str, int, int]] = set()
     # two hypotheses of one rewrite (the statement's and the changed subtree's) often make the
     # same change at a site: one action for it, the trusted one when one is
-    results: set[str] = set()
+    effects: set[tuple[int, int, str, str]] = set()
     held: set[str] = set()
     for lib in libs:
         with lib.lock:
@@ -85,9 +85,9 @@ def code_actions(
                 continue  # dismissed by the developer, or it would undo their recent edit
             if key not in seen:
                 seen.add(key)
-                result = apply_match(snap.text, m)
-                if result not in results:
-                    results.add(result)
+                effect = _effect(m)
+                if effect not in effects:
+                    effects.add(effect)
                     found.append((lib, m))
     if not found:
         return None
@@ -101,6 +101,22 @@ def code_actions(
         return _actions(service, files, uri, doc, snap, ranked[:limit], batch, resolve_edit, held)
     finally:
         service.end_batch(batch)
+
+
+def _effect(m: Match) -> tuple[int, int, str, str]:
+    """What a match changes, whatever span its skill matched: where the text it replaces and
+    the text it writes first differ, and what they are from there to where they agree again."""
+    old, new = m.old_text, m.new_text
+    p = 0
+    while p < min(len(old), len(new)) and old[p] == new[p]:
+        p += 1
+    s = 0
+    while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
+        s += 1
+    head = old[:p]
+    line = m.start_line + head.count("\n")
+    char = len(head) - head.rfind("\n") - 1 if "\n" in head else m.start_char + p
+    return line, char, old[p : len(old) - s], new[p : len(new) - s]
 
 
 def _actions(
