@@ -8,10 +8,10 @@ texts (AntiUnifier.texts), so that rendering leaves `return` and `return x` alik
 
 from __future__ import annotations
 
+from memory.skills.syn import Syn
 from memory.skills.templates import (
     REDACTED,
     SEGMENT,
-    Syn,
     Template,
     const_key,
     is_block,

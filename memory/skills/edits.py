@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from memory.skills import transforms
+from memory.skills.syn import Syn, char_map, is_atomic, to_syn
 from memory.skills.syntax import has_error, parse
-from memory.skills.templates import Syn, char_map, is_atomic, to_syn
 from memory.skills.treediff import Path, at, at_forest, diff_trees
 
 if TYPE_CHECKING:

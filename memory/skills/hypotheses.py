@@ -21,7 +21,8 @@ from memory.skills.meaning import returns_guard
 from memory.skills.mining import NODE, WINDOW, Level
 from memory.skills.skill import Skill, skill_name
 from memory.skills.subtree import SUBTREE, guard_parents, subtree_key
-from memory.skills.templates import Syn, Template, from_syn, has_optional, is_block, shape
+from memory.skills.syn import Syn
+from memory.skills.templates import Template, from_syn, has_optional, is_block, shape
 from memory.skills.treediff import at
 from memory.skills.widening import derive_all
 

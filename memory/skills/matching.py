@@ -20,8 +20,9 @@ from memory.skills.mining import NODE
 from memory.skills.parsecheck import parses, rewrite_parses
 from memory.skills.rewrites import Match, apply_match, byte_offset, rewrite
 from memory.skills.skill import Skill
+from memory.skills.syn import keys_remembered
 from memory.skills.syntax import nodes_of_types, parse
-from memory.skills.templates import Template, keys_remembered, match
+from memory.skills.templates import Template, match
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Tree

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from memory.skills.syn import Syn
 from memory.skills.syntax import nodes_of_types
-from memory.skills.templates import Syn
 
 if TYPE_CHECKING:
     from tree_sitter import Node

@@ -16,8 +16,8 @@ from memory.skills import transforms
 from memory.skills.antiunify import AntiUnifier
 from memory.skills.edits import IMPORTS, StructuralEdit
 from memory.skills.subtree import SUBTREE, rerooted
+from memory.skills.syn import Syn
 from memory.skills.templates import (
-    Syn,
     Template,
     aligned,
     around_segment,

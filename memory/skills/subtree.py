@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from memory.skills.edits import StructuralEdit
-from memory.skills.templates import Syn
+from memory.skills.syn import Syn
 from memory.skills.treediff import at
 
 # Skill.height of a skill learned at the changed subtree (node mode, one level below R)

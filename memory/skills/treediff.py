@@ -3,7 +3,7 @@ bottom-up. memory.skills.edits uses it to tell which subtrees an edit carried ov
 
 from __future__ import annotations
 
-from memory.skills.templates import Syn
+from memory.skills.syn import Syn
 
 Path = list[int]  # child indices from a root down to a node
 

@@ -6,8 +6,8 @@ from memory.skills.matching import SkillIndex
 from memory.skills.meaning import node_returns_value, syn_returns_value
 from memory.skills.site_model import FEATURES, SiteContext, features, skill_facts
 from memory.skills.skill import Skill
+from memory.skills.syn import to_syn
 from memory.skills.syntax import parse
-from memory.skills.templates import to_syn
 from tests.unit.skills.mined import mine
 
 
