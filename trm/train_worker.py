@@ -36,14 +36,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from trm.runner import BackgroundRun, Progress
+from trm.runner import BackgroundRun
 from trm.train_config import TrainConfig
-from trm.trm_ranker import ModelHolder
 
 __all__ = ["WorkerTrainer", "WorkerError"]
 
@@ -95,21 +93,7 @@ class WorkerTrainer(BackgroundRun[dict[str, Any]]):
     not the model."""
 
     thread_name = "kenetic-trm-worker"
-
-    def __init__(
-        self,
-        directory: str | os.PathLike[str],
-        holder: ModelHolder,
-        *,
-        train: TrainConfig | None = None,
-        keep: int = 3,
-        progress: Progress | None = None,
-        on_done: Callable[[dict[str, Any] | None, BaseException | None], None] | None = None,
-    ) -> None:
-        super().__init__(
-            directory, holder, train=train, keep=keep, progress=progress, on_done=on_done
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | None = None  # the running child, once started
 
     @property
     def pid(self) -> int | None:

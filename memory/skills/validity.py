@@ -24,7 +24,6 @@ from memory.skills.transforms import CHECKING, required_text
 # between anchors which are themselves holes, fires at many places the developer chose to leave
 # alone, because what chose the sites was not in the syntax. Such skills wait for a third example.
 MAX_HOLE_MASS = 0.9
-NAMELESS_WAIT = True
 
 
 def evidence_needed(
@@ -186,7 +185,7 @@ def valid(
     # a rewrite of punctuation and keywords around holes only (`'$s'` -> `"$s"`, `($x)` -> `$x`)
     # is a rule too, but one that names nothing: evidence_needed makes it wait for a third
     # example, offered meanwhile at the cursor only
-    return NAMELESS_WAIT
+    return True
 
 
 def _repeated_hole(parts: list[Template]) -> bool:

@@ -16,6 +16,7 @@ from lsprotocol import types
 
 from memory.skills.matching import Match, apply_match
 from memory.skills.syntax import parse
+from memory.skills.transforms import common_ends
 from server.suggest.documents import (
     MAX_CHUNK_LINES,
     Baseline,
@@ -107,12 +108,7 @@ def _effect(m: Match) -> tuple[int, int, str, str]:
     """What a match changes, whatever span its skill matched: where the text it replaces and
     the text it writes first differ, and what they are from there to where they agree again."""
     old, new = m.old_text, m.new_text
-    p = 0
-    while p < min(len(old), len(new)) and old[p] == new[p]:
-        p += 1
-    s = 0
-    while s < min(len(old), len(new)) - p and old[-1 - s] == new[-1 - s]:
-        s += 1
+    p, s = common_ends(old, new)
     head = old[:p]
     line = m.start_line + head.count("\n")
     char = len(head) - head.rfind("\n") - 1 if "\n" in head else m.start_char + p

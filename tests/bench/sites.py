@@ -131,6 +131,8 @@ def _action_hits(
     """Remaining places where a code action at the cursor's line makes the labelled edit, with
     the skills offered everywhere and those still waiting for examples, as the server offers."""
     indexes = [SkillIndex(skills), SkillIndex(skills, held_back=True)]
+    by_id = {s.id: s for s in skills}
+    counted: dict[tuple[str, str], list[Match]] = {}  # (path, skill id) -> its sites there
     hits = 0
     for path, line, want in cursors:
         grammar = grammar_for(language, path)
@@ -144,9 +146,11 @@ def _action_hits(
         # and the places in a row with one of them, as one action (server.suggest.actions)
         for waiting, ms in zip((False, True), found, strict=True):
             for m in ms if not ok else []:
-                skill = [s for s in skills if s.id == m.skill_id]
-                sites, _ = in_text(skill, language, text, tree=tree, waiting=waiting)
-                run = run_around(sites, m)
+                if (path, m.skill_id) not in counted:
+                    counted[(path, m.skill_id)], _ = in_text(
+                        [by_id[m.skill_id]], language, text, tree=tree, waiting=waiting
+                    )
+                run = run_around(counted[(path, m.skill_id)], m)
                 ok = len(run) > 1 and norm(apply_all(text, run)) == want
                 if ok:
                     break

@@ -5,11 +5,13 @@ child importing torch)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,9 +147,13 @@ def test_an_unwritable_model_directory_fails_before_any_child(tmp_path: Path) ->
     assert holder.get_versioned() == ("old", 7)
 
 
-def parent_with_a_child(tmp_path: Path, before_print: str = "") -> subprocess.Popen[bytes]:
+@contextlib.contextmanager
+def parent_with_a_child(
+    tmp_path: Path, before_print: str = ""
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """A parent process that starts a long training child, runs `before_print`, then prints
-    the child's pid and sleeps."""
+    the child's pid and sleeps; yields the parent and that pid, and kills the parent if it is
+    still there."""
     code = (
         "import sys, time; sys.path.insert(0, sys.argv[1])\n"
         "from tests.unit.trm.test_train import toy_log\n"
@@ -162,25 +168,25 @@ def parent_with_a_child(tmp_path: Path, before_print: str = "") -> subprocess.Po
         "print(w.pid, flush=True)\n"
         "time.sleep(120)\n"
     )
-    return subprocess.Popen(
+    parent = subprocess.Popen(
         [sys.executable, "-c", code, str(ROOT), str(tmp_path / "trm")], stdout=subprocess.PIPE,
         cwd=ROOT,
     )  # fmt: skip
-
-
-def test_the_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
-    parent = parent_with_a_child(tmp_path)
     try:
         assert parent.stdout is not None
-        pid = int(parent.stdout.readline())
-        assert alive(pid)
-        parent.kill()  # no atexit, no cleanup: only the child's own watch can end it
-        parent.wait()
-        until(lambda: not alive(pid), timeout=10)
+        yield parent, int(parent.stdout.readline())
     finally:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_the_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
+    with parent_with_a_child(tmp_path) as (parent, pid):
+        assert alive(pid)
+        parent.kill()  # no atexit, no cleanup: only the child's own watch can end it
+        parent.wait()
+        until(lambda: not alive(pid), timeout=10)
 
 
 def state(pid: int) -> str:
@@ -209,16 +215,9 @@ def test_pause_stops_a_child_and_resume_lets_it_finish(tmp_path: Path) -> None:
 def test_a_stopped_child_still_dies_with_its_parent(tmp_path: Path) -> None:
     """A stopped child cannot run the threads that watch its parent: PR_SET_PDEATHSIG kills it."""
     # past the child's start, where it arms the signal, then stopped
-    parent = parent_with_a_child(tmp_path, "time.sleep(2)\npause_children()\n")
-    try:
-        assert parent.stdout is not None
-        pid = int(parent.stdout.readline())
+    with parent_with_a_child(tmp_path, "time.sleep(2)\npause_children()\n") as (parent, pid):
         until(lambda: not alive(pid) or state(pid) == "T", timeout=10)
         assert alive(pid)
         parent.kill()
         parent.wait()
         until(lambda: not alive(pid), timeout=10)
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
